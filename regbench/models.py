@@ -1,0 +1,78 @@
+"""The notebook's fully connected MNIST classifiers.
+
+All three share one shape: Linear -> (BatchNorm1d) -> ReLU -> (Dropout) -> Linear(bias=False).
+The second Linear has no bias in the notebook, so the only 2-D parameters are the two weight
+matrices; that is what the penalty losses act on.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FullyConnected", "FullyConnectedBatchNorm", "FullyConnectedDropout"]
+
+
+class FullyConnected(nn.Module):
+    """Linear -> ReLU -> Linear(bias=False): the notebook's unregularized baseline."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__()
+        _check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        self.input_size = input_size
+        self.linear_1 = nn.Linear(input_size, hidden_size)
+        self.linear_2 = nn.Linear(hidden_size, output_size, bias=False)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened images (N, ...) -> hidden activations (N, hidden), before the output layer."""
+        return F.relu(self.linear_1(x.reshape(-1, self.input_size)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (N, 1, 28, 28) or (N, 784) -> logits (N, output_size)."""
+        return self.linear_2(self.hidden(x))
+
+
+class FullyConnectedDropout(FullyConnected):
+    """Dropout after the ReLU (the notebook notes that before or after gives the same numbers)."""
+
+    def __init__(
+        self,
+        input_size: int = 784,
+        hidden_size: int = 500,
+        output_size: int = 10,
+        dropout_prob: float = 0.2,
+    ) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        if not 0.0 <= dropout_prob < 1.0:
+            raise ValueError(f"dropout_prob must be in [0, 1), got {dropout_prob!r}")
+        self.dropout = nn.Dropout(p=dropout_prob)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Dropout acts on the hidden activations only, so eval mode is the baseline model."""
+        return self.dropout(super().hidden(x))
+
+
+class FullyConnectedBatchNorm(FullyConnected):
+    """BatchNorm1d between the first Linear and the ReLU, as in the notebook."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = nn.BatchNorm1d(hidden_size)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize pre-activations so their scale no longer depends on linear_1's weights."""
+        if self.training and x.size(0) < 2:
+            raise ValueError(
+                "FullyConnectedBatchNorm in train mode needs a batch of at least 2 samples: the batch "
+                "variance of one sample is undefined. Call model.eval() to predict single samples, or "
+                "drop a last batch of 1 (DataLoader(drop_last=True) or another batch size)."
+            )
+        return F.relu(self.bn_1(self.linear_1(x.reshape(x.size(0), -1))))
+
+
+def _check_sizes(**sizes: int) -> None:
+    """Reject zero or negative widths here, where the message can name the argument."""
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")

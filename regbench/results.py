@@ -1,0 +1,236 @@
+"""Results files: what a run wrote, where it ran, and summaries with confidence intervals.
+
+A results file is JSON with ``schema_version`` first, then ``environment`` (library versions,
+device, git commit), ``settings``, and ``runs``: one record per (config, seed). Files are written
+to a temporary name and renamed, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torchvision
+from scipy import stats
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ResultsError",
+    "atomic_path",
+    "build_results",
+    "environment",
+    "load_results",
+    "mean_ci",
+    "render_report",
+    "render_table",
+    "summarize",
+    "write_json",
+]
+
+SCHEMA_VERSION = 1
+CONFIDENCE = 0.95
+REQUIRED_RUN_FIELDS = ("config", "seed", "status")
+SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "gap_accuracy", "sparsity", "mean_abs_weight", "samples_per_second")
+
+
+class ResultsError(ValueError):
+    """A results file is missing, malformed or from another schema; the message says which."""
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path | str, payload: dict) -> None:
+    """Write JSON atomically (NaN written as null, so any JSON reader can load it)."""
+    text = json.dumps(_finite_or_none(payload), indent=1, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _finite_or_none(value):
+    """NaN and inf are not JSON; null says 'no value' honestly."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def environment(device: str) -> dict:
+    """Where the numbers came from: results from different hardware or libraries do not compare."""
+    dev = torch.device(device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "device": dev.type,
+        "device_name": name,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "git_commit": _git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _git_commit() -> str | None:
+    """The commit of the code that produced the results, when run from a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict) -> dict:
+    """The results document, schema_version first."""
+    return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
+
+
+def load_results(path: Path | str) -> dict:
+    """Read and validate a results file, turning every way it can be wrong into one clear error."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not a text file ({exc.reason}); expected a regbench results.json") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the file may be truncated") from exc
+    if not isinstance(doc, dict) or "schema_version" not in doc:
+        raise ResultsError(f"{path}: no schema_version; expected a results.json written by `regbench run`")
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise ResultsError(f"{path}: schema_version {doc['schema_version']!r}, this regbench reads {SCHEMA_VERSION}; rerun `regbench run` to regenerate it")
+    runs = doc.get("runs")
+    if not isinstance(runs, list):
+        raise ResultsError(f"{path}: 'runs' must be a list of run records")
+    for i, run in enumerate(runs):
+        missing = [f for f in REQUIRED_RUN_FIELDS if not isinstance(run, dict) or f not in run]
+        if missing:
+            raise ResultsError(f"{path}: run {i} lacks {', '.join(missing)}")
+    return doc
+
+
+def _metric(run: dict, metric: str) -> float | None:
+    """A scalar metric of one run; nested ones (mean |W| per layer) use their 'all' entry."""
+    value = run.get(metric)
+    if isinstance(value, dict):
+        value = value.get("all")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval across seeds (NaN bounds with fewer than two)."""
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean()) if len(arr) else float("nan")
+    if len(arr) < 2:
+        return mean, float("nan"), float("nan")
+    sem = stats.sem(arr)
+    if sem == 0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(arr) - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """Per config, in first-seen order: run counts and mean with 95% CI of each metric."""
+    by_config: dict[str, list[dict]] = {}
+    for run in runs:
+        by_config.setdefault(run["config"], []).append(run)
+    summary = []
+    for config, group in by_config.items():
+        ok = [r for r in group if r["status"] == "ok"]
+        row = {"config": config, "runs": len(group), "failed": len(group) - len(ok)}
+        for metric in SUMMARY_METRICS:
+            values = [v for v in (_metric(r, metric) for r in ok) if v is not None]
+            row[metric] = mean_ci(values)
+        summary.append(row)
+    return summary
+
+
+_COLUMNS = [
+    ("test_accuracy", "test acc", "{:.3f}"),
+    ("train_accuracy", "train acc", "{:.3f}"),
+    ("gap_accuracy", "gap (train-test)", "{:+.3f}"),
+    ("sparsity", "sparsity", "{:.3f}"),
+    ("mean_abs_weight", "mean abs W", "{:.4f}"),
+    ("samples_per_second", "samples/s", "{:,.0f}"),
+]
+
+
+def _cell(stat: tuple[float, float, float], fmt: str) -> str:
+    """'mean [low, high]', or just the mean when there is no interval."""
+    mean, low, high = stat
+    if math.isnan(mean):
+        return "n/a"
+    if math.isnan(low):
+        return fmt.format(mean)
+    return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def render_table(summary: list[dict]) -> str:
+    """A markdown table: one row per config, each cell 'mean [95% CI]' across seeds."""
+    header = ["config", "runs"] + [title for _, title, _ in _COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in summary:
+        runs = f"{row['runs'] - row['failed']}" + (f" ({row['failed']} diverged)" if row["failed"] else "")
+        cells = [row["config"], runs] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_report(results: dict, plots: list[str]) -> str:
+    """report.md: what ran, where, the summary table, and the plots."""
+    env, settings = results["environment"], results["settings"]
+    lines = [
+        "# regbench report",
+        "",
+        f"Data: {settings.get('data_source', '?')}; {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, "
+        f"seeds {settings.get('seeds')}, Adam lr {settings.get('lr')}.",
+        f"Device: {env['device']} ({env['device_name']}); torch {env['torch']}, torchvision {env['torchvision']}; "
+        f"commit {env.get('git_commit') or 'unknown'}; {env['created']}.",
+        "",
+        f"Each cell: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].",
+        "Accuracies are measured in eval mode on the clean training and test images; sparsity is the",
+        "fraction of penalized weights with |w| < 1e-3.",
+        "",
+        render_table(summarize(results["runs"])),
+    ]
+    failed = [r for r in results["runs"] if r["status"] != "ok"]
+    if failed:
+        lines += ["", "## Runs that did not finish", ""] + [f"- {r['config']} seed {r['seed']}: {r.get('error', r['status'])}" for r in failed]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    return "\n".join(lines) + "\n"

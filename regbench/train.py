@@ -1,0 +1,160 @@
+"""The notebook's training loop wrapper, with the bookkeeping a benchmark needs.
+
+``train_model`` runs epochs of (train mode) optimization and (eval mode) validation, and returns
+a ``History``: per epoch, the train and validation loss split into base and penalty, and the
+accuracies; plus the time spent in training steps alone, for samples per second.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from regbench.losses import loss_parts
+
+__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "seed_everything", "train_model"]
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; continuing would only produce garbage weights."""
+
+
+def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows whose largest logit is the target class (the notebook's definition)."""
+    return (predictions.argmax(dim=1) == targets).float().mean()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every RNG a run touches (torch, numpy, random), so a CPU run repeats exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class EpochStats:
+    """Mean per-sample loss parts and accuracy over one pass through a data set."""
+
+    loss: float
+    penalty: float
+    accuracy: float
+
+    @classmethod
+    def from_sums(cls, loss: torch.Tensor, penalty: torch.Tensor, correct: torch.Tensor, n: int) -> "EpochStats":
+        """Sums accumulated on the device become means here, with one synchronization per epoch."""
+        if n == 0:
+            raise ValueError("the data loader yielded no samples")
+        return cls(float(loss) / n, float(penalty) / n, float(correct) / n)
+
+
+@dataclass
+class History:
+    """What training produced, epoch by epoch, and how long the optimization itself took."""
+
+    epochs: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    train_samples: int = 0
+
+    @property
+    def samples_per_second(self) -> float:
+        """Training throughput: samples through forward, backward and step, per second of that work."""
+        return self.train_samples / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+
+def _run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
+    """One pass; trains when given an optimizer, otherwise only measures (under no_grad)."""
+    sums = torch.zeros(3, device=device, dtype=torch.float64)  # base loss, penalty, correct
+    n = 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for inputs, targets in batches:
+            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            outputs = model(inputs)
+            parts = loss_parts(loss_fn, outputs, targets)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                parts.total.backward()
+                optimizer.step()
+            k = len(targets)
+            sums += torch.stack([parts.base.detach() * k, parts.penalty.detach() * k, (outputs.argmax(1) == targets).sum()]).to(sums.dtype)
+            n += k
+    return EpochStats.from_sums(sums[0], sums[1], sums[2], n), n
+
+
+def evaluate(model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: torch.device | str | None = None) -> EpochStats:
+    """Loss parts and accuracy in eval mode (dropout off, BatchNorm on running statistics)."""
+    device = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        return _run_epoch(model, loss_fn, batches, device, optimizer=None)[0]
+    finally:
+        model.train(was_training)
+
+
+def train_model(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Batches,
+    val_loader: Batches,
+    epochs: int,
+    *,
+    device: torch.device | str | None = None,
+    progress: Optional[bool] = None,
+    desc: str = "training",
+) -> History:
+    """Train for ``epochs`` and validate after each; stop with TrainingDiverged on a NaN/inf loss.
+
+    ``progress=None`` shows a bar only on a terminal, so logs and CI output stay clean.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    device = torch.device(device) if device is not None else _model_device(model)
+    history = History()
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=None if progress is None else not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        _synchronize(device)
+        start = time.perf_counter()
+        train_stats, n = _run_epoch(model, loss_fn, train_loader, device, optimizer)
+        _synchronize(device)
+        history.train_seconds += time.perf_counter() - start
+        history.train_samples += n
+        if not (math.isfinite(train_stats.loss) and math.isfinite(train_stats.penalty)):
+            raise TrainingDiverged(
+                f"{desc}: the training loss became {train_stats.loss + train_stats.penalty} in epoch {epoch}; "
+                "lower the learning rate or the penalty lambda"
+            )
+        val_stats = evaluate(model, loss_fn, val_loader, device=device)
+        history.epochs.append({
+            "epoch": epoch,
+            "train_loss": train_stats.loss,
+            "train_penalty": train_stats.penalty,
+            "train_accuracy": train_stats.accuracy,
+            "val_loss": val_stats.loss,
+            "val_penalty": val_stats.penalty,
+            "val_accuracy": val_stats.accuracy,
+        })
+        bar.set_postfix(train_acc=f"{train_stats.accuracy:.3f}", val_acc=f"{val_stats.accuracy:.3f}")
+    return history
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (CPU for a parameterless model)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work so wall-clock timings measure it, not just its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
