@@ -1,0 +1,55 @@
+"""`regbench run` end to end, and its one-line errors."""
+
+import json
+
+import pytest
+
+from regbench.cli import main
+
+
+def test_run_writes_results_report_and_plots(tmp_path, capsys):
+    """A short run of two configs writes every artifact and prints the table."""
+    out = tmp_path / "out"
+    code = main(["run", "--configs", "baseline,l1", "--seeds", "2", "--epochs", "1", "--n-train", "10", "--n-test", "10", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert list(doc)[0] == "schema_version"
+    assert [(r["config"], r["seed"]) for r in doc["runs"]] == [("baseline", 0), ("baseline", 1), ("l1", 0), ("l1", 1)]
+    assert doc["settings"]["epochs"] == 1 and doc["environment"]["device"] == "cpu"
+    assert doc["configs"]["l1"]["l1_lambda"] == 1e-4
+    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "weights_baseline_vs_l1.png", "learning_curves.png", "gap.png"}
+    printed = capsys.readouterr().out
+    assert "| baseline | 2 |" in printed and "| l1 | 2 |" in printed
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--configs", "nope"], "unknown configuration"),
+        (["run", "--dataset", "fashion-mnist"], "needs --root"),
+        (["run", "--dataset", "mnist", "--root", "/nonexistent"], "no such directory"),
+        (["run", "--n-train", "450"], "fewer than the 750"),
+    ],
+)
+def test_user_errors_are_one_line(argv, message, capsys, tmp_path):
+    """Mistakes exit 2 with a message naming the problem, no traceback."""
+    assert main(argv + ["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["run", "--seeds", "0"], ["run", "--epochs", "x"], ["run", "--lr", "-1"], ["run", "--device", "tpu"]])
+def test_bad_flag_values_are_refused_by_argparse(argv, capsys):
+    """argparse rejects bad values with usage and exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "error" in capsys.readouterr().err
+
+
+def test_cuda_request_without_a_gpu(capsys, tmp_path, monkeypatch):
+    """--device cuda on a machine without a GPU says so instead of failing deep in torch."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["run", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err

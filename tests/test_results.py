@@ -1,0 +1,106 @@
+"""Results files: atomic writes, validation with clear errors, summaries with t intervals."""
+
+import json
+
+import pytest
+from scipy import stats
+
+from regbench.results import (
+    SCHEMA_VERSION,
+    ResultsError,
+    atomic_path,
+    build_results,
+    environment,
+    load_results,
+    mean_ci,
+    render_report,
+    render_table,
+    summarize,
+    write_json,
+)
+
+
+def doc(runs):
+    return build_results(runs, settings={"epochs": 1}, env=environment("cpu"), configs={})
+
+
+RUNS = [
+    {"config": "a", "seed": s, "status": "ok", "test_accuracy": v, "mean_abs_weight": {"all": 0.1}}
+    for s, v in enumerate([0.8, 0.82, 0.81])
+] + [{"config": "b", "seed": 0, "status": "diverged", "error": "boom"}]
+
+
+def test_round_trip_with_schema_first_and_nan_as_null(tmp_path):
+    """schema_version is the first key; NaN becomes null so any JSON reader loads it."""
+    path = tmp_path / "r.json"
+    write_json(path, doc(RUNS + [{"config": "c", "seed": 0, "status": "ok", "test_accuracy": float("nan")}]))
+    text = path.read_text()
+    assert text.lstrip("{\n ").startswith('"schema_version": 1')
+    loaded = load_results(path)
+    assert loaded["runs"][-1]["test_accuracy"] is None
+    assert loaded["environment"]["torch"] and loaded["schema_version"] == SCHEMA_VERSION
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
+    """An error mid-write keeps the previous file whole and leaves no temporary behind."""
+    path = tmp_path / "r.json"
+    write_json(path, {"schema_version": 1, "runs": []})
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as tmp:
+            tmp.write_text("{ half")
+            raise RuntimeError("crash")
+    assert json.loads(path.read_text()) == {"schema_version": 1, "runs": []}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"schema_version": 1, "runs": [', "not valid JSON .* truncated"),
+        ("[1, 2]", "no schema_version"),
+        ('{"schema_version": 99, "runs": []}', "schema_version 99"),
+        ('{"schema_version": 1, "runs": {}}', "'runs' must be a list"),
+        ('{"schema_version": 1, "runs": [{"config": "a"}]}', "run 0 lacks seed, status"),
+    ],
+)
+def test_bad_files_get_one_clear_error(tmp_path, content, message):
+    """Truncated, foreign, newer-schema or incomplete files are refused with the reason."""
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(ResultsError, match=message):
+        load_results(path)
+
+
+def test_missing_and_binary_files(tmp_path):
+    """A missing file and a binary file are named."""
+    with pytest.raises(ResultsError, match="cannot read"):
+        load_results(tmp_path / "none.json")
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ResultsError, match="not a text file"):
+        load_results(tmp_path / "bin.json")
+
+
+def test_mean_ci_is_the_student_t_interval():
+    """Matches scipy's t interval; degenerate cases give NaN bounds or a point."""
+    values = [0.8, 0.82, 0.81, 0.79]
+    mean, low, high = mean_ci(values)
+    expected = stats.t.interval(0.95, 3, loc=sum(values) / 4, scale=stats.sem(values))
+    assert (low, high) == pytest.approx(expected) and mean == pytest.approx(0.805)
+    assert mean_ci([0.5])[0] == 0.5 and mean_ci([0.5])[1] != mean_ci([0.5])[1]
+    assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_summary_and_table_count_failures():
+    """Diverged runs are counted apart and excluded from the statistics."""
+    summary = summarize(RUNS)
+    assert [r["config"] for r in summary] == ["a", "b"]
+    assert summary[0]["runs"] == 3 and summary[0]["test_accuracy"][0] == pytest.approx(0.81)
+    assert summary[0]["mean_abs_weight"][0] == pytest.approx(0.1)
+    table = render_table(summary)
+    assert "| a | 3 | 0.810 [" in table and "| b | 0 (1 diverged) | n/a" in table
+
+
+def test_report_names_environment_failures_and_plots():
+    """report.md carries the device, the table, failed runs and plot links."""
+    report = render_report(doc(RUNS), ["out/gap.png"])
+    assert "Device: cpu" in report and "- b seed 0: boom" in report and "![gap](gap.png)" in report
