@@ -1,0 +1,31 @@
+"""Fixtures and reporting for the property suite only (the repository-wide setup is in ../conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+MUTATION_TEST = "test_mutations.py::test_property_kills_mutant"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_cpu_thread():
+    """One intra-op thread: at these tensor sizes extra threads only add synchronization, and on a
+    busy 2-core machine they made the suite ten times slower. Restored after the package."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the mutation score: mutants whose property found them, out of all mutants run."""
+    reports = [
+        r
+        for outcome in ("passed", "failed")
+        for r in terminalreporter.stats.get(outcome, [])
+        if getattr(r, "when", None) == "call" and MUTATION_TEST in r.nodeid
+    ]
+    if reports:
+        killed = sum(r.passed for r in reports)
+        terminalreporter.write_line(f"regbench mutation score: {killed}/{len(reports)} mutants killed by their property")

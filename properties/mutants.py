@@ -1,0 +1,295 @@
+"""Deliberately broken variants of regbench's components, one plausible bug each.
+
+Each mutant has the interface of the component it breaks (same constructor or call signature), so
+a property can run on it unchanged; test_mutations.py asserts that the property finds the bug.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+from torchvision.transforms import functional as TF
+
+from regbench import augment, data, losses
+from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
+
+# ---------------------------------------------------------------------------------------- dropout
+
+
+class DropoutActiveInEval(FullyConnectedDropout):
+    """Bug: F.dropout(training=True) hard-coded, so eval mode keeps dropping units."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(FullyConnected.hidden(self, x), self.dropout.p, training=True)
+
+
+class DropoutWithoutRescaling(FullyConnectedDropout):
+    """Bug: zeroes units with probability p but never scales survivors by 1/(1-p)."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        h = FullyConnected.hidden(self, x)
+        if not self.training:
+            return h
+        return h * torch.bernoulli(torch.full_like(h, 1 - self.dropout.p))
+
+
+class DropoutKeepProbability(FullyConnectedDropout):
+    """Bug: dropout_prob read as the keep probability (Keras/TF1 convention), so units drop with 1 - p."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+        super().__init__(input_size, hidden_size, output_size, dropout_prob)
+        self.dropout = nn.Dropout(p=1 - dropout_prob)
+
+
+class AlphaDropoutInstead(FullyConnectedDropout):
+    """Bug: nn.AlphaDropout (meant for SELU) instead of nn.Dropout: dropped units become a negative constant."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+        super().__init__(input_size, hidden_size, output_size, dropout_prob)
+        self.dropout = nn.AlphaDropout(p=dropout_prob)
+
+
+# ------------------------------------------------------------------------------------- batch norm
+
+
+class _BatchStatisticsAlways(nn.BatchNorm1d):
+    """BatchNorm1d that passes training=True to F.batch_norm whatever the mode."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(z, self.running_mean, self.running_var, self.weight, self.bias, True, self.momentum, self.eps)
+
+
+class _HandWrittenBatchNorm1d(nn.BatchNorm1d):
+    """Textbook BatchNorm1d with the two variance choices exposed, so each can be got wrong."""
+
+    def __init__(self, num_features: int, *, unbiased_normalization: bool = False, unbiased_running_var: bool = True) -> None:
+        super().__init__(num_features)
+        self.unbiased_normalization = unbiased_normalization
+        self.unbiased_running_var = unbiased_running_var
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.batch_norm(z, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        mean = z.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * z.var(0, unbiased=self.unbiased_running_var))
+            self.num_batches_tracked += 1
+        var = z.var(0, unbiased=self.unbiased_normalization)
+        return (z - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class BatchNormBatchStatisticsInEval(FullyConnectedBatchNorm):
+    """Bug: BatchNorm normalizes with the current batch's statistics in eval mode too."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = _BatchStatisticsAlways(hidden_size)
+
+
+class BatchNormUnbiasedNormalization(FullyConnectedBatchNorm):
+    """Bug: training batches normalized by the unbiased variance, so their variance is (N-1)/N, not 1."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = _HandWrittenBatchNorm1d(hidden_size, unbiased_normalization=True)
+
+
+class BatchNormBiasedRunningVariance(FullyConnectedBatchNorm):
+    """Bug: the running variance averages the biased batch variance (PyTorch uses the unbiased one)."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = _HandWrittenBatchNorm1d(hidden_size, unbiased_running_var=False)
+
+
+class HandWrittenBatchNorm(FullyConnectedBatchNorm):
+    """Not a mutant: the hand-written BatchNorm with both choices right, to show the two above die for their bug alone."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = _HandWrittenBatchNorm1d(hidden_size)
+
+
+class BatchNormWithoutBatchSizeCheck(FullyConnectedBatchNorm):
+    """Bug: no guard for a batch of 1 in train mode, so users get BatchNorm's internal message, not the fix."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn_1(self.linear_1(x.reshape(x.size(0), -1))))
+
+
+# ----------------------------------------------------------------------------------------- models
+
+
+class InputsCenteredByBatch(FullyConnected):
+    """Bug: inputs "normalized" by subtracting the batch mean, so a prediction depends on the other samples."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(-1, self.input_size)
+        return F.relu(self.linear_1(x - x.mean(0)))
+
+
+# ----------------------------------------------------------------------------------------- losses
+
+
+def l1_norm_without_abs(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Bug: sum W instead of sum |W|, so negative weights cancel positive ones."""
+    return torch.stack([p.sum() for p in params]).sum()
+
+
+class _AbsWithWrongGradient(torch.autograd.Function):
+    """|x| forward, -sign(x) backward: the value is right, the gradient points away from zero."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.abs()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return -torch.sign(x) * grad
+
+
+def _l1_norm_wrong_sign(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([_AbsWithWrongGradient.apply(p).sum() for p in params]).sum()
+
+
+def _weights(model: nn.Module) -> list[nn.Parameter]:
+    return [p for _, p in losses.penalized_parameters(model)]
+
+
+def lasso_wrong_gradient_sign(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: a hand-written L1 whose backward returns -lambda*sign(W), pushing weights away from zero."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, _l1_norm_wrong_sign, _weights(model))])
+
+
+def lasso_penalizing_all_parameters(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: sum |p| over model.parameters(), biases and BatchNorm's affine parameters included."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, losses.l1_norm, list(model.parameters()))])
+
+
+def lasso_skipping_biases_by_name_only(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: excludes parameters named "bias" but not other 1-D ones, so BatchNorm's gamma (bn_1.weight) is penalized."""
+    params = [p for n, p in model.named_parameters() if not n.endswith("bias")]
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, losses.l1_norm, params)])
+
+
+def ridge_half_lambda(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: the weight-decay convention lambda/2 * sum W**2, so the gradient is lambda*W, not 2*lambda*W."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l2", lam / 2, losses.squared_l2_norm, _weights(model))])
+
+
+def _l2_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    return losses.squared_l2_norm(params).sqrt()
+
+
+def ridge_norm_not_squared(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: lambda * ||W|| (the norm, not its square), whose gradient is lambda*W/||W||."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l2", lam, _l2_norm, _weights(model))])
+
+
+def lasso_lambda_or_default(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: `lam or 1e-4` treats lambda = 0 as "not given" and quietly penalizes anyway."""
+    return losses.LassoLoss(base, model, lam or 1e-4)
+
+
+def lasso_lambda_applied_twice(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: lambda multiplied in both the term and the norm, so the penalty grows as lambda**2."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, lambda ps: lam * losses.l1_norm(ps), _weights(model))])
+
+
+def mixed_layers_swapped(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+    """Bug: the layer lists passed the wrong way round, Lasso on the Ridge layers and vice versa."""
+    return losses.MixedL1L2Loss(base, model, l1_lambda, l2_lambda, l1_layers=l2_layers, l2_layers=l1_layers)
+
+
+def mixed_skipping_unknown_layers(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+    """Bug: layer names that match nothing are silently dropped, so a typo turns a penalty off."""
+    def known(layers: Sequence[str]) -> list[str]:
+        modules = dict(model.named_modules())
+        return [name for name in layers if name in modules and any(p.ndim > 1 for p in modules[name].parameters())]
+
+    return losses.MixedL1L2Loss(base, model, l1_lambda, l2_lambda, l1_layers=known(l1_layers) or ["linear_2"], l2_layers=known(l2_layers) or ["linear_1"])
+
+
+# ------------------------------------------------------------------------------------ augmentation
+
+
+def train_transform_without_scaling() -> transforms.Compose:
+    """Bug: PILToTensor instead of ToTensor, so the train images are uint8 in 0..255."""
+    return transforms.Compose([*augment.notebook_train_transform().transforms[:-1], transforms.PILToTensor()])
+
+
+def test_transform_with_augmentation() -> transforms.Compose:
+    """Bug: the test loader built with the train transform, so evaluation sees random rotations and crops."""
+    return augment.notebook_train_transform()
+
+
+class _UnseededRotation:
+    """Rotation by an angle from a fresh, unseeded numpy Generator: no global seed reaches it."""
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        return TF.rotate(image, float(np.random.default_rng().uniform(-10, 10)))
+
+
+def train_transform_with_private_rng() -> transforms.Compose:
+    """Bug: a rotation drawing from its own np.random.default_rng(), so seeding cannot reproduce a run."""
+    steps = augment.notebook_train_transform().transforms
+    return transforms.Compose([steps[0], _UnseededRotation(), *steps[2:]])
+
+
+class _RotateInsteadOfFlip(transforms.RandomHorizontalFlip):
+    """A "flip" that turns the image a quarter turn, an easy slip with PIL's transpose constants."""
+
+    def forward(self, img: Image.Image) -> Image.Image:
+        if torch.rand(1) < self.p:
+            return img.transpose(Image.Transpose.ROTATE_90)
+        return img
+
+
+def train_transform_rotating_for_flip() -> transforms.Compose:
+    """Bug: the notebook pipeline with its flip step replaced by a 90-degree rotation."""
+    steps = augment.notebook_train_transform().transforms
+    return transforms.Compose([_RotateInsteadOfFlip(p=0.5), *steps[1:]])
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def select_last_n_per_class(dataset, n_per_class: int) -> torch.Tensor:
+    """Bug: the last n indices of each class instead of the first n."""
+    targets = torch.as_tensor(dataset.targets)
+    picked = []
+    for c in range(data.NUM_CLASSES):
+        idx = (targets == c).nonzero(as_tuple=True)[0]
+        if len(idx) < n_per_class:
+            raise ValueError(f"class {c} has only {len(idx)} samples")
+        picked.append(idx[len(idx) - n_per_class :])
+    return torch.cat(picked)
+
+
+def select_sorted_by_index(dataset, n_per_class: int) -> torch.Tensor:
+    """Bug: the right indices, sorted by position, so the classes come interleaved, not class by class."""
+    return torch.sort(data.select_n_per_class(dataset, n_per_class)).values
+
+
+def small_split_overlapping(dataset, n_train: int = 100, n_test: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bug: train and test both take the first images of each class, so the test set contains training images."""
+    return data.select_n_per_class(dataset, n_train), data.select_n_per_class(dataset, n_test)
+
+
+# ------------------------------------------------------------------------------------------ train
+
+
+def seed_everything_without_torch(seed: int) -> None:
+    """Bug: seeds Python's and numpy's RNGs but not torch's, so inits, shuffles and masks still vary."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)

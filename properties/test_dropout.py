@@ -1,0 +1,125 @@
+"""FullyConnectedDropout: identity in eval; in train, Binomial(n, p) zeros, survivors scaled by 1/(1-p), unbiased, and commuting with ReLU.
+
+Every check takes the model class first, so test_mutations.py runs the same check on broken classes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given
+
+from properties import strategies as gen
+from properties.stats import assert_binomial, assert_mean_within_hoeffding
+from properties.support import seeded
+from regbench.models import FullyConnected, FullyConnectedDropout
+
+# Enough masked units that a drop rate or scale error of a few percent is far outside the
+# statistical bounds: with 50,000 effective terms Hoeffding's bound at alpha = 1e-10 is
+# 3.4 / sqrt(50,000) = 1.5% of the mean, and missing the 1/(1-p) rescaling costs p of it.
+EFFECTIVE_UNITS = 50_000
+MAX_ROWS = 200_000  # cap on repeated rows, a few MB however degenerate the generated example
+
+CASES = gen.model_cases(kinds=("dropout",))
+EVAL_INPUTS = dict(case=CASES)
+TRAIN_INPUTS = dict(case=CASES, seed=gen.seeds())
+
+
+def check_eval_is_identity(model_class, device, *, case: gen.ModelCase) -> None:
+    """In eval mode the dropout model is the plain model with the same weights, and deterministic."""
+    model = case.spec.build(model_class, device).eval()
+    plain = FullyConnected(case.spec.input_size, case.spec.hidden_size, case.spec.output_size).to(device).eval()
+    plain.load_state_dict(model.state_dict())
+    x = case.inputs.to(device)
+    with torch.no_grad():
+        first, second, reference = model(x), model(x), plain(x)
+    torch.testing.assert_close(first, second, rtol=0, atol=0, msg="eval-mode output changed between two calls")
+    torch.testing.assert_close(first, reference, msg="eval-mode dropout model differs from the model without dropout")
+
+
+def _masked_hidden(model_class, device, case: gen.ModelCase, seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Eval-mode and train-mode hidden units where eval is positive (ReLU zeros say nothing about dropout).
+
+    The batch is repeated until the positive units weigh as much as EFFECTIVE_UNITS equal ones
+    ((sum h)^2 / sum h^2 of them), so the statistical checks have the power their docstrings state.
+    """
+    model = case.spec.build(model_class, device)
+    x = case.inputs.to(device)
+    with torch.no_grad():
+        clean = model.eval().hidden(x)
+        positive = clean[clean > 0].double()
+        assume(len(positive) > 0)
+        effective = float(positive.sum() ** 2 / positive.square().sum())
+        repeats = min(math.ceil(EFFECTIVE_UNITS / effective), MAX_ROWS // len(x))
+        with seeded(seed, device):
+            noisy = model.train().hidden(x.repeat(repeats, 1))
+    clean = clean.repeat(repeats, 1)
+    keep = clean > 0
+    assert torch.all(noisy[~keep] == 0), "dropout turned a unit that ReLU zeroed into a nonzero one"
+    return clean[keep], noisy[keep], case.spec.dropout_prob
+
+
+def check_survivors_are_rescaled(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
+    """Train mode: every unit that survives is its eval value times exactly 1/(1-p)."""
+    clean, noisy, p = _masked_hidden(model_class, device, case, seed)
+    survived = noisy != 0
+    torch.testing.assert_close(
+        noisy[survived], clean[survived] / (1 - p), msg=f"survivors are not scaled by 1/(1-p) = {1 / (1 - p):.4f}"
+    )
+
+
+def check_zeroed_fraction_is_binomial(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
+    """Train mode: the number of zeroed units is Binomial(n, p) (exact test at alpha = 1e-10 per example)."""
+    clean, noisy, p = _masked_hidden(model_class, device, case, seed)
+    assert_binomial(int((noisy == 0).sum()), len(noisy), p, what="zeroed units")
+
+
+def check_unbiased(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
+    """Train mode: E[dropout(h)] = h; the summed units are within Hoeffding's bound (alpha = 1e-10 per example)."""
+    clean, noisy, p = _masked_hidden(model_class, device, case, seed)
+    # Each term is h_i * B_i / (1 - p) with B_i in {0, 1}: it lies in [0, h_i / (1 - p)].
+    assert_mean_within_hoeffding(noisy, float(clean.double().sum()), clean / (1 - p), what="sum of dropped-out units")
+
+
+def check_commutes_with_relu(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
+    """The notebook's claim: dropout before or after the ReLU gives the same numbers under the same mask."""
+    model = case.spec.build(model_class, device).train()
+    x = case.inputs.to(device)
+    with torch.no_grad():
+        with seeded(seed, device):
+            after = model(x)  # regbench's placement: Linear -> ReLU -> Dropout -> Linear
+        with seeded(seed, device):
+            before = model.linear_2(F.relu(model.dropout(model.linear_1(x.reshape(len(x), -1)))))
+    torch.testing.assert_close(before, after, msg="dropout before the ReLU gives different numbers than after it")
+
+
+@given(**EVAL_INPUTS)
+def test_eval_mode_is_deterministic_identity(device, case):
+    """Eval mode turns dropout off entirely: what users deploy is the plain network."""
+    check_eval_is_identity(FullyConnectedDropout, device, case=case)
+
+
+@given(**TRAIN_INPUTS)
+def test_train_mode_survivors_scaled(device, case, seed):
+    """Inverted dropout scales at train time so eval needs no correction."""
+    check_survivors_are_rescaled(FullyConnectedDropout, device, case=case, seed=seed)
+
+
+@given(**TRAIN_INPUTS)
+def test_train_mode_zeroed_fraction_is_binomial(device, case, seed):
+    """dropout_prob is the probability of dropping a unit, independently per unit (false-failure rate < 1e-6 per run, see stats.py)."""
+    check_zeroed_fraction_is_binomial(FullyConnectedDropout, device, case=case, seed=seed)
+
+
+@given(**TRAIN_INPUTS)
+def test_train_mode_is_unbiased(device, case, seed):
+    """Train-mode activations equal eval-mode ones on average (false-failure rate < 1e-6 per run, see stats.py)."""
+    check_unbiased(FullyConnectedDropout, device, case=case, seed=seed)
+
+
+@given(**TRAIN_INPUTS)
+def test_dropout_commutes_with_relu(device, case, seed):
+    """Placement before or after ReLU is a speed choice, not a numerical one."""
+    check_commutes_with_relu(FullyConnectedDropout, device, case=case, seed=seed)
