@@ -8,9 +8,24 @@ rotation and crop without the flip, as the label-preserving preset.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
 from torchvision import transforms
 
-__all__ = ["digit_train_transform", "notebook_train_transform", "test_transform"]
+__all__ = [
+    "AugmentParams",
+    "BatchAugment",
+    "affine_matrices",
+    "apply_params",
+    "digit_train_transform",
+    "notebook_train_transform",
+    "sample_params",
+    "test_transform",
+]
 
 ROTATION_DEGREES = 10  # the notebook's +/-10 degrees: a slant people write, not a different digit
 CROP_SCALE = (0.8, 1.0)  # keep at least 80% of the area so no stroke is cut away entirely
@@ -41,3 +56,109 @@ def test_transform() -> transforms.Compose:
 
 
 test_transform.__test__ = False  # a name starting with "test" must not be collected by pytest where it is imported
+
+
+# --- Batched augmentation on tensors -----------------------------------------------------------
+# The same random geometry as the PIL pipeline above, drawn per sample and applied to a whole
+# batch on its device in one resampling call: flip, rotation and crop compose into one affine map.
+
+RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect-ratio range
+CROP_ATTEMPTS = 10  # RandomResizedCrop.get_params tries 10 times before falling back to the whole image
+
+
+@dataclass
+class AugmentParams:
+    """Per-sample parameters of one batch, as torchvision's get_params would draw them."""
+
+    angle: torch.Tensor  # (N,) degrees, counter-clockwise, uniform in [-10, 10]
+    top: torch.Tensor  # (N,) crop row i, integer-valued
+    left: torch.Tensor  # (N,) crop column j
+    height: torch.Tensor  # (N,) crop height h in pixels
+    width: torch.Tensor  # (N,) crop width w
+    flip: torch.Tensor  # (N,) bool: mirror left-right first
+
+
+def sample_params(
+    n: int,
+    *,
+    size: int = IMAGE_SIZE,
+    flip: bool,
+    degrees: float = ROTATION_DEGREES,
+    scale: tuple[float, float] = CROP_SCALE,
+    generator: Optional[torch.Generator] = None,
+) -> AugmentParams:
+    """Draw n samples' parameters from torchvision's distributions (RandomHorizontalFlip,
+    RandomRotation, RandomResizedCrop.get_params with its 10 attempts and central fallback)."""
+    def uniform(*shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator, dtype=torch.float64) * (high - low) + low
+
+    angle = uniform(n, low=-degrees, high=degrees)
+    area = size * size
+    target_area = area * uniform(n, CROP_ATTEMPTS, low=scale[0], high=scale[1])
+    aspect = torch.exp(uniform(n, CROP_ATTEMPTS, low=math.log(RATIO[0]), high=math.log(RATIO[1])))
+    w = torch.round(torch.sqrt(target_area * aspect))  # round half to even, like Python's round()
+    h = torch.round(torch.sqrt(target_area / aspect))
+    ok = (w > 0) & (w <= size) & (h > 0) & (h <= size)
+    first = ok.to(torch.int8).argmax(dim=1)  # first valid attempt
+    found = ok.any(dim=1)
+    pick = lambda t: torch.where(found, t.gather(1, first[:, None])[:, 0], torch.full_like(t[:, 0], size))  # noqa: E731
+    width, height = pick(w), pick(h)
+    top = torch.where(found, torch.floor(uniform(n) * (size - height + 1)), (size - height) // 2)
+    left = torch.where(found, torch.floor(uniform(n) * (size - width + 1)), (size - width) // 2)
+    flips = uniform(n) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    return AugmentParams(angle, top, left, height, width, flips)
+
+
+def affine_matrices(params: AugmentParams, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """(N, 2, 3) maps from output to input coordinates in normalized [-1, 1] space (affine_grid's).
+
+    In pixel coordinates (x right, y down, centre c = S/2), output point u (normalized) comes from
+    the crop: p = crop centre + (w/2 u_x, h/2 u_y); un-rotating about c by the angle gives
+    r - c = R (p - c) with R = [[cos, -sin], [sin, cos]]; un-flipping mirrors x about c; and the
+    normalization is n = (r - c) * 2/S. Written out, each row is linear in u, so the whole chain
+    is one affine map per sample.
+    """
+    k = 2.0 / size
+    theta = torch.deg2rad(params.angle)
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    mirror = 1.0 - 2.0 * params.flip.to(cos.dtype)  # -1 where flipped
+    half_w, half_h = params.width / 2, params.height / 2
+    dx = params.left + half_w - size / 2  # crop centre relative to the image centre
+    dy = params.top + half_h - size / 2
+    row_x = torch.stack([cos * half_w, -sin * half_h, cos * dx - sin * dy], dim=1) * (k * mirror)[:, None]
+    row_y = torch.stack([sin * half_w, cos * half_h, sin * dx + cos * dy], dim=1) * k
+    return torch.stack([row_x, row_y], dim=1)
+
+
+def _base_grid(size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(S*S, 3) homogeneous normalized pixel centres, row-major, as affine_grid(align_corners=False) uses."""
+    centres = (torch.arange(size, device=device, dtype=dtype) * 2 + 1) / size - 1
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    return torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())], dim=1)
+
+
+def apply_params(images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
+    """Resample a batch (N, C, S, S) with each sample's own flip, rotation and crop, in one call."""
+    n, size = len(images), images.shape[-1]
+    theta = affine_matrices(params, size).to(device=images.device, dtype=images.dtype)
+    # the same grid as F.affine_grid(theta, images.shape, align_corners=False), one matmul instead of its generic path
+    grid = (_base_grid(size, images.device, images.dtype) @ theta.transpose(1, 2)).view(n, size, size, 2)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class BatchAugment:
+    """Per-sample random flip/rotation/crop of a whole batch: the tensor twin of the PIL transforms.
+
+    ``BatchAugment(flip=True)`` matches ``notebook_train_transform``; ``flip=False`` matches
+    ``digit_train_transform``. Parameters come from ``generator`` (CPU), so a seed fixes them.
+    """
+
+    def __init__(self, *, flip: bool) -> None:
+        self.flip = flip
+
+    def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """images: float (N, 1, 28, 28) in [0, 1] on any device -> same shape, dtype, device and range."""
+        return apply_params(images, sample_params(len(images), size=images.shape[-1], flip=self.flip, generator=generator))
+
+    def __repr__(self) -> str:
+        return f"BatchAugment(flip={self.flip}, degrees={ROTATION_DEGREES}, scale={CROP_SCALE})"

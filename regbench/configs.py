@@ -50,8 +50,12 @@ class Config:
         return losses.MixedL1L2Loss(base, model, self.l1_lambda, self.l2_lambda)
 
     def train_transform(self) -> Optional[Callable]:
-        """The PIL-image augmentation for training, or None to train on the images as they are."""
+        """The PIL-image augmentation for training (the notebook engine), or None for none."""
         return _AUGMENTS[self.augment]
+
+    def batch_transform(self) -> Optional[augment.BatchAugment]:
+        """The same augmentation on tensor batches (the fast engine), or None for none."""
+        return None if self.augment == "none" else augment.BatchAugment(flip=self.augment == "notebook")
 
     def as_dict(self) -> dict:
         """Every setting, for results files."""

@@ -17,7 +17,7 @@ import importlib.util
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -248,10 +248,15 @@ def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_trai
 
 
 class TensorLoader:
-    """Mini-batches gathered from tensors already in memory: the notebook's DataLoader without the per-sample cost.
+    """Mini-batches gathered from tensors already on the training device: no DataLoader, no PIL.
 
-    Iterating reshuffles (when ``shuffle``) with its own generator, so a seed fixes the order.
+    Each pass reshuffles (when ``shuffle``) with ``generator``, so a seed fixes the order. A
+    ``transform(images, generator) -> images`` (such as ``augment.BatchAugment``) is applied to
+    the whole split once per pass, in chunks, before batching: every sample gets fresh random
+    parameters each epoch, as with a per-sample transform, at the cost of a few batched calls.
     """
+
+    CHUNK = 8192  # samples augmented per call: bounds the temporary memory on the 60k sets
 
     def __init__(
         self,
@@ -261,21 +266,32 @@ class TensorLoader:
         batch_size: int,
         shuffle: bool = False,
         generator: Optional[torch.Generator] = None,
+        transform: Optional[Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]] = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs, self.targets = inputs, targets
-        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
+        self.batch_size, self.shuffle, self.generator, self.transform = batch_size, shuffle, generator, transform
 
     def __len__(self) -> int:
         return -(-len(self.inputs) // self.batch_size)
 
-    def __iter__(self):
-        n = len(self.inputs)
+    def epoch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass's inputs (augmented when there is a transform) and sample order.
+
+        The draws happen in a fixed order (augmentation parameters, then the permutation) from
+        ``generator``, which is what lets the sweep engine replay a run exactly.
+        """
+        inputs = self.inputs
+        if self.transform is not None:
+            inputs = torch.cat([self.transform(chunk, self.generator) for chunk in inputs.split(self.CHUNK)])
+        n = len(inputs)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        order = order.to(self.inputs.device)
-        for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            yield self.inputs[idx], self.targets[idx]
+        return inputs, order.to(inputs.device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        inputs, order = self.epoch()
+        for idx in order.split(self.batch_size):
+            yield inputs[idx], self.targets[idx]

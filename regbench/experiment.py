@@ -2,6 +2,13 @@
 
 This is where the pieces meet: data (a ``Split``) -> augmentation -> model + loss -> training ->
 metrics. The record it returns is plain JSON-ready data for ``regbench.results``.
+
+Two engines feed the same training loop:
+- ``fast`` (default): each split is one tensor on the training device, converted once; batches
+  are index gathers; augmentation is ``BatchAugment`` (per-sample parameters, one resampling
+  call per chunk); Adam is fused.
+- ``notebook``: the notebook's path, kept honest and unoptimized for comparison: torchvision
+  transforms on PIL images, batched by a DataLoader, for training and evaluation alike.
 """
 
 from __future__ import annotations
@@ -12,12 +19,14 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
-from regbench import metrics
+from regbench import augment, metrics
 from regbench.configs import Config
 from regbench.data import Split, TensorLoader
-from regbench.train import TrainingDiverged, evaluate, seed_everything, train_model
+from regbench.train import Batches, TrainingDiverged, evaluate, make_optimizer, seed_everything, train_model
 
-__all__ = ["Settings", "run_one"]
+__all__ = ["ENGINES", "Settings", "make_loaders", "measure", "run_one"]
+
+ENGINES = ("fast", "notebook")
 
 EVAL_BATCH = 1024  # evaluation has no gradient, so large batches only save time
 
@@ -30,6 +39,52 @@ class Settings:
     batch_size: int = 32  # the notebook's small-data batch size
     lr: float = 1e-3  # Adam's default step size
     device: str = "cpu"
+    engine: str = "fast"  # see the module docstring
+
+
+def make_loaders(config: Config, seed: int, split: Split, settings: Settings) -> tuple[Batches, Batches, Batches]:
+    """(augmented training batches, clean training set, test set) for the chosen engine."""
+    order = torch.Generator().manual_seed(seed)  # shuffling (and, on the fast engine, augmentation) for this seed
+    if settings.engine == "notebook":
+        train = split.train.subset(torch.arange(len(split.train)), transform=config.train_transform() or augment.test_transform())
+        clean, test = (s.subset(torch.arange(len(s)), transform=augment.test_transform()) for s in (split.train, split.test))
+        return (
+            DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
+            DataLoader(clean, batch_size=EVAL_BATCH),
+            DataLoader(test, batch_size=EVAL_BATCH),
+        )
+    if settings.engine != "fast":
+        raise ValueError(f"unknown engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")
+    device = torch.device(settings.device)
+    train_x, train_y = (t.to(device) for t in split.train.tensors())
+    test_x, test_y = (t.to(device) for t in split.test.tensors())
+    return (
+        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.batch_transform()),
+        TensorLoader(train_x, train_y, batch_size=EVAL_BATCH),
+        TensorLoader(test_x, test_y, batch_size=EVAL_BATCH),
+    )
+
+
+def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> dict:
+    """A trained model's record fields: eval-mode accuracy and loss on clean train and test data, gap, weights."""
+    train_eval = evaluate(model, loss_fn, clean_train, device=device)
+    test_eval = evaluate(model, loss_fn, test, device=device)
+    gap = metrics.generalization_gap(
+        train_accuracy=train_eval.accuracy, test_accuracy=test_eval.accuracy,
+        train_loss=train_eval.loss, test_loss=test_eval.loss,
+    )
+    return {
+        "train_accuracy": train_eval.accuracy,
+        "test_accuracy": test_eval.accuracy,
+        "train_loss": train_eval.loss,
+        "test_loss": test_eval.loss,
+        "penalty": test_eval.penalty,
+        "gap_accuracy": gap["accuracy"],
+        "gap_loss": gap["loss"],
+        "mean_abs_weight": metrics.mean_abs_weight(model),
+        "sparsity": metrics.sparsity(model),
+        "weight_histogram": metrics.weight_histogram(model),
+    }
 
 
 def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> dict:
@@ -39,18 +94,9 @@ def run_one(config: Config, seed: int, split: Split, settings: Settings, *, prog
     seed_everything(seed)
     model = config.build_model().to(device)
     loss_fn = config.build_loss(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    train_x, train_y = (t.to(device) for t in split.train.tensors())
-    test_x, test_y = (t.to(device) for t in split.test.tensors())
-    shuffle = torch.Generator().manual_seed(seed)
-    transform = config.train_transform()
-    if transform is None:
-        train_loader = TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=shuffle)
-    else:  # the notebook's path: PIL images through torchvision transforms, batched by a DataLoader
-        augmented = split.train.subset(torch.arange(len(split.train)), transform=transform)
-        train_loader = DataLoader(augmented, batch_size=settings.batch_size, shuffle=True, generator=shuffle)
-    test_loader = TensorLoader(test_x, test_y, batch_size=EVAL_BATCH)
-    record = {"config": config.name, "seed": seed, "status": "ok"}
+    optimizer = make_optimizer(model, settings.lr, fused=settings.engine == "fast")
+    train_loader, clean_train_loader, test_loader = make_loaders(config, seed, split, settings)
+    record = {"config": config.name, "seed": seed, "status": "ok", "engine": settings.engine}
     try:
         history = train_model(
             model, loss_fn, optimizer, train_loader, test_loader, settings.epochs,
@@ -59,23 +105,8 @@ def run_one(config: Config, seed: int, split: Split, settings: Settings, *, prog
     except TrainingDiverged as exc:
         record.update(status="diverged", error=str(exc), run_seconds=time.perf_counter() - started)
         return record
-    train_eval = evaluate(model, loss_fn, TensorLoader(train_x, train_y, batch_size=EVAL_BATCH), device=device)
-    test_eval = evaluate(model, loss_fn, test_loader, device=device)
-    gap = metrics.generalization_gap(
-        train_accuracy=train_eval.accuracy, test_accuracy=test_eval.accuracy,
-        train_loss=train_eval.loss, test_loss=test_eval.loss,
-    )
+    record.update(measure(model, loss_fn, clean_train_loader, test_loader, device))
     record.update(
-        train_accuracy=train_eval.accuracy,
-        test_accuracy=test_eval.accuracy,
-        train_loss=train_eval.loss,
-        test_loss=test_eval.loss,
-        penalty=test_eval.penalty,
-        gap_accuracy=gap["accuracy"],
-        gap_loss=gap["loss"],
-        mean_abs_weight=metrics.mean_abs_weight(model),
-        sparsity=metrics.sparsity(model),
-        weight_histogram=metrics.weight_histogram(model),
         samples_per_second=history.samples_per_second,
         train_seconds=history.train_seconds,
         run_seconds=time.perf_counter() - started,

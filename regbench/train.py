@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from regbench.losses import loss_parts
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "seed_everything", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "make_optimizer", "seed_everything", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -147,6 +147,11 @@ def train_model(
         })
         bar.set_postfix(train_acc=f"{train_stats.accuracy:.3f}", val_acc=f"{val_stats.accuracy:.3f}")
     return history
+
+
+def make_optimizer(model: nn.Module, lr: float, *, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam, as every regbench run uses; fused=True does the whole update in one kernel per device."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=fused or None)
 
 
 def _model_device(model: nn.Module) -> torch.device:
