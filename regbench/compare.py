@@ -1,0 +1,424 @@
+"""The regression gate: is a candidate run measurably worse than a baseline?
+
+``regbench compare BASELINE CANDIDATE`` reads two regbench results files (``regbench run``, the
+generalization benchmark) or two pytest-benchmark JSON files (``pytest benchmarks
+--benchmark-json``) and judges every metric from its raw values: every seed, every round.
+
+- Seed metrics (accuracy, gap, loss, weight statistics): Welch's two-sample t-test across seeds
+  (``scipy.stats.ttest_ind(equal_var=False)``), with its confidence interval of the difference.
+  Not Mann-Whitney U, because runs have few seeds: with 5 against 5 its smallest two-sided p-value
+  is 2/252 = 0.008 and with 2 against 2 it is 1/3, so a rank test could barely, or never, reject.
+  An accuracy over 3,000 test images is a mean of many trials, close to normal across seeds, and
+  Welch does not assume that both sides spread alike (a regularizer may change the spread).
+- Throughput (samples/s per seed, or per benchmark round): the ratio of medians against a
+  tolerance, Mann-Whitney U on the raw values (timings have a long tail of interruptions, so
+  ranks, as asv does), and a bootstrap confidence interval of the ratio.
+
+A metric fails the gate ("regression") only when its change is both significant (p < alpha) and
+larger than the metric's minimum effect in the worse direction, so seed noise alone cannot fail
+it. When the confidence interval is too wide to tell a regression of that size from none, the
+verdict is "undecidable" and the table says why, instead of passing or failing on noise.
+Baseline and candidate must come from the same hardware, libraries and settings, or the gate
+refuses (exit 2) unless told to go on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from scipy import stats
+
+from regbench import benchfile, results
+from regbench.results import ResultsError
+
+__all__ = [
+    "ALPHA",
+    "RULES",
+    "GateRefused",
+    "Measurements",
+    "Report",
+    "Row",
+    "Rule",
+    "compare",
+    "load_measurements",
+    "render",
+    "run_gate",
+]
+
+ALPHA = 0.01  # ~80 metrics are tested at once; 0.01 keeps chance hits rare and is attainable by 5 vs 5 seeds
+SPEED_TOLERANCE = 0.2  # a median more than 20% slower fails, if significant: below that, shared machines wander
+SPREAD_LIMIT = 2.0  # undecidable when a regression twice the minimum effect could hide inside the CI
+BOOTSTRAP_RESAMPLES = 2000  # enough for a stable 99% percentile interval; seeded, so reports repeat
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one metric is judged: which way is better, and the smallest change that matters."""
+
+    title: str
+    better: int  # +1 higher is better, -1 lower is better, 0 neither: a change is reported, never fails
+    min_effect: float  # in the metric's units; for speed, a fraction of the baseline (the tolerance)
+    speed: bool = False  # throughput: ratio of medians and Mann-Whitney U instead of Welch
+
+
+# Minimum effects are about 3.5 standard errors of a 5-vs-5 difference of means on the embedded
+# digits (seed-to-seed SD of test accuracy about 0.009, of test loss about 0.015), so a rerun with
+# fresh seed noise essentially never crosses them, while a real regression does.
+RULES: dict[str, Rule] = {
+    "test_accuracy": Rule("test accuracy", +1, 0.02),
+    "train_accuracy": Rule("train accuracy", 0, 0.02),  # lower can be the point of regularizing
+    "gap_accuracy": Rule("gap (train-test acc)", -1, 0.02),
+    "test_loss": Rule("test loss", -1, 0.05),
+    "gap_loss": Rule("gap (train-test loss)", +1, 0.05),  # negative; further below zero is more overfit
+    "sparsity": Rule("sparsity", 0, 0.05),
+    "mean_abs_weight": Rule("mean |W|", 0, 0.002),
+    "samples_per_second": Rule("samples/s", +1, SPEED_TOLERANCE, speed=True),
+    "calls_per_second": Rule("calls/s", +1, SPEED_TOLERANCE, speed=True),
+}
+SETTINGS_THAT_MATTER = ("epochs", "batch_size", "lr", "dataset", "n_train_per_class", "n_test_per_class")
+HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "cuda_device_name")
+LIBRARIES = ("torch", "torchvision", "numpy", "python")
+
+
+class GateRefused(ValueError):
+    """Baseline and candidate do not compare (other hardware, libraries or settings, or other formats)."""
+
+
+@dataclass
+class Measurements:
+    """One file's raw values, in the one form the gate compares, whatever the file's format."""
+
+    path: str
+    kind: str  # "regbench results" | "pytest-benchmark"
+    environment: dict
+    settings: dict
+    values: dict[tuple[str, str], list[float]]  # (config or benchmark, metric) -> every seed's or round's value
+    unfinished: dict[str, tuple[int, int]] = field(default_factory=dict)  # config -> (did not finish, runs)
+    configs: dict = field(default_factory=dict)  # config definitions, to note a deliberate change
+
+
+@dataclass
+class Row:
+    """One metric of one config or benchmark: both sides, the change with its CI, and the verdict."""
+
+    group: str
+    metric: str
+    baseline: float  # mean across seeds, or median for speed
+    candidate: float
+    n: tuple[int, int]
+    change: float  # candidate - baseline; for speed candidate / baseline
+    ci: tuple[float, float]  # confidence interval (1 - alpha) of the change
+    p_value: float
+    verdict: str  # ok | regression | improved | changed | undecidable | missing | new
+    note: str = ""
+
+
+@dataclass
+class Report:
+    """Everything the gate decided, ready to print or write as JSON."""
+
+    baseline: str
+    candidate: str
+    alpha: float
+    rows: list[Row]
+    warnings: list[str]
+
+    @property
+    def regressions(self) -> list[Row]:
+        """Rows that fail the gate."""
+        return [r for r in self.rows if r.verdict == "regression"]
+
+    @property
+    def undecidable(self) -> list[Row]:
+        """Rows the gate refused to judge, each with its reason."""
+        return [r for r in self.rows if r.verdict == "undecidable"]
+
+    def as_dict(self) -> dict:
+        """JSON-ready: the verdict of every row plus the overall result."""
+        return {**asdict(self), "passed": not self.regressions}
+
+
+# ---------------------------------------------------------------- reading either file format
+
+
+def load_measurements(path: Path | str) -> Measurements:
+    """A regbench results file (or a folder holding results.json) or pytest-benchmark JSON, as raw values."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    doc = benchfile.read_json(path)
+    if benchfile.is_benchmark_json(doc):
+        return _from_benchmarks(benchfile.validate_benchmarks(doc, path), path)
+    if not isinstance(doc, dict) or ("schema_version" not in doc and "benchmarks" not in doc):
+        raise ResultsError(f"{path}: neither a regbench results file (no schema_version) nor pytest-benchmark JSON (no benchmarks list)")
+    return _from_results(results.load_results(path), path)
+
+
+def _from_results(doc: dict, path: Path) -> Measurements:
+    """Every finished run's value of every gated metric, by config; unfinished runs counted apart."""
+    for key in ("environment", "settings"):
+        if not isinstance(doc.get(key), dict):
+            raise ResultsError(f"{path}: '{key}' is missing or not an object; was the file written by `regbench run`?")
+    values: dict[tuple[str, str], list[float]] = {}
+    unfinished: dict[str, tuple[int, int]] = {}
+    for i, run in enumerate(doc["runs"]):
+        config = run["config"]
+        if not isinstance(config, str):
+            raise ResultsError(f"{path}: run {i}: config must be a name, got {config!r}")
+        failed, total = unfinished.get(config, (0, 0))
+        unfinished[config] = (failed + (run["status"] != "ok"), total + 1)
+        if run["status"] != "ok":
+            continue
+        for metric in RULES:
+            if metric not in run:
+                continue
+            value = run[metric]["all"] if isinstance(run[metric], dict) and "all" in run[metric] else run[metric]
+            if value is None:  # NaN is written as null: no value, not an error
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ResultsError(f"{path}: run {i} ({config} seed {run['seed']}): {metric} is {value!r}, expected a number")
+            values.setdefault((config, metric), []).append(float(value))
+    configs = doc.get("configs") if isinstance(doc.get("configs"), dict) else {}
+    return Measurements(str(path), "regbench results", doc["environment"], doc["settings"], values, unfinished, configs)
+
+
+def _from_benchmarks(doc: dict, path: Path) -> Measurements:
+    """Every round's speed of every benchmark; settings are the benchmarks' own."""
+    values = {(name, metric): speeds for name, (metric, speeds) in benchfile.benchmark_speeds(doc).items()}
+    return Measurements(str(path), "pytest-benchmark", benchfile.benchmark_environment(doc), {}, values)
+
+
+# ---------------------------------------------------------------- do the two files compare at all?
+
+
+def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], list[str]]:
+    """(hardware, library) differences, each 'key: baseline -> candidate'; keys neither side records are skipped."""
+    def diff(keys: tuple[str, ...]) -> list[str]:
+        return [f"{k}: {baseline.get(k, 'unknown')} -> {candidate.get(k, 'unknown')}"
+                for k in keys if (k in baseline or k in candidate) and baseline.get(k) != candidate.get(k)]
+    return diff(HARDWARE), diff(LIBRARIES)
+
+
+def settings_mismatches(baseline: dict, candidate: dict) -> list[str]:
+    """Training settings that differ: a 3-epoch run says nothing about a 20-epoch baseline."""
+    return [f"{k}: {baseline.get(k)} -> {candidate.get(k)}" for k in SETTINGS_THAT_MATTER if baseline.get(k) != candidate.get(k)]
+
+
+def config_changes(baseline: dict, candidate: dict) -> list[str]:
+    """Configs whose definition changed (a lambda, a dropout rate): worth a note, since numbers will move."""
+    notes = []
+    for name in baseline.keys() & candidate.keys():
+        old, new = baseline[name], candidate[name]
+        if isinstance(old, dict) and isinstance(new, dict) and old != new:
+            changed = ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k))
+            notes.append(f"config {name} changed: {changed}")
+    return sorted(notes)
+
+
+# ---------------------------------------------------------------- the statistics
+
+
+def judge_seeds(base: list[float], cand: list[float], rule: Rule, alpha: float) -> tuple[float, tuple[float, float], float, str, str]:
+    """Welch's t-test across seeds: (change, CI, p, verdict, note)."""
+    if len(base) < 2 or len(cand) < 2:
+        return _mean(cand) - _mean(base), (math.nan, math.nan), math.nan, "undecidable", "needs at least 2 seeds on each side"
+    diff = float(np.mean(cand) - np.mean(base))
+    if np.var(base) == 0 and np.var(cand) == 0:  # both exact (e.g. sparsity 0): the difference is exact too
+        ci, p = (diff, diff), (1.0 if diff == 0 else 0.0)
+    else:
+        test = stats.ttest_ind(cand, base, equal_var=False)
+        interval = test.confidence_interval(1 - alpha)
+        ci, p = (float(interval.low), float(interval.high)), float(test.pvalue)
+    half_width = (ci[1] - ci[0]) / 2
+    limit = SPREAD_LIMIT * rule.min_effect
+    verdict, note = _verdict(diff, p, rule.better, rule.min_effect, alpha, half_width > limit)
+    if verdict == "undecidable":
+        note = f"CI half-width {half_width:.3g} > {limit:.3g} ({SPREAD_LIMIT:g}x the minimum effect {rule.min_effect:g}): seeds too noisy to tell"
+    return diff, ci, p, verdict, note
+
+
+def judge_speed(base: list[float], cand: list[float], rule: Rule, alpha: float, tolerance: float) -> tuple[float, tuple[float, float], float, str, str]:
+    """Ratio of medians, Mann-Whitney U and a bootstrap CI of the ratio: (ratio, CI, p, verdict, note)."""
+    ratio = _median(cand) / _median(base) if base and cand else math.nan
+    smallest_p = 2 / math.comb(len(base) + len(cand), len(base)) if base and cand else 1.0
+    if smallest_p >= alpha:
+        return ratio, (math.nan, math.nan), math.nan, "undecidable", (
+            f"{len(base)} vs {len(cand)} values: Mann-Whitney U cannot reach p < {alpha:g} (smallest p {smallest_p:.2g})")
+    p = float(stats.mannwhitneyu(cand, base, alternative="two-sided").pvalue)
+    boot = stats.bootstrap((np.asarray(cand), np.asarray(base)), _ratio_of_medians, vectorized=True, paired=False,
+                           confidence_level=1 - alpha, method="percentile", n_resamples=BOOTSTRAP_RESAMPLES,
+                           random_state=np.random.default_rng(0))
+    ci = (float(boot.confidence_interval.low), float(boot.confidence_interval.high))
+    min_log = -math.log(1 - tolerance)  # a ratio of 0.8 is as far below 1 as 1.25 is above it
+    half_width = (math.log(ci[1]) - math.log(ci[0])) / 2
+    verdict, note = _verdict(math.log(ratio), p, rule.better, min_log, alpha, half_width > SPREAD_LIMIT * min_log)
+    if verdict == "undecidable":
+        note = f"ratio CI [{ci[0]:.2f}, {ci[1]:.2f}] too wide: rounds too noisy to tell a {tolerance:.0%} slowdown"
+    return ratio, ci, p, verdict, note
+
+
+def _verdict(effect: float, p: float, better: int, min_effect: float, alpha: float, too_wide: bool) -> tuple[str, str]:
+    """Significant and big enough decides; otherwise a CI too wide to rule out a regression is undecidable."""
+    if p < alpha and abs(effect) > min_effect:
+        if better == 0:
+            return "changed", "significant and beyond the minimum effect; no better direction, so it does not fail"
+        return ("improved", "") if effect * better > 0 else ("regression", "significant and beyond the minimum effect")
+    if too_wide:
+        return "undecidable", ""
+    if p < alpha:
+        return "ok", "significant but smaller than the minimum effect"
+    return "ok", ""
+
+
+def _ratio_of_medians(cand: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The bootstrap statistic: median(candidate) / median(baseline), along the resample axis."""
+    return np.median(cand, axis=axis) / np.median(base, axis=axis)
+
+
+def _mean(values: list[float]) -> float:
+    """Mean, NaN for no values."""
+    return float(np.mean(values)) if values else math.nan
+
+
+def _median(values: list[float]) -> float:
+    """Median, NaN for no values."""
+    return float(np.median(values)) if values else math.nan
+
+
+# ---------------------------------------------------------------- the gate
+
+
+def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = ALPHA, speed_tolerance: float = SPEED_TOLERANCE,
+            allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False) -> Report:
+    """Judge every metric of every config or benchmark; refuse when the two files do not compare."""
+    if baseline.kind != candidate.kind:
+        raise GateRefused(f"cannot compare {baseline.kind} ({baseline.path}) with {candidate.kind} ({candidate.path})")
+    hardware, libraries = environment_mismatches(baseline.environment, candidate.environment)
+    if (hardware or libraries) and not allow_env_mismatch:
+        raise GateRefused(f"baseline and candidate come from different environments ({'; '.join(hardware + libraries)}); "
+                          "make a baseline on this machine, or pass --allow-env-mismatch to compare anyway")
+    changed_settings = settings_mismatches(baseline.settings, candidate.settings) if baseline.kind == "regbench results" else []
+    if changed_settings and not allow_settings_mismatch:
+        raise GateRefused(f"baseline and candidate were trained with different settings ({'; '.join(changed_settings)}); "
+                          "compare runs made with the same settings, or pass --allow-settings-mismatch")
+    warnings = [f"different hardware: {d}" for d in hardware] + [f"different libraries: {d}" for d in libraries]
+    warnings += [f"different settings: {d}" for d in changed_settings] + config_changes(baseline.configs, candidate.configs)
+    rows = []
+    for group, metric in _keys(baseline, candidate):
+        base, cand = baseline.values.get((group, metric), []), candidate.values.get((group, metric), [])
+        rows.append(_row(group, metric, base, cand, alpha, speed_tolerance, hardware))
+    rows += _unfinished_rows(baseline.unfinished, candidate.unfinished)
+    return Report(baseline.path, candidate.path, alpha, rows, warnings)
+
+
+def _keys(baseline: Measurements, candidate: Measurements) -> list[tuple[str, str]]:
+    """Baseline's (group, metric) pairs in order, then any the candidate adds; metrics in RULES order."""
+    order = list(RULES)
+    keys = list(dict.fromkeys([*baseline.values, *candidate.values]))
+    groups = list(dict.fromkeys(g for g, _ in keys))
+    return sorted(keys, key=lambda k: (groups.index(k[0]), order.index(k[1]) if k[1] in order else len(order)))
+
+
+def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, hardware: list[str]) -> Row:
+    """One metric's verdict, or 'missing'/'new' when only one side has it."""
+    rule = RULES.get(metric, Rule(metric, 0, math.inf))
+    n = (len(base), len(cand))
+    if not base or not cand:
+        verdict, note = ("missing", "no values in the candidate") if base else ("new", "no values in the baseline")
+        return Row(group, metric, _mean(base), _mean(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note)
+    if rule.speed:
+        change, ci, p, verdict, note = judge_speed(base, cand, rule, alpha, tolerance)
+        if hardware:
+            verdict, note = "undecidable", "different hardware: timings do not compare"
+        return Row(group, metric, _median(base), _median(cand), n, change, ci, p, verdict, note)
+    change, ci, p, verdict, note = judge_seeds(base, cand, rule, alpha)
+    return Row(group, metric, _mean(base), _mean(cand), n, change, ci, p, verdict, note)
+
+
+def _unfinished_rows(baseline: dict[str, tuple[int, int]], candidate: dict[str, tuple[int, int]]) -> list[Row]:
+    """A config whose runs now diverge (NaN loss) where they did not fails: that is never seed noise worth ignoring."""
+    rows = []
+    for group in dict.fromkeys([*baseline, *candidate]):
+        (bf, bn), (cf, cn) = baseline.get(group, (0, 0)), candidate.get(group, (0, 0))
+        if not (bf or cf):
+            continue
+        base_rate, cand_rate = bf / bn if bn else 0.0, cf / cn if cn else 0.0
+        worse = cand_rate > base_rate
+        rows.append(Row(group, "unfinished_runs", base_rate, cand_rate, (bn, cn), cand_rate - base_rate, (math.nan, math.nan), math.nan,
+                        "regression" if worse else "ok", f"{bf}/{bn} -> {cf}/{cn} runs diverged"))
+    return rows
+
+
+# ---------------------------------------------------------------- output
+
+
+def render(report: Report) -> str:
+    """A markdown table of every row, the warnings, and a one-line result."""
+    pct = f"{1 - report.alpha:.0%}"
+    lines = [f"regbench compare: {report.baseline} (baseline) vs {report.candidate} (candidate), alpha {report.alpha:g}", ""]
+    lines += [f"warning: {w}" for w in report.warnings] + ([""] if report.warnings else [])
+    header = ["config / benchmark", "metric", "baseline", "candidate", f"change [{pct} CI]", "p", "verdict", "why"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in report.rows:
+        fmt = _format_of(r.metric)
+        cells = [r.group, r.metric, _value(r.baseline, fmt, r.n[0]), _value(r.candidate, fmt, r.n[1]),
+                 _change(r), _p(r.p_value), f"**{r.verdict}**" if r.verdict in ("regression", "undecidable") else r.verdict, r.note]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", summary_line(report)]
+    return "\n".join(lines)
+
+
+def summary_line(report: Report) -> str:
+    """PASS or FAIL, with what failed and what could not be judged."""
+    counts = {v: sum(r.verdict == v for r in report.rows) for v in ("regression", "undecidable", "improved", "changed", "missing")}
+    tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    if report.regressions:
+        which = ", ".join(f"{r.group} {r.metric}" for r in report.regressions)
+        return f"gate: FAIL: {len(report.regressions)} regression(s): {which} ({tally})"
+    return f"gate: PASS ({tally or 'every metric ok'})"
+
+
+def _format_of(metric: str) -> str:
+    """Throughput as whole numbers, everything else to four decimals."""
+    return "{:,.0f}" if RULES.get(metric, Rule("", 0, 0)).speed else "{:.4f}"
+
+
+def _value(value: float, fmt: str, n: int) -> str:
+    """'0.8812 (n=5)', or an en dash when there is none."""
+    return "–" if math.isnan(value) else f"{fmt.format(value)} (n={n})"
+
+
+def _change(row: Row) -> str:
+    """'-0.0213 [-0.0301, -0.0125]' for a difference, 'x0.93 [0.90, 0.95]' for a speed ratio."""
+    if math.isnan(row.change):
+        return "–"
+    speed = RULES.get(row.metric, Rule("", 0, 0)).speed
+    text = f"x{row.change:.3f}" if speed else f"{row.change:+.4f}"
+    if not math.isnan(row.ci[0]):
+        text += f" [{row.ci[0]:.3f}, {row.ci[1]:.3f}]" if speed else f" [{row.ci[0]:+.4f}, {row.ci[1]:+.4f}]"
+    return text
+
+
+def _p(p: float) -> str:
+    """Three significant digits; tiny values as '<1e-6'."""
+    if math.isnan(p):
+        return "–"
+    return "<1e-6" if p < 1e-6 else f"{p:.3g}"
+
+
+def run_gate(baseline: Path | str, candidate: Path | str, *, alpha: float = ALPHA, speed_tolerance: float = SPEED_TOLERANCE,
+             allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False, strict: bool = False,
+             json_path: Path | None = None, out: TextIO | None = None) -> int:
+    """Load, compare, print the table (and write JSON); 0 pass, 1 regression (or, with strict, undecidable)."""
+    report = compare(load_measurements(baseline), load_measurements(candidate), alpha=alpha, speed_tolerance=speed_tolerance,
+                     allow_env_mismatch=allow_env_mismatch, allow_settings_mismatch=allow_settings_mismatch)
+    print(render(report), file=out, flush=True)
+    if json_path is not None:
+        results.write_json(json_path, report.as_dict())
+    if report.regressions or (strict and report.undecidable):
+        return 1
+    return 0

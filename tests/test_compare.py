@@ -1,0 +1,341 @@
+"""The regression gate: passes reruns, fails real regressions, refuses what does not compare.
+
+Results files here are built for the purpose with ``regbench.results`` (the writer `regbench run`
+uses): per config, every seed's metric drawn around a mean with the seed-to-seed spread measured
+on the embedded digits, so "a rerun" and "a regression" are as noisy as real ones.
+"""
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from regbench import compare
+from regbench.cli import main
+from regbench.results import build_results, write_json
+
+ENV = {"python": "3.11.7", "platform": "Linux", "torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.4.6",
+       "device": "cpu", "device_name": "x86_64", "cpu_count": 2, "torch_threads": 2, "git_commit": None, "created": "2026-01-01T00:00:00+00:00"}
+SETTINGS = {"epochs": 5, "batch_size": 32, "lr": 0.001, "device": "cpu", "seeds": 5, "dataset": "digits",
+            "n_train_per_class": 100, "n_test_per_class": 300}
+# (mean, seed-to-seed SD) of each metric, close to 5-epoch runs on the embedded digits.
+TRUTH = {
+    "baseline": {"test_accuracy": (0.885, 0.008), "train_accuracy": (0.96, 0.004), "gap_accuracy": (0.075, 0.008),
+                 "test_loss": (0.38, 0.014), "gap_loss": (-0.22, 0.012), "sparsity": (0.026, 0.0005),
+                 "mean_abs_weight": (0.0225, 0.0001), "samples_per_second": (20000.0, 800.0)},
+    "l1": {"test_accuracy": (0.877, 0.009), "train_accuracy": (0.953, 0.0065), "gap_accuracy": (0.076, 0.009),
+           "test_loss": (0.418, 0.014), "gap_loss": (-0.203, 0.01), "sparsity": (0.549, 0.011),
+           "mean_abs_weight": (0.0079, 0.0001), "samples_per_second": (18000.0, 800.0)},
+    "augment": {"test_accuracy": (0.84, 0.02), "train_accuracy": (0.87, 0.02), "gap_accuracy": (0.03, 0.01),
+                "test_loss": (0.55, 0.04), "gap_loss": (-0.07, 0.02), "sparsity": (0.027, 0.001),
+                "mean_abs_weight": (0.0208, 0.0003), "samples_per_second": (15000.0, 900.0)},
+}
+
+
+def results_file(path, seed, *, shift=None, scale=None, seeds=5, env=ENV, settings=SETTINGS, diverged=()):
+    """Write a results file: every (config, seed) drawn from TRUTH, with optional shifts (config, metric) -> delta."""
+    rng = np.random.default_rng(seed)
+    shift, scale = shift or {}, scale or {}
+    runs = []
+    for config, metrics in TRUTH.items():
+        for s in range(seeds):
+            if (config, s) in diverged:
+                runs.append({"config": config, "seed": s, "status": "diverged", "error": "loss became nan"})
+                continue
+            run = {"config": config, "seed": s, "status": "ok"}
+            for metric, (mean, sd) in metrics.items():
+                run[metric] = (mean + shift.get((config, metric), 0.0)) * scale.get((config, metric), 1.0) + sd * rng.standard_normal()
+            run["mean_abs_weight"] = {"linear_1.weight": run["mean_abs_weight"], "all": run["mean_abs_weight"]}
+            runs.append(run)
+    write_json(path, build_results(runs, settings=settings, env=env, configs={c: {"name": c} for c in TRUTH}))
+    return path
+
+
+def gate(capsys, *argv):
+    """Run `regbench compare` and return (exit code, stdout, stderr)."""
+    code = main(["compare", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(out):
+    """{(group, metric): verdict} from the printed markdown table."""
+    table = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 8 and cells[0] != "config / benchmark":
+            table[(cells[0], cells[1])] = cells[6].strip("*")
+    return table
+
+
+# ---------------------------------------------------------------- reruns pass, regressions fail
+
+
+@pytest.mark.parametrize("rerun", range(20))
+def test_a_rerun_with_fresh_seed_noise_passes(tmp_path, capsys, rerun):
+    """Same code, fresh noise (other seeds, other hardware): seed noise alone never fails the gate."""
+    base = results_file(tmp_path / "base.json", 1000)
+    cand = results_file(tmp_path / "cand.json", rerun)
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0, out
+    assert "regression" not in rows(out).values()
+    assert out.rstrip().splitlines()[-1].startswith("gate: PASS")
+
+
+def test_an_identical_rerun_passes_with_every_metric_ok(tmp_path, capsys):
+    """A CPU rerun on the same machine reproduces exactly: every change is 0, nothing fails.
+
+    The noisy augment config (seed SD 0.02) stays undecidable even then: with 5 seeds a real
+    0.04 drop would hide in its interval, and the gate says so rather than call it ok.
+    """
+    base = results_file(tmp_path / "base.json", 7)
+    code, out, _ = gate(capsys, base, base)
+    assert code == 0
+    verdicts = rows(out)
+    assert {v for k, v in verdicts.items() if k[0] != "augment"} == {"ok"}
+    assert verdicts[("augment", "test_accuracy")] == "undecidable"
+    assert "| baseline | test_accuracy | 0.8" in out and "+0.0000 [" in out
+
+
+@pytest.mark.parametrize(
+    "shift, failing",
+    [
+        ({("l1", "test_accuracy"): -0.05}, ("l1", "test_accuracy")),
+        ({("baseline", "gap_accuracy"): +0.04}, ("baseline", "gap_accuracy")),
+        ({("l1", "test_loss"): +0.1}, ("l1", "test_loss")),
+    ],
+)
+def test_an_injected_regression_fails_on_that_metric_only(tmp_path, capsys, shift, failing):
+    """A real drop beyond the minimum effect fails with exit 1, naming the config and metric."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, shift=shift)
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 1
+    verdicts = rows(out)
+    assert [k for k, v in verdicts.items() if v == "regression"] == [failing]
+    assert f"gate: FAIL: 1 regression(s): {failing[0]} {failing[1]}" in out
+
+
+def test_an_improvement_does_not_fail(tmp_path, capsys):
+    """Significantly better is reported as improved, with exit 0."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, shift={("l1", "test_accuracy"): +0.05})
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0 and rows(out)[("l1", "test_accuracy")] == "improved"
+
+
+def test_significant_but_small_changes_pass(tmp_path, capsys):
+    """Significance alone is not enough: a consistent 0.5-point drop is below the minimum effect."""
+    truth = dict(TRUTH)
+    try:
+        TRUTH["baseline"] = {**TRUTH["baseline"], "test_accuracy": (0.885, 0.001)}
+        base = results_file(tmp_path / "base.json", 1)
+        cand = results_file(tmp_path / "cand.json", 2, shift={("baseline", "test_accuracy"): -0.005})
+    finally:
+        TRUTH.clear()
+        TRUTH.update(truth)
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("| baseline | test_accuracy |"))
+    assert "| ok | significant but smaller than the minimum effect |" in line
+
+
+def test_a_slower_training_step_fails_only_beyond_the_tolerance(tmp_path, capsys):
+    """Throughput fails when the median ratio is below 1 - tolerance and the seeds' ranks separate."""
+    base = results_file(tmp_path / "base.json", 1)
+    slow = results_file(tmp_path / "slow.json", 2, scale={("l1", "samples_per_second"): 0.5})
+    code, out, _ = gate(capsys, base, slow)
+    assert code == 1 and rows(out)[("l1", "samples_per_second")] == "regression"
+    assert gate(capsys, base, slow, "--speed-tolerance", "0.6")[0] == 0
+
+
+def test_a_metric_too_noisy_to_judge_is_undecidable_not_passed_silently(tmp_path, capsys):
+    """With two seeds the interval is too wide: the gate says so; --strict turns that into a failure."""
+    base = results_file(tmp_path / "base.json", 1, seeds=2)
+    cand = results_file(tmp_path / "cand.json", 2, seeds=2)
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0
+    verdicts = rows(out)
+    assert verdicts[("augment", "test_accuracy")] == "undecidable"
+    assert verdicts[("l1", "samples_per_second")] == "undecidable"
+    assert "Mann-Whitney U cannot reach p < 0.01 (smallest p 0.33)" in out
+    assert "seeds too noisy to tell" in out
+    assert gate(capsys, base, cand, "--strict")[0] == 1
+
+
+def test_runs_that_now_diverge_fail(tmp_path, capsys):
+    """A config whose runs start diverging fails even though its finished seeds look fine."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, diverged={("l1", 0), ("l1", 3)})
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 1
+    assert rows(out)[("l1", "unfinished_runs")] == "regression" and "0/5 -> 2/5 runs diverged" in out
+
+
+def test_a_config_missing_from_the_candidate_is_reported(tmp_path, capsys):
+    """A subset run does not fail, but every metric it lacks is listed as missing."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2)
+    doc = json.loads(cand.read_text())
+    doc["runs"] = [r for r in doc["runs"] if r["config"] != "augment"]
+    cand.write_text(json.dumps(doc))
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0 and rows(out)[("augment", "test_accuracy")] == "missing"
+
+
+def test_json_output_and_confidence_intervals(tmp_path, capsys):
+    """--json writes every row; each judged difference carries a CI that contains it."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, shift={("l1", "test_accuracy"): -0.05})
+    code, _, _ = gate(capsys, base, cand, "--json", tmp_path / "verdicts.json")
+    report = json.loads((tmp_path / "verdicts.json").read_text())
+    assert code == 1 and report["passed"] is False
+    row = next(r for r in report["rows"] if (r["group"], r["metric"]) == ("l1", "test_accuracy"))
+    assert row["verdict"] == "regression" and row["ci"][0] <= row["change"] <= row["ci"][1] < 0
+    assert all(len(r["ci"]) == 2 for r in report["rows"])
+
+
+def test_welch_interval_matches_scipy():
+    """The seed test is scipy's Welch t-test, and its interval is at the 1 - alpha level."""
+    from scipy import stats
+
+    base, cand = [0.88, 0.87, 0.89, 0.885, 0.875], [0.85, 0.86, 0.84, 0.855, 0.845]
+    change, ci, p, verdict, _ = compare.judge_seeds(base, cand, compare.RULES["test_accuracy"], 0.01)
+    ref = stats.ttest_ind(cand, base, equal_var=False)
+    assert p == pytest.approx(ref.pvalue) and change == pytest.approx(np.mean(cand) - np.mean(base))
+    assert ci == pytest.approx(tuple(ref.confidence_interval(0.99)))
+    assert verdict == "regression"
+
+
+# ---------------------------------------------------------------- refusing what does not compare
+
+
+def test_different_hardware_or_libraries_refuse_unless_allowed(tmp_path, capsys):
+    """Another torch or CPU refuses with exit 2; allowed, it warns and does not judge timings across hardware."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, env={**ENV, "torch": "2.15.0", "cpu_count": 16})
+    code, out, err = gate(capsys, base, cand)
+    assert code == 2 and out == ""
+    assert "different environments" in err and "torch: 2.14.1 -> 2.15.0" in err and "--allow-env-mismatch" in err
+    code, out, _ = gate(capsys, base, cand, "--allow-env-mismatch")
+    assert code == 0
+    assert "warning: different hardware: cpu_count: 2 -> 16" in out and "warning: different libraries: torch" in out
+    assert rows(out)[("l1", "samples_per_second")] == "undecidable" and "timings do not compare" in out
+
+
+def test_different_training_settings_refuse(tmp_path, capsys):
+    """A 20-epoch candidate against a 5-epoch baseline says nothing; the gate refuses unless told."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 2, settings={**SETTINGS, "epochs": 20})
+    code, _, err = gate(capsys, base, cand)
+    assert code == 2 and "epochs: 5 -> 20" in err
+    assert gate(capsys, base, cand, "--allow-settings-mismatch")[0] == 0
+
+
+def _one_line_error(capsys, *argv):
+    """Exit 2, one line on stderr starting 'regbench compare: error:', no traceback."""
+    code, out, err = gate(capsys, *argv)
+    assert code == 2, out
+    assert err.startswith("regbench compare: error:") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def _with_first_run(text, **fields):
+    """The same document with fields of its first run replaced."""
+    doc = json.loads(text)
+    doc["runs"][0].update(fields)
+    return json.dumps(doc)
+
+
+def test_malformed_truncated_and_mismatched_files_are_one_line_errors(tmp_path, capsys):
+    """Every way a file can be wrong names the file and the problem."""
+    good = results_file(tmp_path / "good.json", 1)
+    text = good.read_text()
+    cases = {
+        "truncated.json": (text[: len(text) // 2], "not valid JSON"),
+        "garbage.json": ("{not json", "not valid JSON"),
+        "empty.json": ("", "not valid JSON"),
+        "list.json": ("[1, 2]", "neither a regbench results file"),
+        "schema.json": (text.replace('"schema_version": 1', '"schema_version": 99', 1), "schema_version 99"),
+        "nofields.json": (json.dumps({"schema_version": 1, "runs": [{"config": "a"}]}), "lacks seed, status"),
+        "noenv.json": (json.dumps({"schema_version": 1, "runs": []}), "'environment' is missing"),
+        "text.json": (_with_first_run(text, test_accuracy="0.88"), "test_accuracy is '0.88', expected a number"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_text(content)
+        assert message in _one_line_error(capsys, good, tmp_path / name), name
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00\x81")
+    assert "not a text file" in _one_line_error(capsys, good, tmp_path / "binary.json")
+    assert "cannot read" in _one_line_error(capsys, good, tmp_path / "absent.json")
+    assert "cannot read" in _one_line_error(capsys, good, tmp_path)  # a folder without results.json
+
+
+def test_bad_option_values_are_refused_by_argparse(capsys, tmp_path):
+    """alpha and tolerance must lie in (0, 1)."""
+    for flag, value in [("--alpha", "0"), ("--alpha", "1.5"), ("--speed-tolerance", "x")]:
+        with pytest.raises(SystemExit) as exc:
+            main(["compare", "a", "b", flag, value])
+        assert exc.value.code == 2 and "error" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- pytest-benchmark JSON
+
+
+def benchmark_file(path, seed, *, slow=1.0, rounds=30, brand="Intel(R) Xeon(R) Processor", data=True):
+    """pytest-benchmark's --benchmark-json layout, with lognormal round times."""
+    rng = np.random.default_rng(seed)
+    benches = []
+    for name, batch, seconds in [("test_step[plain-b32]", 32, 0.0014), ("test_step[plain-b256]", 256, 0.003)]:
+        times = (seconds * slow * np.exp(0.05 * rng.standard_normal(rounds))).tolist()
+        stats = {"min": min(times), "max": max(times), "mean": float(np.mean(times)), "median": float(np.median(times)), "rounds": rounds, "iterations": 4}
+        if data:
+            stats["data"] = times
+        benches.append({"group": "train-step", "name": name, "fullname": f"benchmarks/test_throughput.py::{name}", "params": {}, "param": None,
+                        "extra_info": {"samples_per_call": batch, "device": "cpu"}, "options": {}, "stats": stats})
+    doc = {"machine_info": {"python_version": "3.11.7", "cpu": {"brand_raw": brand, "count": 2}, "regbench": {k: ENV[k] for k in ("torch", "torchvision", "device", "cpu_count")}},
+           "commit_info": {}, "benchmarks": benches, "datetime": "2026-01-01T00:00:00", "version": "5.3.1"}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_pytest_benchmark_json_is_gated_round_by_round(tmp_path, capsys):
+    """Fresh timing noise passes; a 1.5x slower step fails; the speed is samples/s from extra_info."""
+    base = benchmark_file(tmp_path / "base.json", 1)
+    code, out, _ = gate(capsys, base, benchmark_file(tmp_path / "rerun.json", 2))
+    assert code == 0 and rows(out)[("benchmarks/test_throughput.py::test_step[plain-b32]", "samples_per_second")] == "ok"
+    assert "22,857 (n=30)" in out or "(n=30)" in out
+    code, out, _ = gate(capsys, base, benchmark_file(tmp_path / "slow.json", 3, slow=1.5))
+    assert code == 1 and "x0.6" in out and "regression" in rows(out).values()
+
+
+def test_pytest_benchmark_json_errors(tmp_path, capsys):
+    """No raw rounds, another CPU, or one file of each format: clear refusals."""
+    base = benchmark_file(tmp_path / "base.json", 1)
+    assert "stats.data" in _one_line_error(capsys, base, benchmark_file(tmp_path / "nodata.json", 2, data=False))
+    assert "cpu_brand" in _one_line_error(capsys, base, benchmark_file(tmp_path / "amd.json", 2, brand="AMD EPYC"))
+    results = results_file(tmp_path / "results.json", 1)
+    assert "cannot compare pytest-benchmark" in _one_line_error(capsys, base, results)
+
+
+def test_reads_real_pytest_benchmark_output(tmp_path, capsys):
+    """The reader follows pytest-benchmark's actual JSON, produced here by a tiny benchmark run."""
+    (tmp_path / "test_tiny.py").write_text(textwrap.dedent("""
+        def test_sum(benchmark):
+            benchmark.extra_info["samples_per_call"] = 1000
+            benchmark.pedantic(sum, args=(range(1000),), rounds=12, iterations=20, warmup_rounds=1)
+    """))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-c", str(tmp_path / "pytest.ini"),
+                           str(tmp_path / "test_tiny.py"), f"--benchmark-json={out_json}"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    measured = compare.load_measurements(out_json)
+    ((group, metric), speeds), = measured.values.items()
+    assert group.endswith("test_tiny.py::test_sum") and metric == "samples_per_second" and len(speeds) == 12
+    assert all(math.isfinite(s) and s > 0 for s in speeds)
+    code, out, _ = gate(capsys, out_json, out_json)
+    assert code == 0 and "| ok |" in out
