@@ -142,7 +142,7 @@ def apply_params(images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
     n, size = len(images), images.shape[-1]
     theta = affine_matrices(params, size).to(device=images.device, dtype=images.dtype)
     # the same grid as F.affine_grid(theta, images.shape, align_corners=False), one matmul instead of its generic path
-    grid = (_base_grid(size, images.device, images.dtype) @ theta.transpose(1, 2)).view(n, size, size, 2)
+    grid = torch.bmm(_base_grid(size, images.device, images.dtype).expand(n, -1, -1), theta.transpose(1, 2)).view(n, size, size, 2)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
