@@ -22,6 +22,17 @@ def test_run_writes_results_report_and_plots(tmp_path, capsys):
     assert "| baseline | 2 |" in printed and "| l1 | 2 |" in printed
 
 
+def test_notebook_engine_and_forced_sweep_record_what_ran(tmp_path):
+    """--engine notebook trains through DataLoader and PIL; --execution sweep stacks the runs; both are recorded."""
+    common = ["run", "--configs", "augment", "--seeds", "1", "--epochs", "1", "--n-train", "5", "--n-test", "5", "--device", "cpu", "--no-plots"]
+    assert main(common + ["--engine", "notebook", "--out", str(tmp_path / "nb")]) == 0
+    assert main(common + ["--execution", "sweep", "--out", str(tmp_path / "sw")]) == 0
+    notebook = json.loads((tmp_path / "nb" / "results.json").read_text())
+    swept = json.loads((tmp_path / "sw" / "results.json").read_text())
+    assert notebook["runs"][0]["engine"] == "notebook" and notebook["settings"]["execution"]["mlp"]["choice"] == "single"
+    assert swept["runs"][0]["execution"] == "sweep" and swept["settings"]["engine"] == "fast"
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -238,3 +238,21 @@ def test_copy_of_fashion_file_corrupted_names_it(tmp_path):
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
         read_idx(path)
+
+
+def test_tensor_loader_applies_the_transform_once_per_pass():
+    """The transform sees the whole split (in chunks) each pass, with the loader's generator, before batching."""
+    calls = []
+
+    def plus_pass(images, generator):
+        calls.append((len(images), generator))
+        return images + len(calls) * 100
+
+    x, y = torch.arange(6).float().unsqueeze(1), torch.arange(6)
+    g = torch.Generator().manual_seed(0)
+    loader = TensorLoader(x, y, batch_size=4, shuffle=True, generator=g, transform=plus_pass)
+    first = torch.cat([b[0] for b in loader])
+    second_targets = [b[1] for b in loader]
+    assert calls == [(6, g), (6, g)]
+    assert sorted(first.squeeze(1).tolist()) == [100.0 + k for k in range(6)]
+    assert [len(t) for t in second_targets] == [4, 2]
