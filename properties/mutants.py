@@ -187,6 +187,11 @@ def ridge_half_lambda(base: nn.Module, model: nn.Module, lam: float) -> losses.P
     return losses.PenaltyLoss(base, [losses.PenaltyTerm("l2", lam / 2, losses.squared_l2_norm, _weights(model))])
 
 
+def ridge_penalizing_all_parameters(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: sum p**2 over model.parameters(), so biases and BatchNorm's affine parameters decay too."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l2", lam, losses.squared_l2_norm, list(model.parameters()))])
+
+
 def _l2_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
     return losses.squared_l2_norm(params).sqrt()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import FlakyFailure
 from hypothesis.strategies import SearchStrategy
 
 from properties.support import CPU
@@ -48,7 +49,9 @@ def find_counterexample(check: Callable[..., None], impl: Any, inputs: Mapping[s
     """The AssertionError Hypothesis finds for ``check(impl, CPU, **inputs)``, or None if it finds none.
 
     Only AssertionError counts: a mutant that merely crashes the check (a TypeError from a wrong
-    signature, say) has not been caught by the property, so that exception propagates.
+    signature, say) has not been caught by the property, so that exception propagates. A mutant
+    that is itself random (an unseeded RNG) fails an example that then passes on replay; Hypothesis
+    reports that as FlakyFailure, and its assertion is the counterexample.
     """
 
     @MUTANT_SETTINGS
@@ -60,4 +63,9 @@ def find_counterexample(check: Callable[..., None], impl: Any, inputs: Mapping[s
         run()
     except AssertionError as error:
         return error
+    except FlakyFailure as flaky:
+        found, rest = flaky.split(AssertionError)
+        if found is None or rest is not None:
+            raise
+        return found.exceptions[0]
     return None

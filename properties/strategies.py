@@ -97,14 +97,20 @@ class ModelSpec:
     dropout_prob: float = 0.0
     seed: int = 0
 
-    def build(self, model_class: Optional[Callable[..., nn.Module]] = None, device: torch.device | str = "cpu") -> nn.Module:
-        """The spec's model (regbench's class for its kind, unless another class is given), seeded."""
+    def build(self, model_class: Optional[Callable[..., nn.Module]] = None, device: torch.device | str = "cpu", *, reseed: bool = True) -> nn.Module:
+        """The spec's model (regbench's class for its kind, unless another class is given), initialized from the spec's seed.
+
+        ``reseed=False`` draws the initialization from torch's global RNG as it stands instead.
+        """
         if model_class is None:
             model_class = _regbench_class(self.kind)
-        torch.manual_seed(self.seed)
         sizes = (self.input_size, self.hidden_size, self.output_size)
-        model = model_class(*sizes, dropout_prob=self.dropout_prob) if self.kind == "dropout" else model_class(*sizes)
-        return model.to(device)
+        kwargs = {"dropout_prob": self.dropout_prob} if self.kind == "dropout" else {}
+        if not reseed:
+            return model_class(*sizes, **kwargs).to(device)
+        with torch.random.fork_rng(devices=[]):  # built on the CPU; leave the global RNG as it was
+            torch.manual_seed(self.seed)
+            return model_class(*sizes, **kwargs).to(device)
 
 
 def _regbench_class(kind: str) -> Callable[..., nn.Module]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import random
+from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from hypothesis import settings
 from torch import nn
 
-__all__ = ["CPU", "fewer_examples", "is_penalized", "seeded"]
+__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded"]
 
 CPU = torch.device("cpu")
 
@@ -23,6 +25,18 @@ def seeded(seed: int, device: torch.device = CPU) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def global_rngs_restored() -> Iterator[None]:
+    """Let a block reseed torch's, Python's and numpy's global RNGs (seed_everything does) without leaking it."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
 def fewer_examples(divisor: int) -> settings:
     """A fraction of the profile's examples, for properties that train a model per example."""
     return settings(max_examples=max(3, settings.default.max_examples // divisor))
@@ -31,3 +45,15 @@ def fewer_examples(divisor: int) -> settings:
 def is_penalized(name: str, parameter: nn.Parameter) -> bool:
     """DESIGN.md's rule, written independently of regbench: trainable, not a bias, ndim > 1."""
     return parameter.requires_grad and name.rsplit(".", 1)[-1] != "bias" and parameter.ndim > 1
+
+
+def penalty_losses() -> dict[str, Callable[[nn.Module, nn.Module, float], nn.Module]]:
+    """regbench's penalty losses behind one (base, model, lambda) signature, every lambda set to the same value."""
+    from regbench import losses
+
+    return {
+        "lasso": lambda base, model, lam: losses.LassoLoss(base, model, lam),
+        "ridge": lambda base, model, lam: losses.RidgeLoss(base, model, lam),
+        "elasticnet": lambda base, model, lam: losses.ElasticNetLoss(base, model, lam, lam),
+        "mixed": lambda base, model, lam: losses.MixedL1L2Loss(base, model, lam, lam),
+    }

@@ -11,9 +11,16 @@ from __future__ import annotations
 import pytest
 
 from properties import mutants
+from properties import test_augment as augment
 from properties import test_batchnorm as batchnorm
+from properties import test_data as data
 from properties import test_dropout as dropout
+from properties import test_losses_l1 as l1
+from properties import test_losses_l2 as l2
+from properties import test_losses_lambda as lam
+from properties import test_losses_scope as scope
 from properties import test_models as models
+from properties import test_train as train
 from properties.mutation import Mutation, find_counterexample
 
 MUTATIONS = [
@@ -32,6 +39,34 @@ MUTATIONS = [
     Mutation("model centering inputs by the batch mean", mutants.InputsCenteredByBatch, models.check_batch_independent_in_eval, models.inputs_for("plain")),
     Mutation("model: dropout active in eval", mutants.DropoutActiveInEval, models.check_batch_independent_in_eval, models.inputs_for("dropout")),
     Mutation("model: BatchNorm on batch statistics in eval", mutants.BatchNormBatchStatisticsInEval, models.check_batch_independent_in_eval, models.inputs_for("batchnorm")),
+    # 2. L1
+    Mutation("L1 norm without abs", mutants.l1_norm_without_abs, l1.check_is_a_norm, l1.NORM_INPUTS),
+    Mutation("L1 gradient with the wrong sign", mutants.lasso_wrong_gradient_sign, l1.check_l1_gradient, l1.GRADIENT_INPUTS),
+    Mutation("L1 wrong sign: sparsity does not grow", mutants.lasso_wrong_gradient_sign, l1.check_sparsity_grows_with_lambda, l1.SPARSITY_INPUTS),
+    # 3. L2
+    Mutation("Ridge with lambda/2", mutants.ridge_half_lambda, l2.check_l2_gradient, l2.GRADIENT_INPUTS),
+    Mutation("Ridge on the norm, not its square", mutants.ridge_norm_not_squared, l2.check_closed_form_is_minimizer, l2.CLOSED_FORM_INPUTS),
+    Mutation("Ridge with lambda/2 vs weight decay", mutants.ridge_half_lambda, l2.check_sgd_step_matches_weight_decay, l2.SGD_INPUTS),
+    Mutation("Ridge decaying biases too", mutants.ridge_penalizing_all_parameters, l2.check_sgd_step_matches_weight_decay, l2.SGD_INPUTS),
+    # 4. what a penalty touches
+    Mutation("penalty over all parameters", mutants.lasso_penalizing_all_parameters, scope.check_unpenalized_parameters_ignored, scope.SCOPE_INPUTS),
+    Mutation("penalty skipping biases by name only", mutants.lasso_skipping_biases_by_name_only, scope.check_unpenalized_parameters_ignored, scope.SCOPE_INPUTS),
+    Mutation("mixed loss with the layer lists swapped", mutants.mixed_layers_swapped, scope.check_mixed_penalizes_named_layers, scope.MIXED_INPUTS),
+    Mutation("mixed loss skipping unknown layers", mutants.mixed_skipping_unknown_layers, scope.check_mixed_rejects_unknown_layers, scope.BAD_LAYER_INPUTS),
+    # 5. lambda
+    Mutation("lambda = 0 replaced by a default", mutants.lasso_lambda_or_default, lam.check_zero_lambda_is_base, lam.ZERO_INPUTS),
+    Mutation("lambda applied twice", mutants.lasso_lambda_applied_twice, lam.check_penalty_linear_in_lambda, lam.LINEAR_INPUTS),
+    # 8. augmentation
+    Mutation("train transform left in uint8", mutants.train_transform_without_scaling, augment.check_shape_dtype_range, augment.IMAGE_INPUTS),
+    Mutation("test transform with the train augmentation", mutants.test_transform_with_augmentation, augment.check_test_transform_deterministic, augment.TEST_INPUTS),
+    Mutation("train transform with a private RNG", mutants.train_transform_with_private_rng, augment.check_seed_reproduces, augment.IMAGE_INPUTS),
+    Mutation("flip that rotates", mutants.train_transform_rotating_for_flip, augment.check_flip_is_mirror_involution, augment.FLIP_INPUTS),
+    # 9. data
+    Mutation("select_n_per_class taking the last n", mutants.select_last_n_per_class, data.check_select_n_per_class, data.SELECT_INPUTS),
+    Mutation("select_n_per_class sorted by index", mutants.select_sorted_by_index, data.check_select_n_per_class, data.SELECT_INPUTS),
+    Mutation("small-data split overlapping", mutants.small_split_overlapping, data.check_small_split, data.SPLIT_INPUTS),
+    # 10. training
+    Mutation("seed_everything not seeding torch", mutants.seed_everything_without_torch, train.check_same_seed_same_history, train.TRAIN_INPUTS),
 ]
 
 # Not mutants: implementations that are right in a different way. Their properties must hold, or
