@@ -58,12 +58,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse impossible device requests and fix the Hypothesis seed before Hypothesis reads it."""
-    if settings.default.max_examples > MAX_EXAMPLES_CEILING:
-        raise pytest.UsageError(
-            f"Hypothesis profile {settings.get_current_profile_name()!r} asks for "
-            f"{settings.default.max_examples} examples; the statistical properties' false-failure "
-            f"bound assumes at most {MAX_EXAMPLES_CEILING}"
-        )
     requested = config.getoption("device")
     if requested in ("cuda", "all") and not _cuda_available():
         raise pytest.UsageError(
@@ -71,6 +65,16 @@ def pytest_configure(config: pytest.Config) -> None:
             "machine (no GPU, a CPU-only torch, or CUDA_VISIBLE_DEVICES hides it); use --device cpu"
         )
     _fix_hypothesis_seed(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Check the profile finally in force (--hypothesis-profile is applied after pytest_configure above)."""
+    if settings.default.max_examples > MAX_EXAMPLES_CEILING:
+        raise pytest.UsageError(
+            f"Hypothesis profile {settings.get_current_profile_name()!r} asks for "
+            f"{settings.default.max_examples} examples; the statistical properties' false-failure "
+            f"bound (properties/stats.py) assumes at most {MAX_EXAMPLES_CEILING}"
+        )
 
 
 def _fix_hypothesis_seed(config: pytest.Config) -> None:

@@ -9,7 +9,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 
 from properties import strategies as gen
 from properties.stats import assert_binomial, assert_mean_within_hoeffding
@@ -108,6 +108,7 @@ def test_train_mode_survivors_scaled(device, case, seed):
 
 
 @given(**TRAIN_INPUTS)
+@example(case=gen.ModelCase(gen.ModelSpec("dropout", 1, 1, 1, dropout_prob=2.2250738585072014e-308), torch.zeros(1, 1)), seed=0)  # once overflowed scipy's binomtest
 def test_train_mode_zeroed_fraction_is_binomial(device, case, seed):
     """dropout_prob is the probability of dropping a unit, independently per unit (false-failure rate < 1e-6 per run, see stats.py)."""
     check_zeroed_fraction_is_binomial(FullyConnectedDropout, device, case=case, seed=seed)

@@ -43,7 +43,7 @@ def check_is_a_norm(norm, device, *, pair: tuple[list[torch.Tensor], list[torch.
     assert (value == 0) == all_zero, f"norm {value} of tensors that are {'' if all_zero else 'not '}all zero"
     scaled = float(norm([scale * x for x in xs]))
     assert math.isclose(scaled, abs(scale) * value, rel_tol=1e-12, abs_tol=1e-300), f"norm(c x) = {scaled} != |c| norm(x) = {abs(scale) * value}"
-    total = float(norm([x + y for x, y in zip(xs, ys)]))
+    total = float(norm([x + y for x, y in zip(xs, ys, strict=True)]))
     bound = value + float(norm(ys))
     assert total <= bound * (1 + 1e-12), f"triangle inequality broken: {total} > {bound}"
 

@@ -1,4 +1,5 @@
-"""L2 (Ridge): the closed-form ridge solution is RidgeLoss's minimizer and shrinks as lambda grows; the gradient is 2*lambda*W; one SGD step equals SGD(weight_decay=2*lambda) on the penalized parameters only."""
+"""L2 (Ridge): the closed-form solution minimizes RidgeLoss and shrinks as lambda grows; the gradient is 2*lambda*W;
+one SGD step equals SGD(weight_decay=2*lambda) on the penalized parameters only."""
 
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def check_closed_form_is_minimizer(loss_factory, device, *, problem: tuple[torch
         worst = float(model.weight.grad.abs().max())
         assert worst <= 1e-10 * scale, f"lambda={lam:.4g}: RidgeLoss gradient {worst:.3g} at the closed-form ridge solution; it is not the loss's minimizer"
         norms.append(float(w.norm()))
-    for (a, lam_a), (b, lam_b) in zip(zip(norms, lams), zip(norms[1:], lams[1:])):
-        assert b <= a * (1 + 1e-9), f"|w| grew from {a:.6g} to {b:.6g} as lambda rose {lam_a:.4g} -> {lam_b:.4g}"
+    for i in range(1, len(lams)):
+        assert norms[i] <= norms[i - 1] * (1 + 1e-9), f"|w| grew from {norms[i - 1]:.6g} to {norms[i]:.6g} as lambda rose {lams[i - 1]:.4g} -> {lams[i]:.4g}"
 
 
 @given(**CLOSED_FORM_INPUTS)
@@ -115,7 +116,7 @@ def check_sgd_step_matches_weight_decay(loss_factory, device, *, case: gen.Model
         base(decayed(x), targets).backward()
     sgd_wd.step()
 
-    for (name, a), b in zip(penalized.named_parameters(), decayed.parameters()):
+    for (name, a), b in zip(penalized.named_parameters(), decayed.parameters(), strict=True):
         torch.testing.assert_close(a, b, msg=f"{name} after one step: Ridge(lambda) and SGD(weight_decay=2*lambda) disagree")
 
 

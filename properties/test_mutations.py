@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from properties import mutants
+from properties import fixes, mutants
 from properties import test_augment as augment
 from properties import test_batchnorm as batchnorm
 from properties import test_data as data
@@ -74,6 +74,9 @@ MUTATIONS = [
 CONTROLS = [
     Mutation("hand-written BatchNorm, normalization", mutants.HandWrittenBatchNorm, batchnorm.check_train_normalizes_batch, batchnorm.TRAIN_INPUTS),
     Mutation("hand-written BatchNorm, running statistics", mutants.HandWrittenBatchNorm, batchnorm.check_running_statistics, batchnorm.RUNNING_INPUTS),
+    # The suggested fixes for the two regbench bugs the xfail properties document.
+    Mutation("fix: FullyConnected refusing mis-sized samples", fixes.InputCheckedFullyConnected, models.check_one_prediction_per_sample, {"case": models.sized_cases(kinds=("plain",))}),
+    Mutation("fix: mixed loss counting a repeated layer once", fixes.mixed_loss_without_repeats, scope.check_mixed_penalizes_named_layers, scope.REPEATED_INPUTS),
 ]
 
 
