@@ -33,8 +33,8 @@ _COMMON = dict(
     deadline=None,  # torch's first call on a shape (kernel selection, CUDA init) is slow by design
     suppress_health_check=[HealthCheck.too_slow],  # small models still take milliseconds per example
 )
-settings.register_profile("default", max_examples=20, **_COMMON)
-settings.register_profile("ci", max_examples=20, derandomize=True, database=None, print_blob=True, **_COMMON)
+settings.register_profile("default", max_examples=40, **_COMMON)
+settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True, **_COMMON)
 settings.register_profile("thorough", max_examples=500, **_COMMON)
 
 PROFILE = os.environ.get(PROFILE_ENV) or ("ci" if os.environ.get("CI") else "default")

@@ -8,10 +8,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from hypothesis import settings
+from hypothesis import Phase, settings
 from torch import nn
 
-__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded"]
+__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded", "stop_at_first_failure"]
 
 CPU = torch.device("cpu")
 
@@ -40,6 +40,11 @@ def global_rngs_restored() -> Iterator[None]:
 def fewer_examples(divisor: int) -> settings:
     """A fraction of the profile's examples, for properties that train a model per example."""
     return settings(max_examples=max(3, settings.default.max_examples // divisor))
+
+
+def stop_at_first_failure() -> settings:
+    """For strict-xfail properties that document a known bug: no shrinking, since nobody reads an xfail's example."""
+    return settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 def is_penalized(name: str, parameter: nn.Parameter) -> bool:
