@@ -3,7 +3,8 @@
 Profiles (pick with REGBENCH_HYPOTHESIS_PROFILE=<name> or Hypothesis's --hypothesis-profile):
 
 - ``default``: few examples, so ``pytest`` stays quick on a 2-core laptop; random data each run,
-  from a seed printed in the header (rerun a failure with ``--hypothesis-seed=<seed>``).
+  from a seed printed in the header (rerun a failure with ``--hypothesis-seed=<seed>``). A forced
+  seed means Hypothesis keeps no example database for the run: the seed is the reproduction.
 - ``ci``: the same example count, derandomized (the same examples on every run and machine), no
   example database, and failures printed with a reproduction blob. Chosen automatically when the
   ``CI`` environment variable is set.
@@ -33,12 +34,11 @@ _COMMON = dict(
     deadline=None,  # torch's first call on a shape (kernel selection, CUDA init) is slow by design
     suppress_health_check=[HealthCheck.too_slow],  # small models still take milliseconds per example
 )
-settings.register_profile("default", max_examples=40, **_COMMON)
+settings.register_profile("default", max_examples=40, print_blob=True, **_COMMON)
 settings.register_profile("ci", max_examples=40, derandomize=True, database=None, print_blob=True, **_COMMON)
 settings.register_profile("thorough", max_examples=500, **_COMMON)
 
-PROFILE = os.environ.get(PROFILE_ENV) or ("ci" if os.environ.get("CI") else "default")
-settings.load_profile(PROFILE)  # --hypothesis-profile, applied later by Hypothesis's plugin, still wins
+PROFILES = ("default", "ci", "thorough")
 
 DEVICE_CHOICES = ("cpu", "cuda", "all")
 
@@ -57,7 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse impossible device requests and fix the Hypothesis seed before Hypothesis reads it."""
+    """Load the profile, refuse impossible device requests, and fix the Hypothesis seed, all before Hypothesis reads its options."""
+    profile = os.environ.get(PROFILE_ENV) or ("ci" if os.environ.get("CI") else "default")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"{PROFILE_ENV}={profile!r} is not one of regbench's Hypothesis profiles: {', '.join(PROFILES)}")
+    settings.load_profile(profile)  # --hypothesis-profile, applied next by Hypothesis's own plugin, still wins
     requested = config.getoption("device")
     if requested in ("cuda", "all") and not _cuda_available():
         raise pytest.UsageError(
@@ -82,7 +86,8 @@ def _fix_hypothesis_seed(config: pytest.Config) -> None:
 
     Under xdist the controller hands its seed to the workers, so one number reproduces the run.
     """
-    if settings.default.derandomize or config.getoption("hypothesis_seed", None) is not None:
+    final_profile = config.getoption("hypothesis_profile", None) or settings.get_current_profile_name()
+    if settings.get_profile(final_profile).derandomize or config.getoption("hypothesis_seed", None) is not None:
         return
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "regbench_hypothesis_seed" in workerinput:
