@@ -16,9 +16,11 @@ from properties.stats import assert_binomial, assert_mean_within_hoeffding
 from properties.support import seeded
 from regbench.models import FullyConnected, FullyConnectedDropout
 
-# Enough masked units that a drop rate or scale error of a few percent is far outside the
-# statistical bounds: with 50,000 effective terms Hoeffding's bound at alpha = 1e-10 is
-# 3.4 / sqrt(50,000) = 1.5% of the mean, and missing the 1/(1-p) rescaling costs p of it.
+# Enough masked units that an error of a few percent is far outside the statistical bounds: with
+# 50,000 equal terms Hoeffding's bound at alpha = 1e-10 is 3.44 / (sqrt(50,000) (1 - p)) =
+# 1.5% / (1 - p) of the expected sum; a missing 1/(1-p) rescaling takes p of it, so it is caught
+# whenever p (1 - p) > 3% (any p in [0.04, 0.96]), while the exact binomial test sees a drop-rate
+# error of about 3.3 / sqrt(50,000) = 1.5 percentage points.
 EFFECTIVE_UNITS = 50_000
 MAX_ROWS = 200_000  # cap on repeated rows, a few MB however degenerate the generated example
 
