@@ -65,12 +65,16 @@ def validate_benchmarks(doc: dict, path: Path | str) -> dict:
 
 
 def benchmark_speeds(doc: dict) -> dict[str, tuple[str, list[float]]]:
-    """Per benchmark (by fullname): the metric name and every round's speed (samples or calls per second)."""
+    """Per benchmark: the metric name and every round's speed (samples or calls per second).
+
+    Benchmarks are named 'file.py::test[params]', their fullname without the folders, so files
+    written from another working directory still match.
+    """
     speeds = {}
     for bench in doc["benchmarks"]:
         per_call = bench.get("extra_info", {}).get("samples_per_call")
         metric = "samples_per_second" if per_call is not None else "calls_per_second"
-        speeds[bench["fullname"]] = (metric, [(per_call or 1) / t for t in bench["stats"]["data"]])
+        speeds[bench["fullname"].rsplit("/", 1)[-1]] = (metric, [(per_call or 1) / t for t in bench["stats"]["data"]])
     return speeds
 
 

@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="throughput fails only when the median is more than this fraction slower (default %(default)s)")
     gate.add_argument("--allow-env-mismatch", action="store_true", help="compare files from different hardware or library versions (warns; timings are not judged across hardware)")
     gate.add_argument("--allow-settings-mismatch", action="store_true", help="compare runs trained with different epochs, batch size, lr or data")
+    gate.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second on a shared CI machine")
     gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
     gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
     return parser
@@ -145,7 +146,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Print the gate's table; 0 pass, 1 regression."""
     return compare.run_gate(args.baseline, args.candidate, alpha=args.alpha, speed_tolerance=args.speed_tolerance,
                             allow_env_mismatch=args.allow_env_mismatch, allow_settings_mismatch=args.allow_settings_mismatch,
-                            strict=args.strict, json_path=args.json_path)
+                            ignore=tuple(m.strip() for m in args.ignore.split(",") if m.strip()), strict=args.strict, json_path=args.json_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,66 @@
+"""Training throughput: one optimization step of every model x penalty at batch 32, 256 and 1024.
+
+A step is what ``regbench.train`` does per batch: forward, the penalized loss, backward and
+regbench's Adam (``train.make_optimizer``, fused as the fast engine uses it), on data already
+on the device, so the model and the penalty are timed, not the data path. On CUDA every call
+ends in ``torch.cuda.synchronize`` so a round measures the work rather than its launch, and
+warm-up rounds absorb kernel selection and allocator growth. samples/s of the median round, the
+device's name and the batch size go into ``extra_info``; nothing about speed is asserted.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+import torch
+
+from regbench.configs import Config
+from regbench.train import make_optimizer
+
+pytestmark = pytest.mark.benchmark
+
+MODELS = ("plain", "dropout", "batchnorm")
+PENALTIES = ("none", "l1", "l2", "elasticnet", "mixed")
+BATCH_SIZES = (32, 256, 1024)
+SAMPLES_PER_ROUND = 1024  # steps per round = 1024 / batch: every round lasts milliseconds, far above timer resolution
+ROUNDS = 15  # enough for Mann-Whitney U to separate a real slowdown (smallest p with 15 vs 15 is ~1e-8)
+WARMUP_ROUNDS = 2  # first calls pick kernels and grow the allocator
+
+
+def training_step(config: Config, batch_size: int, device: torch.device) -> Callable[[], None]:
+    """A closure that runs one step of ``config``'s model and loss on a fixed random batch."""
+    torch.manual_seed(0)
+    model = config.build_model().to(device).train()
+    loss_fn = config.build_loss(model)
+    optimizer = make_optimizer(model, lr=1e-3, fused=True)
+    inputs = torch.rand(batch_size, 1, 28, 28, device=device)
+    targets = torch.randint(0, 10, (batch_size,), device=device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return step
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's as pytest-benchmark's machine_info would not say per benchmark."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES, ids=lambda b: f"b{b}")
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("model", MODELS)
+def test_train_step(benchmark, device, model, penalty, batch_size):
+    """Time one training step; record samples per second."""
+    config = Config(f"{model}-{penalty}", "throughput benchmark", model=model, penalty=penalty)
+    step = training_step(config, batch_size, device)
+    benchmark.group = f"train-step-{device.type}-b{batch_size}"
+    benchmark.extra_info.update(device=device.type, device_name=device_name(device), model=model, penalty=penalty,
+                                batch_size=batch_size, samples_per_call=batch_size, torch_threads=torch.get_num_threads())
+    benchmark.pedantic(step, rounds=ROUNDS, iterations=max(1, SAMPLES_PER_ROUND // batch_size), warmup_rounds=WARMUP_ROUNDS)
+    benchmark.extra_info["samples_per_second"] = batch_size / benchmark.stats.stats.median
