@@ -9,8 +9,10 @@ Options, in one group (``pytest benchmarks --help``):
 - ``--bench-full``: generalization runs with ``regbench run``'s defaults (5 seeds x 20 epochs),
   which compare with ``results/baseline-cpu.json``; without it, 5 seeds x 5 epochs.
 - ``--bench-out DIR``: where generalization results go (default ``results/latest``).
-- ``--bench-threads N``: torch's CPU threads. On a shared machine 1 thread keeps timings steady:
-  two threads that must wait for a busy core can make a step tens of times slower.
+- ``--bench-threads N``: torch's CPU threads while timing (throughput and data path). On a
+  shared machine 1 thread keeps timings steady: two threads that must wait for a busy core can
+  make a step tens of times slower. Generalization runs keep torch's default, as ``regbench run``
+  does, so their numbers match its results exactly.
 """
 
 from __future__ import annotations
@@ -28,27 +30,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("regbench-benchmarks", "regbench benchmarks")
     group.addoption("--bench-full", action="store_true", help="generalization runs at regbench run's defaults (5 seeds x 20 epochs) instead of 5 x 5")
     group.addoption("--bench-out", type=Path, default=Path("results/latest"), help="folder for the generalization results files (default %(default)s)")
-    group.addoption("--bench-threads", type=int, default=None, help="torch CPU threads (default: torch's choice, one per core)")
+    group.addoption("--bench-threads", type=int, default=None, help="torch CPU threads while timing (default: torch's choice, one per core)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Apply --bench-threads before any benchmark builds a model."""
+    """Refuse a thread count torch would not take, before anything runs."""
     threads = config.getoption("bench_threads", None)
-    if threads is not None:
-        if threads < 1:
-            raise pytest.UsageError(f"--bench-threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
+    if threads is not None and threads < 1:
+        raise pytest.UsageError(f"--bench-threads must be >= 1, got {threads}")
+
+
+def timing_threads(config: pytest.Config) -> int:
+    """The CPU threads timed benchmarks run with."""
+    return config.getoption("bench_threads", None) or torch.get_num_threads()
+
+
+@pytest.fixture
+def timed_threads(request: pytest.FixtureRequest):
+    """Run one timed benchmark with --bench-threads torch threads, then restore the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(timing_threads(request.config))
+    yield torch.get_num_threads()
+    torch.set_num_threads(before)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     """Threads and devices, since both change every number below."""
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none visible"
-    return f"regbench benchmarks: torch {torch.__version__}, {torch.get_num_threads()} CPU threads, CUDA: {cuda}"
+    return f"regbench benchmarks: torch {torch.__version__}, {timing_threads(config)} CPU thread(s) while timing, CUDA: {cuda}"
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """regbench's environment record, so the gate can refuse a baseline from other hardware or libraries."""
     env = environment("cpu")
+    env["torch_threads"] = timing_threads(config)
     env["cuda_device_name"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     machine_info["regbench"] = env
 

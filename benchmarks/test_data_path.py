@@ -14,8 +14,8 @@ regbench / notebook, the ratio of median samples per second, and writes it into 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ from regbench.configs import CONFIGS
 from regbench.data import Split, load_dataset, select_n_per_class
 from regbench.experiment import Settings, make_loaders
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
 BATCH_SIZE = 32  # the notebook's small-data batch size
 N_PER_CLASS = 100  # the notebook's small training set
@@ -94,4 +94,5 @@ def test_data_path(benchmark, split, mnist_root, path):
     benchmark.group = "data-path"
     benchmark.extra_info.update(path=path, device="cpu", batch_size=BATCH_SIZE, samples_per_call=n, torch_threads=torch.get_num_threads())
     benchmark.pedantic(one_epoch, args=(batches,), rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["samples_per_second"] = n / benchmark.stats.stats.median
+    if benchmark.stats:  # None under --benchmark-disable, where the call runs once untimed
+        benchmark.extra_info["samples_per_second"] = n / benchmark.stats.stats.median

@@ -10,7 +10,7 @@ device's name and the batch size go into ``extra_info``; nothing about speed is 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -18,7 +18,7 @@ import torch
 from regbench.configs import Config
 from regbench.train import make_optimizer
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
 MODELS = ("plain", "dropout", "batchnorm")
 PENALTIES = ("none", "l1", "l2", "elasticnet", "mixed")
@@ -63,4 +63,5 @@ def test_train_step(benchmark, device, model, penalty, batch_size):
     benchmark.extra_info.update(device=device.type, device_name=device_name(device), model=model, penalty=penalty,
                                 batch_size=batch_size, samples_per_call=batch_size, torch_threads=torch.get_num_threads())
     benchmark.pedantic(step, rounds=ROUNDS, iterations=max(1, SAMPLES_PER_ROUND // batch_size), warmup_rounds=WARMUP_ROUNDS)
-    benchmark.extra_info["samples_per_second"] = batch_size / benchmark.stats.stats.median
+    if benchmark.stats:  # None under --benchmark-disable, where the call runs once untimed
+        benchmark.extra_info["samples_per_second"] = batch_size / benchmark.stats.stats.median
