@@ -20,6 +20,13 @@ from torchvision.transforms import functional as TF
 from regbench import augment, data, losses
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
+
+class RebatchingFullyConnected(FullyConnected):
+    """Bug (regbench's own, found by this property): reshape(-1, input_size) turns mis-sized samples into other samples."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.linear_1(x.reshape(-1, self.input_size)))
+
 # ---------------------------------------------------------------------------------------- dropout
 
 
@@ -223,6 +230,15 @@ def mixed_skipping_unknown_layers(base: nn.Module, model: nn.Module, l1_lambda: 
         return [name for name in layers if name in modules and any(p.ndim > 1 for p in modules[name].parameters())]
 
     return losses.MixedL1L2Loss(base, model, l1_lambda, l2_lambda, l1_layers=known(l1_layers) or ["linear_2"], l2_layers=known(l2_layers) or ["linear_1"])
+
+
+def mixed_counting_repeats(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+    """Bug (regbench's own, found by this property): a layer named twice has its weights penalized twice."""
+    def weights(layers: Sequence[str]) -> list[nn.Parameter]:
+        return [getattr(model, name).weight for name in layers]
+
+    terms = [losses.PenaltyTerm("l1", l1_lambda, losses.l1_norm, weights(l1_layers)), losses.PenaltyTerm("l2", l2_lambda, losses.squared_l2_norm, weights(l2_layers))]
+    return losses.PenaltyLoss(base, [t for t in terms if t.params])
 
 
 # ------------------------------------------------------------------------------------ augmentation

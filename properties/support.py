@@ -11,7 +11,7 @@ import torch
 from hypothesis import Phase, settings
 from torch import nn
 
-__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded", "stop_at_first_failure"]
+__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded"]
 
 CPU = torch.device("cpu")
 
@@ -40,11 +40,6 @@ def global_rngs_restored() -> Iterator[None]:
 def fewer_examples(divisor: int) -> settings:
     """A fraction of the profile's examples, for properties that train a model per example."""
     return settings(max_examples=max(3, settings.default.max_examples // divisor))
-
-
-def stop_at_first_failure() -> settings:
-    """For strict-xfail properties that document a known bug: no shrinking, since nobody reads an xfail's example."""
-    return settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 def is_penalized(name: str, parameter: nn.Parameter) -> bool:

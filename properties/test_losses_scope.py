@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from properties import strategies as gen
-from properties.support import is_penalized, penalty_losses, seeded, stop_at_first_failure
+from properties.support import is_penalized, penalty_losses, seeded
 from regbench.losses import MixedL1L2Loss
 
 LOSSES = penalty_losses()
@@ -106,12 +106,6 @@ REPEATED_INPUTS = dict(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regbench bug: MixedL1L2Loss (losses._layer_weights) adds a layer's weights once per mention, "
-    "so l1_layers=['linear_1', 'linear_1'] doubles its penalty",
-)
-@stop_at_first_failure()
 @given(**REPEATED_INPUTS)
 def test_mixed_loss_penalizes_a_repeated_layer_once(device, spec, l1_layers, l2_layers, l1, l2):
     """Naming a layer twice (a list built by concatenation, say) must not double its penalty."""

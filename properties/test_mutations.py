@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from properties import fixes, mutants
+from properties import mutants
 from properties import test_augment as augment
 from properties import test_batchnorm as batchnorm
 from properties import test_data as data
@@ -37,6 +37,7 @@ MUTATIONS = [
     Mutation("BatchNorm without the batch-of-1 check", mutants.BatchNormWithoutBatchSizeCheck, batchnorm.check_single_sample_refused, batchnorm.SINGLE_INPUTS),
     # 7. models
     Mutation("model centering inputs by the batch mean", mutants.InputsCenteredByBatch, models.check_batch_independent_in_eval, models.inputs_for("plain")),
+    Mutation("model re-batching mis-sized samples", mutants.RebatchingFullyConnected, models.check_one_prediction_per_sample, {"case": models.sized_cases(kinds=("plain",))}),
     Mutation("model: dropout active in eval", mutants.DropoutActiveInEval, models.check_batch_independent_in_eval, models.inputs_for("dropout")),
     Mutation("model: BatchNorm on batch statistics in eval", mutants.BatchNormBatchStatisticsInEval, models.check_batch_independent_in_eval, models.inputs_for("batchnorm")),
     # 2. L1
@@ -53,6 +54,7 @@ MUTATIONS = [
     Mutation("penalty skipping biases by name only", mutants.lasso_skipping_biases_by_name_only, scope.check_unpenalized_parameters_ignored, scope.SCOPE_INPUTS),
     Mutation("mixed loss with the layer lists swapped", mutants.mixed_layers_swapped, scope.check_mixed_penalizes_named_layers, scope.MIXED_INPUTS),
     Mutation("mixed loss skipping unknown layers", mutants.mixed_skipping_unknown_layers, scope.check_mixed_rejects_unknown_layers, scope.BAD_LAYER_INPUTS),
+    Mutation("mixed loss penalizing a repeated layer twice", mutants.mixed_counting_repeats, scope.check_mixed_penalizes_named_layers, scope.REPEATED_INPUTS),
     # 5. lambda
     Mutation("lambda = 0 replaced by a default", mutants.lasso_lambda_or_default, lam.check_zero_lambda_is_base, lam.ZERO_INPUTS),
     Mutation("lambda applied twice", mutants.lasso_lambda_applied_twice, lam.check_penalty_linear_in_lambda, lam.LINEAR_INPUTS),
@@ -74,9 +76,6 @@ MUTATIONS = [
 CONTROLS = [
     Mutation("hand-written BatchNorm, normalization", mutants.HandWrittenBatchNorm, batchnorm.check_train_normalizes_batch, batchnorm.TRAIN_INPUTS),
     Mutation("hand-written BatchNorm, running statistics", mutants.HandWrittenBatchNorm, batchnorm.check_running_statistics, batchnorm.RUNNING_INPUTS),
-    # The suggested fixes for the two regbench bugs the xfail properties document.
-    Mutation("fix: FullyConnected refusing mis-sized samples", fixes.InputCheckedFullyConnected, models.check_one_prediction_per_sample, {"case": models.sized_cases(kinds=("plain",))}),
-    Mutation("fix: mixed loss counting a repeated layer once", fixes.mixed_loss_without_repeats, scope.check_mixed_penalizes_named_layers, scope.REPEATED_INPUTS),
 ]
 
 

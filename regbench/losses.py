@@ -10,6 +10,7 @@ apart (``parts``) and recorded during training.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Sequence
 
@@ -92,7 +93,7 @@ class PenaltyLoss(nn.Module):
         if not self.terms:
             raise ValueError("a PenaltyLoss needs at least one penalty term")
         for term in self.terms:
-            _check_lambda(term.name, term.lam)
+            term.lam = _check_lambda(term.name, term.lam)
             if not term.params:
                 raise ValueError(
                     f"the {term.name} penalty has no parameters to act on: the model has no "
@@ -169,13 +170,14 @@ class MixedL1L2Loss(PenaltyLoss):
         l1_layers: Sequence[str] = ("linear_2",),
         l2_layers: Sequence[str] = ("linear_1",),
     ) -> None:
-        super().__init__(
-            base_criterion,
-            [
-                PenaltyTerm("l1", l1_lambda, l1_norm, _layer_weights(model, l1_layers)),
-                PenaltyTerm("l2", l2_lambda, squared_l2_norm, _layer_weights(model, l2_layers)),
-            ],
-        )
+        if not l1_layers and not l2_layers:
+            raise ValueError("MixedL1L2Loss needs at least one layer in l1_layers or l2_layers")
+        terms = [
+            PenaltyTerm(name, lam, norm, _layer_weights(model, layers))
+            for name, lam, norm, layers in (("l1", l1_lambda, l1_norm, l1_layers), ("l2", l2_lambda, squared_l2_norm, l2_layers))
+            if layers  # an empty list means "no penalty of this kind", e.g. Ridge on one layer only
+        ]
+        super().__init__(base_criterion, terms)
 
 
 def _weights(model: nn.Module) -> list[nn.Parameter]:
@@ -184,7 +186,8 @@ def _weights(model: nn.Module) -> list[nn.Parameter]:
 
 
 def _layer_weights(model: nn.Module, layers: Sequence[str]) -> list[nn.Parameter]:
-    """Penalized parameters of the named layers; a typo in a layer name is an error, not a no-op."""
+    """Penalized parameters of the named layers, each once (a layer named twice, or a parent and its
+    child, is still penalized once); a typo in a layer name is an error, not a no-op."""
     if isinstance(layers, str):
         raise ValueError(f"layers must be a list of layer names, got the string {layers!r}; write [{layers!r}]")
     modules = dict(model.named_modules())
@@ -199,16 +202,22 @@ def _layer_weights(model: nn.Module, layers: Sequence[str]) -> list[nn.Parameter
             raise ValueError(
                 f"layer {layer!r} has no penalizable weight (trainable, not a bias, ndim > 1)"
             )
-        params.extend(own)
+        params.extend(p for p in own if not any(p is q for q in params))
     return params
 
 
-def _check_lambda(name: str, lam: float) -> None:
-    """Negative or non-finite lambdas silently turn a regularizer into nonsense, so refuse them."""
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)):
-        raise ValueError(f"{name} lambda must be a number, got {lam!r}")
+def _check_lambda(name: str, lam: float) -> float:
+    """Negative or non-finite lambdas silently turn a regularizer into nonsense, so refuse them.
+
+    Any real scalar is accepted (a NumPy float, a 0-d tensor) and returned as a Python float.
+    """
+    if isinstance(lam, torch.Tensor) and lam.numel() == 1 and not lam.is_complex():
+        lam = lam.item()
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
+        raise ValueError(f"{name} lambda must be a real number, got {lam!r}")
     if not math.isfinite(lam) or lam < 0:
         raise ValueError(f"{name} lambda must be a finite number >= 0, got {lam!r}")
+    return float(lam)
 
 
 def loss_parts(loss_fn: nn.Module, outputs: torch.Tensor, targets: torch.Tensor) -> LossParts:

@@ -7,6 +7,8 @@ matrices; that is what the penalty losses act on.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,9 +26,19 @@ class FullyConnected(nn.Module):
         self.linear_1 = nn.Linear(input_size, hidden_size)
         self.linear_2 = nn.Linear(hidden_size, output_size, bias=False)
 
+    def flatten(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (N, input_size), refusing samples of another size rather than silently re-batching them."""
+        per_sample = math.prod(x.shape[1:]) if x.ndim >= 2 else None
+        if per_sample != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__} takes a batch of samples of input_size={self.input_size} values each, such as "
+                f"(N, 1, 28, 28) or (N, {self.input_size}); got shape {tuple(x.shape)}"
+            )
+        return x.reshape(len(x), self.input_size)
+
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Flattened images (N, ...) -> hidden activations (N, hidden), before the output layer."""
-        return F.relu(self.linear_1(x.reshape(-1, self.input_size)))
+        return F.relu(self.linear_1(self.flatten(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, 28, 28) or (N, 784) -> logits (N, output_size)."""
@@ -68,7 +80,7 @@ class FullyConnectedBatchNorm(FullyConnected):
                 "variance of one sample is undefined. Call model.eval() to predict single samples, or "
                 "drop a last batch of 1 (DataLoader(drop_last=True) or another batch size)."
             )
-        return F.relu(self.bn_1(self.linear_1(x.reshape(x.size(0), -1))))
+        return F.relu(self.bn_1(self.linear_1(self.flatten(x))))
 
 
 def _check_sizes(**sizes: int) -> None:

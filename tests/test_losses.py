@@ -127,3 +127,27 @@ def test_repr_says_what_the_loss_does(model):
     """Printing a loss shows its lambdas and how many weights each term covers."""
     text = repr(ElasticNetLoss(nn.CrossEntropyLoss(), model, 1e-4, 1e-3))
     assert "l1=0.0001 over 55 weights" in text and "l2=0.001 over 55 weights" in text
+
+
+def test_layers_are_penalized_once_however_often_named(model):
+    """A layer named twice, or in a list built by concatenation, is still penalized once."""
+    ce = nn.CrossEntropyLoss()
+    once = MixedL1L2Loss(ce, model, 0.1, 0.2, l1_layers=["linear_1"], l2_layers=["linear_2"])
+    twice = MixedL1L2Loss(ce, model, 0.1, 0.2, l1_layers=["linear_1", "linear_1"], l2_layers=["linear_2"] * 3)
+    torch.testing.assert_close(twice.penalty(), once.penalty())
+
+
+def test_one_sided_mixed_loss_and_empty_lists(model):
+    """An empty list means no penalty of that kind; both empty is refused."""
+    ridge_only = MixedL1L2Loss(nn.CrossEntropyLoss(), model, l1_layers=[], l2_layers=["linear_1"])
+    assert [t.name for t in ridge_only.terms] == ["l2"]
+    with pytest.raises(ValueError, match="at least one layer"):
+        MixedL1L2Loss(nn.CrossEntropyLoss(), model, l1_layers=[], l2_layers=[])
+
+
+def test_any_real_scalar_is_a_lambda(model):
+    """NumPy floats and 0-d tensors are accepted and stored as Python floats."""
+    import numpy as np
+
+    assert LassoLoss(nn.CrossEntropyLoss(), model, np.float32(0.5)).terms[0].lam == 0.5
+    assert RidgeLoss(nn.CrossEntropyLoss(), model, torch.tensor(0.25)).terms[0].lam == 0.25

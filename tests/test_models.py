@@ -76,3 +76,11 @@ def test_bad_dropout_probability(p):
     """p must be in [0, 1): p = 1 would zero every activation."""
     with pytest.raises(ValueError, match="dropout_prob"):
         FullyConnectedDropout(dropout_prob=p)
+
+
+@pytest.mark.parametrize("cls", [FullyConnected, FullyConnectedDropout, FullyConnectedBatchNorm])
+@pytest.mark.parametrize("shape", [(4, 1, 14, 14), (784,), (2, 785)])
+def test_mis_sized_samples_are_refused_not_rebatched(cls, shape):
+    """Four 14x14 images must not become one 784-pixel sample: the error names input_size and the shape."""
+    with pytest.raises(ValueError, match=r"input_size=784.*got shape"):
+        cls().eval()(torch.zeros(shape))
