@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from regbench.losses import loss_parts
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "make_optimizer", "seed_everything", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "make_optimizer", "run_epoch", "seed_everything", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -71,7 +71,7 @@ class History:
         return self.train_samples / self.train_seconds if self.train_seconds > 0 else float("nan")
 
 
-def _run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
+def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
     """One pass; trains when given an optimizer, otherwise only measures (under no_grad)."""
     sums = torch.zeros(3, device=device, dtype=torch.float64)  # base loss, penalty, correct
     n = 0
@@ -96,7 +96,7 @@ def evaluate(model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: 
     was_training = model.training
     model.eval()
     try:
-        return _run_epoch(model, loss_fn, batches, device, optimizer=None)[0]
+        return run_epoch(model, loss_fn, batches, device, optimizer=None)[0]
     finally:
         model.train(was_training)
 
@@ -126,7 +126,7 @@ def train_model(
         model.train()
         _synchronize(device)
         start = time.perf_counter()
-        train_stats, n = _run_epoch(model, loss_fn, train_loader, device, optimizer)
+        train_stats, n = run_epoch(model, loss_fn, train_loader, device, optimizer)
         _synchronize(device)
         history.train_seconds += time.perf_counter() - start
         history.train_samples += n
