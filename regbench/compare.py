@@ -83,7 +83,7 @@ RULES: dict[str, Rule] = {
 }
 SETTINGS_THAT_MATTER = ("epochs", "batch_size", "lr", "engine", "dataset", "n_train_per_class", "n_test_per_class")
 HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "torch_threads", "cuda_device_name")
-LIBRARIES = ("torch", "torchvision", "numpy", "python")
+LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them
 
 
 class GateRefused(ValueError):
@@ -199,9 +199,15 @@ def _from_benchmarks(doc: dict, path: Path) -> Measurements:
 
 def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], list[str]]:
     """(hardware, library) differences, each 'key: baseline -> candidate'; keys neither side records are skipped."""
+    def same(key: str) -> bool:
+        old, new = baseline.get(key), candidate.get(key)
+        if key == "python" and isinstance(old, str) and isinstance(new, str):  # 3.11.7 and 3.11.9 compute alike
+            return old.split(".")[:2] == new.split(".")[:2]
+        return old == new
+
     def diff(keys: tuple[str, ...]) -> list[str]:
         return [f"{k}: {baseline.get(k, 'unknown')} -> {candidate.get(k, 'unknown')}"
-                for k in keys if (k in baseline or k in candidate) and baseline.get(k) != candidate.get(k)]
+                for k in keys if (k in baseline or k in candidate) and not same(k)]
     return diff(HARDWARE), diff(LIBRARIES)
 
 

@@ -31,7 +31,7 @@ def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
     57 CPU benchmarks are collected: 3 models x 5 penalties x 3 batch sizes, 3 data paths, 9 configs.
     """
     proc = pytest_in_subprocess(
-        "benchmarks", "--device", "cpu", "--benchmark-disable", "--bench-threads", "1", "--bench-out", str(tmp_path),
+        "benchmarks", "--device", "cpu", "--benchmark-disable", "--bench-threads=1", f"--bench-out={tmp_path}",
         "-k", "cpu-plain-l1-b32 or data_path or (generalization and cpu-baseline)",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -48,7 +48,7 @@ def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
 def test_the_benchmarks_run_timed(tmp_path):
     """Every CPU benchmark, timed, into pytest-benchmark JSON that the gate accepts against itself."""
     out = tmp_path / "bench.json"
-    proc = pytest_in_subprocess("benchmarks", "--device", "cpu", "--bench-threads", "1", "--bench-out", str(tmp_path),
+    proc = pytest_in_subprocess("benchmarks", "--device", "cpu", "--bench-threads=1", f"--bench-out={tmp_path}",
                                 f"--benchmark-json={out}", "-k", "not generalization", timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "regbench: data path, regbench / notebook samples per second" in proc.stdout

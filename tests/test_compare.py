@@ -408,3 +408,13 @@ def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys
     code, out, _ = gate(capsys, base, broken)
     assert code == 1, out
     assert rows(out)[("dropout-0.5", "test_loss")] == "regression"
+
+
+def test_environment_mismatches_split_hardware_from_libraries():
+    """A Python patch release computes alike; another torch build or core count does not."""
+    base = {"python": "3.11.7", "torch": "2.14.1+cu130", "cpu_count": 2, "device_name": "x86_64"}
+    assert compare.environment_mismatches(base, {**base, "python": "3.11.9"}) == ([], [])
+    hardware, libraries = compare.environment_mismatches(base, {**base, "python": "3.12.1", "torch": "2.14.1", "cpu_count": 16})
+    assert hardware == ["cpu_count: 2 -> 16"]
+    assert libraries == ["torch: 2.14.1+cu130 -> 2.14.1", "python: 3.11.7 -> 3.12.1"]
+    assert compare.environment_mismatches({}, {"cuda_device_name": "NVIDIA H100"}) == (["cuda_device_name: unknown -> NVIDIA H100"], [])
