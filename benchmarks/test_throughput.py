@@ -1,10 +1,11 @@
 """Training throughput: one optimization step of every model x penalty at batch 32, 256 and 1024.
 
-A step is what ``regbench.train`` does per batch: forward, the penalized loss, backward and
-regbench's Adam (``train.make_optimizer``, fused as the fast engine uses it), on data already
-on the device, so the model and the penalty are timed, not the data path. On CUDA every call
-ends in ``torch.cuda.synchronize`` so a round measures the work rather than its launch, and
-warm-up rounds absorb kernel selection and allocator growth. samples/s of the median round, the
+A step is ``regbench.train.run_epoch`` over one batch: forward, the penalized loss split into its
+parts, backward, regbench's Adam (``train.make_optimizer``, fused as the fast engine uses it) and
+the loss bookkeeping, exactly as ``regbench run`` trains, on data already on the device, so the
+model and the penalty are timed, not the data path. On CUDA every call ends in
+``torch.cuda.synchronize`` so a round measures the work rather than its launch, and warm-up
+rounds absorb kernel selection and allocator growth. samples/s of the median round, the
 device's name and the batch size go into ``extra_info``; nothing about speed is asserted.
 """
 
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 from regbench.configs import Config
-from regbench.train import make_optimizer
+from regbench.train import make_optimizer, run_epoch
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
@@ -36,11 +37,10 @@ def training_step(config: Config, batch_size: int, device: torch.device) -> Call
     optimizer = make_optimizer(model, lr=1e-3, fused=True)
     inputs = torch.rand(batch_size, 1, 28, 28, device=device)
     targets = torch.randint(0, 10, (batch_size,), device=device)
+    batch = [(inputs, targets)]
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(inputs), targets).backward()
-        optimizer.step()
+        run_epoch(model, loss_fn, batch, device, optimizer)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
