@@ -7,6 +7,7 @@ does, so the benchmarks' own conftest and options are exercised too.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,14 +29,15 @@ def pytest_in_subprocess(*args: str, timeout: int = 300) -> subprocess.Completed
 def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
     """A step, the data paths and one generalization config run; the results file has regbench run's schema.
 
-    57 CPU benchmarks are collected: 3 models x 5 penalties x 3 batch sizes, 3 data paths, 9 configs.
+    The -k expression picks 1 of the 45 CPU training steps (3 models x 5 penalties x 3 batch
+    sizes), the 3 data paths and 1 of the 9 generalization configs.
     """
     proc = pytest_in_subprocess(
         "benchmarks", "--device", "cpu", "--benchmark-disable", "--bench-threads=1", f"--bench-out={tmp_path}",
         "-k", "cpu-plain-l1-b32 or data_path or (generalization and cpu-baseline)",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "5 passed, 52 deselected" in proc.stdout
+    assert re.search(r"\b5 passed, \d+ deselected", proc.stdout), proc.stdout
     written = tmp_path / "generalization-quick-cpu.json"
     measured = compare.load_measurements(written)
     assert len(measured.values[("baseline", "test_accuracy")]) == 5
