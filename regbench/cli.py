@@ -1,5 +1,6 @@
 """The ``regbench`` command line: ``regbench run`` trains the matrix and writes results;
-``regbench compare`` gates a candidate run against a baseline (``regbench.compare``).
+``regbench compare`` gates a candidate run against a baseline (``regbench.compare``);
+``regbench check`` runs the invariants on the user's own components (``regbench.checks``).
 
 Errors the user can fix (a bad flag, a missing data folder, an unknown config) print one line
 and exit 2; they never show a traceback.
@@ -8,6 +9,8 @@ and exit 2; they never show a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -97,7 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second on a shared CI machine")
     gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
     gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
+    probe = sub.add_parser("check", help="run regbench's invariants on your own model, loss or transform: exit 0 pass, 1 an invariant fails, 2 usage error",
+                           description="Import each MODULE:ATTRIBUTE from the current directory or PYTHONPATH, tell a model (class or "
+                                       "zero-argument factory), a penalty loss (Loss(base_criterion, model, lam) or model -> loss) or a "
+                                       "transform (PIL image or tensor in, tensor out) by inspection, and check every invariant that applies.")
+    probe.add_argument("targets", nargs="+", metavar="MODULE:ATTRIBUTE", help="e.g. my_models:MyNet, my_losses:MyL2Loss, my_data:augment")
+    probe.add_argument("--kind", choices=("model", "loss", "transform"), help="check every target as this kind instead of inspecting it")
+    probe.add_argument("--max-examples", type=_positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
+    probe.add_argument("--input-shape", type=_shape, help="models: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
+    probe.add_argument("--model", metavar="MODULE:ATTRIBUTE", help="losses: build the loss on copies of this model instead of regbench's models")
+    probe.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
     return parser
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated positive sizes, e.g. 1,28,28."""
+    try:
+        return tuple(_positive_int(part) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected sizes >= 1 separated by commas, e.g. 1,28,28; got {text!r}") from None
 
 
 def _device(choice: str) -> str:
@@ -149,10 +170,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
                             ignore=tuple(m.strip() for m in args.ignore.split(",") if m.strip()), strict=args.strict, json_path=args.json_path)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print each target's table (or all reports as JSON); 1 when any invariant fails."""
+    try:
+        from regbench import checks  # needs Hypothesis, which only this command uses
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"regbench check needs {exc.name}: pip install hypothesis (or regbench[test])") from None
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # find the user's modules in the current directory, as pytest does
+    model = checks.load_target(args.model) if args.model else None
+    reports = [checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model) for t in args.targets]
+    print(json.dumps([r.to_dict() for r in reports], indent=2) if args.json else "\n\n".join(r.render() for r in reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "compare": cmd_compare}
+    handlers = {"run": cmd_run, "compare": cmd_compare, "check": cmd_check}
     try:
         return handlers[args.command](args)
     except (UsageError, DataError, results.ResultsError, ValueError) as exc:

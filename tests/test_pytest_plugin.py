@@ -1,0 +1,117 @@
+"""The pytest11 plugin: one pytest test per invariant, readable failures, skips that say why, its option and header."""
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FEW = ("--regbench-max-examples", "8", "-p", "no:cacheprovider")  # enough to find every example bug; keeps the runs short
+
+
+def test_the_readme_example_gives_one_test_per_invariant(pytester: pytest.Pytester):
+    """examples/test_my_models.py: the correct components pass, each broken one fails just the invariants its bug breaks."""
+    pytester.makepyfile(my_models=(EXAMPLES / "my_models.py").read_text(), test_my_models=(EXAMPLES / "test_my_models.py").read_text())
+    result = pytester.runpytest(*FEW)
+    result.assert_outcomes(passed=24, failed=8)
+    failed = {line.split("::")[1].split(" ")[0] for line in result.stdout.lines if line.startswith("FAILED")}
+    assert failed == {
+        "test_leaky_dropout_net[eval_deterministic]",
+        "test_leaky_dropout_net[dropout_identity_in_eval]",
+        "test_leaky_dropout_net[dropout_train_statistics]",
+        "test_leaky_dropout_net[batch_independent_in_eval]",
+        "test_batch_stats_net[batch_independent_in_eval]",
+        "test_batch_stats_net[eval_keeps_state]",
+        "test_l2_on_everything[penalty_skips_biases_and_1d]",
+        "test_mirror_augment[label_preservation]",
+    }
+
+
+def test_a_failure_names_the_invariant_counterexample_and_fix(pytester: pytest.Pytester):
+    """The message is the report, not a traceback into regbench."""
+    pytester.makepyfile(
+        """
+        import torch.nn.functional as F
+        from regbench.models import FullyConnectedDropout
+        from regbench.pytest_plugin import regbench_check_model
+
+        class AlwaysDropping(FullyConnectedDropout):
+            def hidden(self, x):
+                return F.dropout(F.relu(self.linear_1(x.reshape(-1, 784))), 0.5, training=True)
+
+        test_always_dropping = regbench_check_model(AlwaysDropping)
+        """
+    )
+    result = pytester.runpytest(*FEW, "-k", "dropout_identity_in_eval")
+    result.assert_outcomes(failed=1, deselected=5)
+    result.stdout.fnmatch_lines([
+        "*regbench invariant 'dropout_identity_in_eval' failed for test_a_failure_names_the_invariant_counterexample_and_fix:AlwaysDropping",
+        "  observed: eval-mode output differs from the same model with every dropout rate set to 0 by up to *",
+        "  counterexample: batch = 2 samples, all zeros",
+        "  fix: dropout still acts in eval mode*",
+    ])
+    assert "Traceback" not in result.stdout.str() and "checks.py" not in result.stdout.str()
+
+
+def test_invariants_that_do_not_apply_are_skipped_with_the_reason(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        from regbench.models import FullyConnected
+        from regbench.losses import RidgeLoss
+        from regbench.pytest_plugin import regbench_check_loss, regbench_check_model
+
+        test_plain = regbench_check_model(FullyConnected)
+        test_ridge_from_model = regbench_check_loss(lambda model: RidgeLoss(__import__("torch").nn.CrossEntropyLoss(), model))
+        """
+    )
+    result = pytester.runpytest(*FEW, "-rs")
+    result.assert_outcomes(passed=5, skipped=5)
+    result.stdout.fnmatch_lines([
+        "SKIPPED*dropout_identity_in_eval does not apply to *FullyConnected: no dropout layer*",
+        "SKIPPED*lambda_zero_is_base does not apply to *: the constructor takes no lambda argument*",
+    ])
+
+
+def test_an_object_it_cannot_check_fails_every_test_in_one_line(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        from regbench.pytest_plugin import regbench_check_model
+
+        def make_model():
+            return 42
+
+        test_not_a_model = regbench_check_model(make_model)
+        """
+    )
+    result = pytester.runpytest(*FEW)
+    result.assert_outcomes(failed=6)
+    result.stdout.fnmatch_lines(["*regbench cannot check *make_model as a model: the model factory returned int, not a torch.nn.Module*"])
+
+
+def test_marker_selects_the_generated_tests(pytester: pytest.Pytester):
+    """Generated tests carry the registered regbench_check marker, so -m selects or deselects them."""
+    pytester.makepyfile(
+        """
+        from regbench.augment import test_transform
+        from regbench.pytest_plugin import regbench_check_transform
+
+        test_clean = regbench_check_transform(test_transform)
+
+        def test_ordinary():
+            pass
+        """
+    )
+    pytester.runpytest(*FEW, "-m", "not regbench_check", "--strict-markers").assert_outcomes(passed=1, deselected=3)
+    pytester.runpytest(*FEW, "-m", "regbench_check", "--strict-markers").assert_outcomes(passed=3, deselected=1)
+
+
+def test_option_help_and_header(pytester: pytest.Pytester):
+    """The option sits in its own group, is validated by argparse, and the header says how many examples ran."""
+    help_text = pytester.runpytest("--help").stdout.str()
+    assert "regbench checks of your own components" in help_text and "--regbench-max-examples=N" in help_text
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.runpytest(*FEW).stdout.fnmatch_lines(["regbench checks: 8 Hypothesis examples per invariant, derandomized*"])
+    refused = pytester.runpytest("--regbench-max-examples", "0")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*--regbench-max-examples: must be >= 1, got 0*"])
