@@ -390,12 +390,10 @@ class _ModelSubject:
 
 def _model_subject(factory: Any, input_shape: Optional[Sequence[int]]) -> _ModelSubject:
     """Build the prototype (seeded) and find an input shape it accepts, trying the notebook's two."""
-    if isinstance(factory, nn.Module):
-        prototype = copy.deepcopy(factory)
-    else:
-        prototype = _made(factory)
-        if not isinstance(prototype, nn.Module):
-            raise CheckUsageError(f"the model factory returned {type(prototype).__name__}, not a torch.nn.Module")
+    prototype = factory if isinstance(factory, nn.Module) else _made(factory)
+    if not isinstance(prototype, nn.Module):
+        raise CheckUsageError(f"the model factory returned {type(prototype).__name__}, not a torch.nn.Module")
+    prototype = copy.deepcopy(prototype)  # the factory may hand out a shared instance: never hold the user's object
     shapes = [tuple(input_shape)] if input_shape else list(INPUT_SHAPES)
     errors = []
     for shape in shapes:
@@ -602,7 +600,10 @@ class Net:
     seed: int
 
     def build(self, factory: Optional[Callable[[], nn.Module]]) -> nn.Module:
-        return _built(factory if self.kind == "yours" else functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
+        """A fresh model; the user's factory's product is copied, in case it hands out one shared instance."""
+        if self.kind == "yours":
+            return copy.deepcopy(_built(factory, self.seed))
+        return _built(functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
 
     def __str__(self) -> str:
         what = "your model" if self.kind == "yours" else f"{REGBENCH_MODELS[self.kind].__name__}{self.sizes}"

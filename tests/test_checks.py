@@ -321,3 +321,13 @@ def test_console_script_finds_modules_in_the_current_directory(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mine:Net (model" in done.stdout and "4 passed, 0 failed, 2 not applicable" in done.stdout
+
+
+def test_a_factory_handing_out_one_shared_model_leaves_it_alone():
+    """Even `lambda: model` gets copied: no gradient, parameter or mode change reaches the user's instance."""
+    model = my_models.MyNet().train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    checks.check_model(lambda: model, max_examples=5)
+    checks.check_loss(my_models.L2OnEverything, model=lambda: model, max_examples=5)
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
