@@ -82,7 +82,8 @@ RULES: dict[str, Rule] = {
     "calls_per_second": Rule("calls/s", +1, SPEED_TOLERANCE, speed=True),
 }
 SETTINGS_THAT_MATTER = ("epochs", "batch_size", "lr", "engine", "dataset", "n_train_per_class", "n_test_per_class")
-HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "torch_threads", "cuda_device_name")
+HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "cuda_device_name")
+TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 vs 2 threads differ by ~1e-8 in a loss): never refused
 LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them
 
 
@@ -197,8 +198,8 @@ def _from_benchmarks(doc: dict, path: Path) -> Measurements:
 # ---------------------------------------------------------------- do the two files compare at all?
 
 
-def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], list[str]]:
-    """(hardware, library) differences, each 'key: baseline -> candidate'; keys neither side records are skipped."""
+def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], list[str], list[str]]:
+    """(hardware, library, timing-only) differences, each 'key: baseline -> candidate'; keys neither side records are skipped."""
     def same(key: str) -> bool:
         old, new = baseline.get(key), candidate.get(key)
         if key == "python" and isinstance(old, str) and isinstance(new, str):  # 3.11.7 and 3.11.9 compute alike
@@ -208,7 +209,7 @@ def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], 
     def diff(keys: tuple[str, ...]) -> list[str]:
         return [f"{k}: {baseline.get(k, 'unknown')} -> {candidate.get(k, 'unknown')}"
                 for k in keys if (k in baseline or k in candidate) and not same(k)]
-    return diff(HARDWARE), diff(LIBRARIES)
+    return diff(HARDWARE), diff(LIBRARIES), diff(TIMING_ONLY)
 
 
 def settings_mismatches(baseline: dict, candidate: dict) -> list[str]:
@@ -299,7 +300,7 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
     """Judge every metric of every config or benchmark (except ``ignore``d ones); refuse when the files do not compare."""
     if baseline.kind != candidate.kind:
         raise GateRefused(f"cannot compare {baseline.kind} ({baseline.path}) with {candidate.kind} ({candidate.path})")
-    hardware, libraries = environment_mismatches(baseline.environment, candidate.environment)
+    hardware, libraries, timing = environment_mismatches(baseline.environment, candidate.environment)
     if (hardware or libraries) and not allow_env_mismatch:
         raise GateRefused(f"baseline and candidate come from different environments ({'; '.join(hardware + libraries)}); "
                           "make a baseline on this machine, or pass --allow-env-mismatch to compare anyway")
@@ -308,11 +309,12 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
         raise GateRefused(f"baseline and candidate were trained with different settings ({'; '.join(changed_settings)}); "
                           "compare runs made with the same settings, or pass --allow-settings-mismatch")
     warnings = [f"different hardware: {d}" for d in hardware] + [f"different libraries: {d}" for d in libraries]
+    warnings += [f"different thread count: {d} (throughput not judged)" for d in timing]
     warnings += [f"different settings: {d}" for d in changed_settings] + config_changes(baseline.configs, candidate.configs)
     rows = []
     for group, metric in _keys(baseline, candidate):
         base, cand = baseline.values.get((group, metric), []), candidate.values.get((group, metric), [])
-        row = _row(group, metric, base, cand, alpha, speed_tolerance, hardware)
+        row = _row(group, metric, base, cand, alpha, speed_tolerance, hardware + timing)
         if metric in ignore and row.verdict not in ("missing", "new"):
             row.verdict, row.note = "ignored", "--ignore: reported, not judged"
         rows.append(row)
@@ -328,7 +330,7 @@ def _keys(baseline: Measurements, candidate: Measurements) -> list[tuple[str, st
     return sorted(keys, key=lambda k: (groups.index(k[0]), order.index(k[1]) if k[1] in order else len(order)))
 
 
-def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, hardware: list[str]) -> Row:
+def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, machine: list[str]) -> Row:
     """One metric's verdict, or 'missing'/'new' when only one side has it."""
     rule = RULES.get(metric, Rule(metric, 0, math.inf))
     n = (len(base), len(cand))
@@ -337,8 +339,8 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
         return Row(group, metric, _mean(base), _mean(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note)
     if rule.speed:
         change, ci, p, verdict, note = judge_speed(base, cand, rule, alpha, tolerance)
-        if hardware:
-            verdict, note = "undecidable", "different hardware: timings do not compare"
+        if machine:
+            verdict, note = "undecidable", "different hardware or threads: timings do not compare"
         return Row(group, metric, _median(base), _median(cand), n, change, ci, p, verdict, note)
     change, ci, p, verdict, note = judge_seeds(base, cand, rule, alpha)
     return Row(group, metric, _mean(base), _mean(cand), n, change, ci, p, verdict, note)

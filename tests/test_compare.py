@@ -413,8 +413,18 @@ def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys
 def test_environment_mismatches_split_hardware_from_libraries():
     """A Python patch release computes alike; another torch build or core count does not."""
     base = {"python": "3.11.7", "torch": "2.14.1+cu130", "cpu_count": 2, "device_name": "x86_64"}
-    assert compare.environment_mismatches(base, {**base, "python": "3.11.9"}) == ([], [])
-    hardware, libraries = compare.environment_mismatches(base, {**base, "python": "3.12.1", "torch": "2.14.1", "cpu_count": 16})
+    assert compare.environment_mismatches(base, {**base, "python": "3.11.9"}) == ([], [], [])
+    hardware, libraries, _ = compare.environment_mismatches(base, {**base, "python": "3.12.1", "torch": "2.14.1", "cpu_count": 16})
     assert hardware == ["cpu_count: 2 -> 16"]
     assert libraries == ["torch: 2.14.1+cu130 -> 2.14.1", "python: 3.11.7 -> 3.12.1"]
-    assert compare.environment_mismatches({}, {"cuda_device_name": "NVIDIA H100"}) == (["cuda_device_name: unknown -> NVIDIA H100"], [])
+    assert compare.environment_mismatches({}, {"cuda_device_name": "NVIDIA H100"}) == (["cuda_device_name: unknown -> NVIDIA H100"], [], [])
+
+
+def test_another_thread_count_compares_results_but_not_timings(tmp_path, capsys):
+    """Threads change speed, not accuracy: no refusal, a warning, and throughput left unjudged."""
+    base = results_file(tmp_path / "base.json", 1)
+    cand = results_file(tmp_path / "cand.json", 1, env={**ENV, "torch_threads": 1})
+    code, out, _ = gate(capsys, base, cand)
+    assert code == 0 and "warning: different thread count: torch_threads: 2 -> 1 (throughput not judged)" in out
+    verdicts = rows(out)
+    assert verdicts[("l1", "samples_per_second")] == "undecidable" and verdicts[("l1", "test_accuracy")] == "ok"
