@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import random
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
-from hypothesis import Phase, settings
+from hypothesis import settings
 from torch import nn
 
-__all__ = ["CPU", "fewer_examples", "global_rngs_restored", "is_penalized", "penalty_losses", "seeded"]
+__all__ = ["CPU", "fewer_examples", "is_penalized", "penalty_losses", "seeded"]
 
 CPU = torch.device("cpu")
 
@@ -23,18 +21,6 @@ def seeded(seed: int, device: torch.device = CPU) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-@contextlib.contextmanager
-def global_rngs_restored() -> Iterator[None]:
-    """Let a block reseed torch's, Python's and numpy's global RNGs (seed_everything does) without leaking it."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
 
 
 def fewer_examples(divisor: int) -> settings:

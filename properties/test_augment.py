@@ -16,7 +16,8 @@ from PIL import Image
 from torchvision import transforms
 
 from properties import strategies as gen
-from properties.support import CPU, global_rngs_restored, seeded
+from regbench.train import rngs_restored
+from properties.support import CPU, seeded
 from regbench.augment import IMAGE_SIZE, digit_train_transform, notebook_train_transform, test_transform
 from regbench.train import seed_everything
 
@@ -70,7 +71,7 @@ def check_seed_reproduces(factory, device, *, image: np.ndarray, seed: int) -> N
     transform, pil = factory(), Image.fromarray(image)
     outputs = []
     for _ in range(2):
-        with global_rngs_restored():
+        with rngs_restored():
             seed_everything(seed)
             outputs.append(transform(pil))
     assert torch.equal(outputs[0], outputs[1]), f"seed {seed} did not reproduce the augmented image"

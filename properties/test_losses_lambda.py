@@ -13,7 +13,7 @@ from properties.support import penalty_losses, seeded
 
 LOSSES = penalty_losses()
 ZERO_INPUTS = dict(case=gen.model_cases(), seed=gen.seeds())
-LINEAR_INPUTS = dict(spec=gen.model_specs(), lam=gen.lambdas(), other=gen.lambdas(), factor=st.floats(0.0, 10.0))
+LINEAR_INPUTS = dict(spec=gen.model_specs(), lam=gen.lambdas(), other=gen.lambdas(), factor=st.floats(0.0, 10.0, allow_subnormal=False))  # a subnormal factor loses the relative precision compared below
 
 
 def check_zero_lambda_is_base(loss_factory, device, *, case: gen.ModelCase, seed: int) -> None:

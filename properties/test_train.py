@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from properties import strategies as gen
-from properties.support import CPU, fewer_examples, global_rngs_restored
+from regbench.train import rngs_restored
+from properties.support import CPU, fewer_examples
 from regbench.data import TensorLoader
 from regbench.losses import LassoLoss
 from regbench.train import seed_everything, train_model
@@ -33,7 +34,7 @@ def check_same_seed_same_history(seed_fn, device, *, spec: gen.ModelSpec, seed: 
     x, y = torch.rand(n, spec.input_size, generator=generator), torch.randint(spec.output_size, (n,), generator=generator)
 
     def run(prior: int) -> tuple[list[dict], dict]:
-        with global_rngs_restored():
+        with rngs_restored():
             random.seed(prior)  # some other state the process might be in before seeding
             np.random.seed(prior)
             torch.manual_seed(prior)

@@ -19,7 +19,6 @@ Statistical invariants keep their false-failure rate per check run under ``ALPHA
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import enum
 import functools
@@ -27,10 +26,9 @@ import importlib
 import inspect
 import json
 import math
-import random
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -45,7 +43,7 @@ from torch import nn
 from regbench.data import Split, TensorLoader, load_dataset
 from regbench.losses import PenaltyLoss, loss_parts, penalized_parameters
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
-from regbench.train import make_optimizer, seed_everything, train_model
+from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
 
 __all__ = [
     "ALPHA",
@@ -216,7 +214,7 @@ def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrateg
     @given(**strategies)
     def run(**drawn: Any) -> None:
         try:
-            with _rngs_preserved():
+            with rngs_restored():
                 torch.manual_seed(0)
                 prop(**drawn)
         except Exception as error:
@@ -255,21 +253,9 @@ def _not_applicable(invariant: Invariant, reason: str) -> Result:
     return Result(invariant.name, Status.NOT_APPLICABLE, reason)
 
 
-@contextlib.contextmanager
-def _rngs_preserved() -> Iterator[None]:
-    """Let a block reseed torch's, Python's and numpy's global RNGs without the caller noticing."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
 def _built(factory: Callable[[], Any], seed: int) -> Any:
     """factory() with its random initialization drawn from ``seed``, leaving the global RNGs alone."""
-    with _rngs_preserved():
+    with rngs_restored():
         seed_everything(seed)
         return factory()
 
@@ -399,7 +385,7 @@ def _model_subject(factory: Any, input_shape: Optional[Sequence[int]]) -> _Model
     for shape in shapes:
         probe = copy.deepcopy(prototype).eval()
         try:
-            with torch.no_grad(), _rngs_preserved():
+            with torch.no_grad(), rngs_restored():
                 probe(Batch(2, "uniform", 0).tensor(shape, next((p.device for p in probe.parameters()), "cpu")))
             return _ModelSubject(prototype, shape)
         except Exception as error:  # the user's forward may raise anything on the wrong shape
@@ -511,7 +497,7 @@ def _batch_of_one_undefined(subject: _ModelSubject) -> bool:
         if isinstance(m, BATCHNORM_TYPES)
     ]
     try:
-        with torch.no_grad(), _rngs_preserved():
+        with torch.no_grad(), rngs_restored():
             model(subject.inputs(Batch(2, "uniform", 0)))
     except Exception:  # a model that fails here fails batch_independent_in_eval with the reason
         pass
@@ -527,7 +513,7 @@ def check_model(factory: Any, *, input_shape: Optional[Sequence[int]] = None, ma
     ``input_shape`` is one sample's shape; by default (1, 28, 28) then (784,) are tried.
     """
     inv = MODEL_INVARIANTS
-    with _rngs_preserved():
+    with rngs_restored():
         subject = _model_subject(factory, input_shape)
         bind = lambda prop: functools.partial(prop, subject)  # noqa: E731
         dropouts = subject.modules_of(DROPOUT_TYPES)
@@ -687,7 +673,7 @@ def _loss_subject(factory: Any, model: Any) -> _LossSubject:
     if model is not None:
         model_factory = (lambda: copy.deepcopy(model)) if isinstance(model, nn.Module) else model
         subject = _model_subject(model_factory, None)
-        with torch.no_grad(), _rngs_preserved():
+        with torch.no_grad(), rngs_restored():
             out = subject.fresh().eval()(subject.inputs(Batch(2, "uniform", 0)))
         classes = int(out.shape[-1])
     return _LossSubject(factory, takes_base, lambda_names, model_factory, classes)
@@ -749,7 +735,7 @@ def check_loss(factory: Any, *, model: Any = None, max_examples: int = MAX_EXAMP
     CrossEntropyLoss takes, so whatever depends on the model is the penalty.
     """
     inv = LOSS_INVARIANTS
-    with _rngs_preserved():
+    with rngs_restored():
         subject = _loss_subject(factory, model)
         bind = lambda prop: functools.partial(prop, subject)  # noqa: E731
         cases = subject.cases()
@@ -852,7 +838,7 @@ def _transform_subject(transform: Any) -> _TransformSubject:
     for takes in ("pil", "tensor"):
         subject = _TransformSubject(transform, takes)
         try:
-            with _rngs_preserved():
+            with rngs_restored():
                 out = subject.apply(blank)
         except Exception:
             continue
@@ -952,7 +938,7 @@ def _reference(split: Optional[Split] = None) -> _Reference:
 def _train_reference(split: Split) -> _Reference:
     """regbench's training loop, seeded: Adam 1e-3, batch 32, REFERENCE_EPOCHS epochs."""
     side = split.train.data.shape[-1]
-    with _rngs_preserved():
+    with rngs_restored():
         seed_everything(0)
         model = ReferenceClassifier(side)
         x, y = split.train.tensors()
@@ -979,7 +965,7 @@ def _label_preservation(invariant: Invariant, subject: _TransformSubject, split:
     ref = _reference(split)
     n = len(ref.test_labels)
     outputs = []
-    with _rngs_preserved():
+    with rngs_restored():
         seed_everything(0)
         for pixels in ref.test_pixels:
             out = subject.apply(pixels)
@@ -1035,7 +1021,7 @@ def check_transform(
     if label_threshold is not None and not 0 < label_threshold < 1:
         raise CheckUsageError(f"label_threshold is a rate of changed predictions, strictly between 0 and 1; got {label_threshold!r}")
     inv = TRANSFORM_INVARIANTS
-    with _rngs_preserved():
+    with rngs_restored():
         subject = _transform_subject(transform)
         results = [
             _property_result(inv["output_shape_dtype_range"], functools.partial(_prop_output, subject, value_range=value_range), {"image": images()}, max_examples),

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from regbench import losses, models
+from regbench import losses
 from regbench.configs import Config
 from regbench.data import Split, TensorLoader
 from regbench.experiment import Settings, make_loaders, measure, run_one

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from regbench.losses import loss_parts
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "make_optimizer", "run_epoch", "seed_everything", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -39,6 +40,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def rngs_restored() -> Iterator[None]:
+    """Let a block reseed torch's, Python's and numpy's global RNGs (as seed_everything does) without the caller noticing."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 @dataclass
