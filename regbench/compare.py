@@ -391,7 +391,8 @@ def summary_line(report: Report) -> str:
     counts = {v: sum(r.verdict == v for r in report.rows) for v in ("regression", "undecidable", "improved", "changed", "missing")}
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     if report.regressions:
-        which = ", ".join(f"{r.group} {r.metric}" for r in report.regressions)
+        names = [f"{r.group} {r.metric}" for r in report.regressions]
+        which = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         return f"gate: FAIL: {len(report.regressions)} regression(s): {which} ({tally})"
     return f"gate: PASS ({tally or 'every metric ok'})"
 
