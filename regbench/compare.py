@@ -11,9 +11,9 @@ generalization benchmark) or two pytest-benchmark JSON files (``pytest benchmark
   An accuracy over 3,000 test images is a mean of many trials, close to normal across seeds, and
   Welch does not assume that both sides spread alike (a regularizer may change the spread).
   A metric fails ("regression") only when the whole (1 - alpha) interval lies beyond its minimum
-  effect in the worse direction: significant evidence that the loss is larger than the minimum,
-  not merely a point estimate past it. That implies p < alpha, and keeps the chance that fresh
-  seed noise fails any of a 9-config matrix near 0.2% (simulated with the measured seed spreads).
+  effect in the worse direction: significant evidence that the harm exceeds the minimum, not
+  merely a point estimate past it. That implies p < alpha, and keeps the chance that fresh seed
+  noise fails any metric of the 9-config matrix near 0.15% (simulated with the measured spreads).
 - Throughput (samples/s per seed, or per benchmark round): the ratio of medians against a
   tolerance, significant by Mann-Whitney U on the raw values (timings have a long tail of
   interruptions, so ranks, as asv does), with a bootstrap confidence interval of the ratio.
@@ -40,12 +40,16 @@ from regbench.results import ResultsError
 __all__ = [
     "ALPHA",
     "RULES",
+    "SPEED_TOLERANCE",
     "GateRefused",
     "Measurements",
     "Report",
     "Row",
     "Rule",
     "compare",
+    "environment_mismatches",
+    "judge_seeds",
+    "judge_speed",
     "load_measurements",
     "render",
     "run_gate",
