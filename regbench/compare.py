@@ -69,6 +69,7 @@ class Rule:
     better: int  # +1 higher is better, -1 lower is better, 0 neither: a change is reported, never fails
     min_effect: float  # in the metric's units; for speed, a fraction of the baseline (the tolerance)
     speed: bool = False  # throughput: ratio of medians and Mann-Whitney U instead of Welch
+    invariant: bool = False  # must be exactly 0 in every run: any nonzero value where the baseline had none fails
 
 
 # Minimum effects: one point of accuracy (30 of 3,000 test images) and 0.02 of cross-entropy, about
@@ -82,6 +83,10 @@ RULES: dict[str, Rule] = {
     "gap_loss": Rule("gap (train-test loss)", +1, 0.02),  # negative; further below zero is more overfit
     "sparsity": Rule("sparsity", 0, 0.02),  # L1 moves it by 0.5; seeds by 0.01
     "mean_abs_weight": Rule("mean |W|", 0, 0.0005),  # L2 moves it by 0.01; seeds by 0.0001
+    # Invariants every run measures (regbench.metrics): a penalty's gradient on biases and 1-D
+    # parameters, and the difference between two eval passes. Correct code gives exactly 0.
+    "penalty_leak": Rule("penalty grad on biases", -1, 0.0, invariant=True),
+    "eval_nondeterminism": Rule("eval nondeterminism", -1, 0.0, invariant=True),
     "samples_per_second": Rule("samples/s", +1, SPEED_TOLERANCE, speed=True),
     "calls_per_second": Rule("calls/s", +1, SPEED_TOLERANCE, speed=True),
 }
@@ -235,8 +240,19 @@ def config_changes(baseline: dict, candidate: dict) -> list[str]:
 # ---------------------------------------------------------------- the statistics
 
 
+def judge_invariant(base: list[float], cand: list[float]) -> tuple[float, tuple[float, float], float, str, str]:
+    """An exact invariant needs no statistics: nonzero in any candidate run, where no baseline run was, fails."""
+    worst_base, worst_cand = max(base, default=0.0), max(cand, default=0.0)
+    diff = worst_cand - worst_base
+    if worst_cand > 0 and worst_base == 0:
+        return diff, (diff, diff), 0.0, "regression", f"invariant broken: 0 in every baseline run, up to {worst_cand:.3g} in the candidate"
+    return diff, (diff, diff), 1.0, "ok", "" if worst_cand == 0 else "nonzero in the baseline too"
+
+
 def judge_seeds(base: list[float], cand: list[float], rule: Rule, alpha: float) -> tuple[float, tuple[float, float], float, str, str]:
     """Welch's t-test across seeds: (change, CI, p, verdict, note); judged by where the whole CI lies."""
+    if rule.invariant:
+        return judge_invariant(base, cand)
     if len(base) < 2 or len(cand) < 2:
         return _mean(cand) - _mean(base), (math.nan, math.nan), math.nan, "undecidable", "needs at least 2 seeds on each side"
     diff = float(np.mean(cand) - np.mean(base))

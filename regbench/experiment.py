@@ -84,6 +84,8 @@ def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batch
         "mean_abs_weight": metrics.mean_abs_weight(model),
         "sparsity": metrics.sparsity(model),
         "weight_histogram": metrics.weight_histogram(model),
+        "penalty_leak": metrics.penalty_leak(loss_fn, model),
+        "eval_nondeterminism": metrics.eval_nondeterminism(model, next(iter(test))[0].to(device)),
     }
 
 

@@ -10,10 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from regbench.losses import penalized_parameters
+from regbench.losses import PenaltyLoss, penalized_parameters
 
 __all__ = [
     "SPARSITY_THRESHOLD",
+    "eval_nondeterminism",
+    "penalty_leak",
     "generalization_gap",
     "mean_abs_weight",
     "penalized_weights",
@@ -65,3 +67,31 @@ def weight_histogram(model: nn.Module, *, bins: int = HISTOGRAM_BINS, value_rang
         "outside_range": len(weights) - inside,
         "mean_abs": float(np.abs(weights).mean()),
     }
+
+
+# Invariants measured on every trained run, so the regression gate sees them. Both are exactly 0
+# for a correct model and loss, and the bugs they catch (a penalty reaching biases, dropout left on
+# at evaluation) move accuracy too little for a statistical test across seeds to notice.
+
+
+def penalty_leak(loss_fn: nn.Module, model: nn.Module) -> float:
+    """Largest |d penalty / d p| over trainable parameters the penalty must not touch (biases, 1-D)."""
+    if not isinstance(loss_fn, PenaltyLoss):
+        return 0.0
+    weights = {id(p) for _, p in penalized_parameters(model)}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in weights]
+    if not others:
+        return 0.0
+    grads = torch.autograd.grad(loss_fn.penalty(), others, allow_unused=True)
+    return max((float(g.abs().max()) for g in grads if g is not None), default=0.0)
+
+
+def eval_nondeterminism(model: nn.Module, inputs: torch.Tensor) -> float:
+    """Largest difference between two eval-mode passes over the same inputs: 0 unless something random acts in eval."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return float((model(inputs) - model(inputs)).abs().max())
+    finally:
+        model.train(was_training)

@@ -428,3 +428,41 @@ def test_another_thread_count_compares_results_but_not_timings(tmp_path, capsys)
     assert code == 0 and "warning: different thread count: torch_threads: 2 -> 1 (throughput not judged)" in out
     verdicts = rows(out)
     assert verdicts[("l1", "samples_per_second")] == "undecidable" and verdicts[("l1", "test_accuracy")] == "ok"
+
+
+def _small_matrix(tmp_path, name, config):
+    """5 seeds x 2 epochs on 20 + 20 images per class: enough to train, seconds to run."""
+    from regbench.data import load_dataset
+    from regbench.experiment import Settings
+
+    return _train_matrix(tmp_path / f"{name}.json", config, load_dataset("digits", n_train=20, n_test=20), Settings(epochs=2, device="cpu"))
+
+
+def test_the_matrix_dropout_rate_left_on_at_evaluation_fails(tmp_path, capsys, monkeypatch, one_thread):
+    """At the matrix's p = 0.2, dropout left on in eval moves accuracy by half a point, within seed
+    noise; the eval_nondeterminism invariant each run records catches it exactly."""
+    import torch.nn.functional as F
+
+    from regbench import models
+    from regbench.configs import CONFIGS
+
+    base = _small_matrix(tmp_path, "base", CONFIGS["dropout"])
+    code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "rerun", CONFIGS["dropout"]))
+    assert code == 0 and rows(out)[("dropout", "eval_nondeterminism")] == "ok"
+    monkeypatch.setattr(models.FullyConnectedDropout, "hidden", lambda self, x: F.dropout(models.FullyConnected.hidden(self, x), self.dropout.p, training=True))
+    code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "broken", CONFIGS["dropout"]))
+    assert code == 1, out
+    assert rows(out)[("dropout", "eval_nondeterminism")] == "regression"
+
+
+def test_a_penalty_that_also_shrinks_biases_fails(tmp_path, capsys, monkeypatch, one_thread):
+    """A Ridge penalty reaching biases changes no end metric measurably; the penalty_leak invariant fails it."""
+    from regbench import losses
+    from regbench.configs import CONFIGS
+
+    base = _small_matrix(tmp_path, "base", CONFIGS["l2"])
+    monkeypatch.setattr(losses, "penalized_parameters", lambda model: [(n, p) for n, p in model.named_parameters() if p.requires_grad])
+    code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "broken", CONFIGS["l2"]))
+    assert code == 1, out
+    assert rows(out)[("l2", "penalty_leak")] == "regression"
+    assert rows(out)[("l2", "test_accuracy")] != "regression"  # why the invariant is needed

@@ -50,3 +50,34 @@ def test_histogram_is_a_density_over_all_weights(model):
     assert h["outside_range"] == 6
     assert float(np.sum(np.asarray(h["density"]) * width)) == pytest.approx(12 / 18)
     assert h["mean_abs"] == pytest.approx(mean_abs_weight(model)["all"])
+
+
+def test_penalty_leak_is_zero_for_regbench_losses_and_not_for_a_bias_penalty(model):
+    """The gradient of a correct penalty on biases and BatchNorm's parameters is exactly 0."""
+    from torch import nn
+
+    from regbench.losses import ElasticNetLoss, PenaltyLoss, PenaltyTerm, squared_l2_norm
+    from regbench.metrics import penalty_leak
+
+    assert penalty_leak(ElasticNetLoss(nn.CrossEntropyLoss(), model, 0.1, 0.1), model) == 0.0
+    assert penalty_leak(nn.CrossEntropyLoss(), model) == 0.0
+    leaky = PenaltyLoss(nn.CrossEntropyLoss(), [PenaltyTerm("l2", 0.5, squared_l2_norm, list(model.parameters()))])
+    assert penalty_leak(leaky, model) == pytest.approx(2 * 0.5 * 100.0)  # d(0.5 b^2)/db at b = 100
+
+
+def test_eval_nondeterminism_is_zero_unless_randomness_acts_in_eval():
+    """Two eval passes agree exactly; a model that keeps dropout on in eval does not."""
+    import torch.nn.functional as F
+
+    from regbench.metrics import eval_nondeterminism
+    from regbench.models import FullyConnectedDropout
+
+    model = FullyConnectedDropout(6, 50, 3, dropout_prob=0.5).train()
+    x = torch.randn(8, 6)
+    assert eval_nondeterminism(model, x) == 0.0 and model.training
+
+    class Leaky(FullyConnectedDropout):
+        def hidden(self, x):
+            return F.dropout(F.relu(self.linear_1(self.flatten(x))), 0.5, training=True)
+
+    assert eval_nondeterminism(Leaky(6, 50, 3), x) > 0
