@@ -9,28 +9,12 @@ second; any other as calls per second.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from regbench.results import ResultsError
 
-__all__ = ["benchmark_environment", "benchmark_speeds", "is_benchmark_json", "read_json", "validate_benchmarks"]
-
-
-def read_json(path: Path | str) -> object:
-    """Parse a JSON file, turning a missing, binary or truncated file into one clear ResultsError."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"{path}: not a text file ({exc.reason}); expected JSON") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the file may be truncated") from exc
+__all__ = ["benchmark_environment", "benchmark_speeds", "is_benchmark_json", "validate_benchmarks"]
 
 
 def is_benchmark_json(doc: object) -> bool:

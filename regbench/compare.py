@@ -162,7 +162,7 @@ def load_measurements(path: Path | str) -> Measurements:
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    doc = benchfile.read_json(path)
+    doc = results.read_json(path)
     if benchfile.is_benchmark_json(doc):
         return _from_benchmarks(benchfile.validate_benchmarks(doc, path), path)
     if not isinstance(doc, dict) or ("schema_version" not in doc and "benchmarks" not in doc):

@@ -30,6 +30,7 @@ __all__ = [
     "build_results",
     "environment",
     "load_results",
+    "read_json",
     "mean_ci",
     "render_report",
     "render_table",
@@ -116,19 +117,25 @@ def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict)
     return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
 
 
-def load_results(path: Path | str) -> dict:
-    """Read and validate a results file, turning every way it can be wrong into one clear error."""
+def read_json(path: Path | str) -> object:
+    """Parse a JSON file, turning a missing, binary or truncated file into one clear ResultsError."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
-        raise ResultsError(f"{path}: not a text file ({exc.reason}); expected a regbench results.json") from exc
+        raise ResultsError(f"{path}: not a text file ({exc.reason}); expected JSON") from exc
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the file may be truncated") from exc
+
+
+def load_results(path: Path | str) -> dict:
+    """Read and validate a results file, turning every way it can be wrong into one clear error."""
+    path = Path(path)
+    doc = read_json(path)
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise ResultsError(f"{path}: no schema_version; expected a results.json written by `regbench run`")
     if doc["schema_version"] != SCHEMA_VERSION:
