@@ -44,10 +44,9 @@ class Matrix:
     def write(self) -> None:
         """The same document `regbench run` writes, with the same settings keys."""
         ran = list(dict.fromkeys(r["config"] for r in self.runs))
-        settings_doc = {**asdict(self.settings), "seeds": SEEDS, "dataset": DATASET, "data_source": self.split.source,
-                        "n_train_per_class": N_TRAIN, "n_test_per_class": N_TEST, "wall_seconds": time.perf_counter() - self.started}
-        doc = results.build_results(self.runs, settings=settings_doc, env=results.environment(self.settings.device),
-                                    configs={name: CONFIGS[name].as_dict() for name in ran})
+        doc = results.matrix_results(self.runs, training=asdict(self.settings), seeds=SEEDS, dataset=DATASET, data_source=self.split.source,
+                                     n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started,
+                                     configs={name: CONFIGS[name].as_dict() for name in ran})
         results.write_json(self.path, doc)
 
 

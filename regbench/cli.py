@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -125,10 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for record in runs:
         if record["status"] != "ok":
             print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)
-    settings_doc = {**settings.__dict__, "seeds": seeds, "dataset": args.dataset, "data_source": split.source,
-                    "execution": execution, "n_train_per_class": args.n_train, "n_test_per_class": args.n_test, "wall_seconds": time.perf_counter() - started}
-    doc = results.build_results(runs, settings=settings_doc, env=results.environment(settings.device),
-                                configs={c.name: c.as_dict() for c in configs})
+    doc = results.matrix_results(runs, training=asdict(settings), seeds=seeds, dataset=args.dataset, data_source=split.source,
+                                 n_train=args.n_train, n_test=args.n_test, wall_seconds=time.perf_counter() - started,
+                                 configs={c.name: c.as_dict() for c in configs}, execution=execution)
     args.out.mkdir(parents=True, exist_ok=True)
     results.write_json(args.out / "results.json", doc)
     written = [] if args.no_plots else plots.save_plots(doc, args.out)

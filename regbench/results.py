@@ -31,6 +31,7 @@ __all__ = [
     "environment",
     "load_results",
     "read_json",
+    "matrix_results",
     "mean_ci",
     "render_report",
     "render_table",
@@ -115,6 +116,14 @@ def _git_commit() -> str | None:
 def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict) -> dict:
     """The results document, schema_version first."""
     return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
+
+
+def matrix_results(runs: list[dict], *, training: dict, seeds: int, dataset: str, data_source: str, n_train: int, n_test: int,
+                   wall_seconds: float, configs: dict, execution: dict | None = None) -> dict:
+    """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares."""
+    settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": data_source, "execution": execution or {},
+                "n_train_per_class": n_train, "n_test_per_class": n_test, "wall_seconds": wall_seconds}
+    return build_results(runs, settings=settings, env=environment(training["device"]), configs=configs)
 
 
 def read_json(path: Path | str) -> object:
