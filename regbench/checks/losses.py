@@ -1,0 +1,251 @@
+"""Invariants of a user's penalty loss: lambda = 0, what the penalty touches, linearity, sign."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+from hypothesis import strategies as st
+from torch import nn
+
+from regbench.checks.models import Batch, _model_subject
+from regbench.checks.report import MAX_EXAMPLES, CheckUsageError, Invariant, Report
+from regbench.checks.search import (
+    IMAGE_NAMES,
+    _built,
+    _named_like,
+    _not_applicable,
+    _parameters,
+    _property_result,
+    name_of,
+)
+from regbench.losses import PenaltyLoss, loss_parts, penalized_parameters
+from regbench.models import (
+    FullyConnected,
+    FullyConnectedBatchNorm,
+    FullyConnectedDropout,
+)
+from regbench.train import rngs_restored
+
+
+LOSS_INVARIANTS = {
+    i.name: i
+    for i in (
+        Invariant(
+            "lambda_zero_is_base",
+            "with every lambda = 0 the loss equals the base criterion and puts no gradient on the model",
+            "lambda = 0 still penalizes: a default like `lam or 1e-4`, or a penalty not multiplied by lambda; "
+            "use `if lam is None` for defaults and multiply the whole penalty by lambda",
+        ),
+        Invariant(
+            "penalty_skips_biases_and_1d",
+            "changing a bias or another 1-D parameter (BatchNorm's weight and bias) leaves the loss unchanged, with zero gradient there",
+            "the penalty reaches biases or 1-D parameters, which shift or rescale activations without simplifying the "
+            "model; select weights with regbench.losses.penalized_parameters(model) (trainable, not a bias, ndim > 1)",
+        ),
+        Invariant(
+            "penalty_linear_in_lambda",
+            "scaling every lambda by c scales the penalty (loss minus base criterion) by c",
+            "the penalty is not lambda times a norm (lambda applied twice, or added rather than multiplied); "
+            "return base + lam * norm(weights)",
+        ),
+        Invariant(
+            "penalty_non_negative",
+            "the penalty (loss minus base criterion) is never negative",
+            "the penalty can be negative, so minimizing it grows weights instead of shrinking them (a sum of W "
+            "without abs(), a sign error); use sum(|W|) or sum(W**2)",
+        ),
+    )
+}
+
+REGBENCH_MODELS = {"plain": FullyConnected, "dropout": FullyConnectedDropout, "batchnorm": FullyConnectedBatchNorm}
+
+
+@dataclass(frozen=True)
+class Net:
+    """A model to attach the loss to: one of regbench's, with any widths, or the user's factory; initialized from ``seed``."""
+
+    kind: str  # "plain", "dropout", "batchnorm", or "yours"
+    sizes: tuple[int, ...]
+    seed: int
+
+    def build(self, factory: Optional[Callable[[], nn.Module]]) -> nn.Module:
+        """A fresh model; the user's factory's product is copied, in case it hands out one shared instance."""
+        if self.kind == "yours":
+            return copy.deepcopy(_built(factory, self.seed))
+        return _built(functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
+
+    def __str__(self) -> str:
+        what = "your model" if self.kind == "yours" else f"{REGBENCH_MODELS[self.kind].__name__}{self.sizes}"
+        return f"{what} initialized from seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class LossCase:
+    """A model, a lambda and a batch of (fixed, model-independent) logits and class targets."""
+
+    net: Net
+    lam: float
+    batch_size: int
+    seed: int
+
+    def outputs(self, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """float64 logits (so base + penalty - base keeps the penalty's digits) and int64 targets."""
+        g = torch.Generator().manual_seed(self.seed)
+        return torch.randn(self.batch_size, classes, generator=g, dtype=torch.float64), torch.randint(classes, (self.batch_size,), generator=g)
+
+    def __str__(self) -> str:
+        return f"{self.net}, lambda {self.lam:.4g}, {self.batch_size} logit rows from seed {self.seed}"
+
+
+@dataclass
+class _LossSubject:
+    """How to build the user's loss on a model, and what its constructor takes."""
+
+    factory: Callable[..., nn.Module]
+    takes_base: bool  # the notebook's Loss(base_criterion, model, lam) convention
+    lambda_names: tuple[str, ...]
+    model_factory: Optional[Callable[[], nn.Module]]
+    classes: int
+
+    def build(self, model: nn.Module, lam: Optional[float] = None) -> nn.Module:
+        """The loss on ``model``; with ``lam``, every lambda argument set to it."""
+        if not self.takes_base:
+            return self.factory(model)
+        lambdas = {} if lam is None else {name: lam for name in self.lambda_names}
+        return self.factory(nn.CrossEntropyLoss(), model, **lambdas)
+
+    def penalty(self, loss_fn: nn.Module, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Loss minus base criterion: regbench's own split for a PenaltyLoss, else the total minus the base we passed."""
+        if isinstance(loss_fn, PenaltyLoss):
+            return loss_parts(loss_fn, outputs, targets).penalty
+        return loss_fn(outputs, targets) - nn.CrossEntropyLoss()(outputs, targets)
+
+    def nets(self) -> st.SearchStrategy[Net]:
+        """regbench's three models with widths 1..12 (BatchNorm's 1-D weights included), or the user's model."""
+        if self.model_factory is not None:
+            return st.builds(Net, kind=st.just("yours"), sizes=st.just(()), seed=st.integers(0, 2**16 - 1))
+        width = st.integers(1, 12)
+        return st.builds(Net, kind=st.sampled_from(("plain", "dropout", "batchnorm")), sizes=st.tuples(width, width, st.just(self.classes)), seed=st.integers(0, 2**16 - 1))
+
+    def cases(self, *, lam: Optional[float] = None) -> st.SearchStrategy[LossCase]:
+        """Cases with lambdas log-uniform in [1e-4, 1] (they span decades in practice), or all at ``lam``."""
+        lams = st.just(lam) if lam is not None else st.floats(-4, 0).map(lambda e: float(10.0**e))
+        return st.builds(LossCase, net=self.nets(), lam=lams, batch_size=st.integers(1, 8), seed=st.integers(0, 2**16 - 1))
+
+
+def _loss_subject(factory: Any, model: Any) -> _LossSubject:
+    """Read the constructor: (base_criterion, model, lambdas...) or (model); lambdas are required arguments after the model or numeric defaults named *lam*."""
+    if isinstance(factory, nn.Module):
+        raise CheckUsageError(f"{name_of(factory)} is a loss already built on one model; pass its class, or a function taking a model and returning the loss")
+    params = _parameters(factory)
+    positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    if len(required) == 1 and not _named_like(required[0], IMAGE_NAMES):
+        takes_base, rest = False, []
+    elif len(positional) >= 2 and len(required) >= 2:
+        takes_base, rest = True, params[2:]
+    else:
+        raise CheckUsageError(f"{name_of(factory)} takes neither (base_criterion, model, lam, ...) nor (model); cannot build it as a loss")
+    lambda_names = tuple(
+        p.name for p in rest
+        if p.kind is not inspect.Parameter.VAR_POSITIONAL and p.kind is not inspect.Parameter.VAR_KEYWORD
+        and (p.default is inspect.Parameter.empty or ("lam" in p.name.lower() and isinstance(p.default, (int, float)) and not isinstance(p.default, bool)))
+    )
+    model_factory = None
+    classes = 10
+    if model is not None:
+        model_factory = (lambda: copy.deepcopy(model)) if isinstance(model, nn.Module) else model
+        subject = _model_subject(model_factory, None)
+        with torch.no_grad(), rngs_restored():
+            out = subject.fresh().eval()(subject.inputs(Batch(2, "uniform", 0)))
+        classes = int(out.shape[-1])
+    return _LossSubject(factory, takes_base, lambda_names, model_factory, classes)
+
+
+def _prop_lambda_zero(subject: _LossSubject, case: LossCase) -> None:
+    model = case.net.build(subject.model_factory)
+    loss_fn = subject.build(model, case.lam)
+    outputs, targets = case.outputs(subject.classes)
+    total, base = loss_fn(outputs, targets), nn.CrossEntropyLoss()(outputs, targets)
+    assert torch.allclose(total.double(), base.double(), rtol=1e-6, atol=1e-12), f"with lambda = 0 the loss is {float(total.detach()):.6g}, the base criterion {float(base):.6g}"
+    total.backward()
+    touched = [n for n, p in model.named_parameters() if p.grad is not None and p.grad.any()]
+    assert not touched, f"with lambda = 0 the loss still has a gradient on {', '.join(touched[:4])}"
+
+
+def _prop_skips_unpenalized(subject: _LossSubject, case: LossCase) -> None:
+    model = case.net.build(subject.model_factory)
+    loss_fn = subject.build(model, case.lam)
+    outputs, targets = case.outputs(subject.classes)
+    value = loss_fn(outputs, targets)  # the logits are constants: any dependence on the model is the penalty's
+    value.backward()
+    penalized = {n for n, _ in penalized_parameters(model)}
+    for name, p in model.named_parameters():
+        if name in penalized:
+            continue
+        assert p.grad is None or not p.grad.any(), f"the penalty has a gradient on {name} (shape {tuple(p.shape)})"
+        saved = p.detach().clone()
+        with torch.no_grad():
+            p.add_(torch.rand(p.shape, generator=torch.Generator().manual_seed(case.seed)).to(p) + 0.5)  # +0.5..1.5 everywhere
+            changed = loss_fn(outputs, targets)
+            p.copy_(saved)
+        assert torch.equal(changed.detach(), value.detach()), f"changing {name} changed the loss from {float(value.detach()):.8g} to {float(changed):.8g}"
+
+
+def _prop_linear_in_lambda(subject: _LossSubject, case: LossCase, scale: float) -> None:
+    outputs, targets = case.outputs(subject.classes)
+    model = case.net.build(subject.model_factory)
+    with torch.no_grad():
+        low = subject.penalty(subject.build(model, case.lam), outputs, targets).double()
+        high = subject.penalty(subject.build(model, case.lam * scale), outputs, targets).double()
+    assert torch.allclose(high, scale * low, rtol=1e-4, atol=1e-10), (
+        f"penalty {float(low):.6g} at lambda {case.lam:.4g} but {float(high):.6g} at {scale:g} x lambda (expected {scale * float(low):.6g})"
+    )
+
+
+def _prop_non_negative(subject: _LossSubject, case: LossCase) -> None:
+    outputs, targets = case.outputs(subject.classes)
+    with torch.no_grad():
+        penalty = float(subject.penalty(subject.build(case.net.build(subject.model_factory), case.lam), outputs, targets))
+    assert penalty >= -1e-9, f"the penalty is {penalty:.6g}"
+
+
+def check_loss(factory: Any, *, model: Any = None, max_examples: int = MAX_EXAMPLES, name: Optional[str] = None) -> Report:
+    """Every loss invariant on ``factory``: a class or callable ``(base_criterion, model, lam, ...)``, or ``model -> loss``.
+
+    The loss is built on regbench's three models with generated widths, or on copies of ``model``
+    (a factory or module) when given; it is called on fixed logits and class targets, as
+    CrossEntropyLoss takes, so whatever depends on the model is the penalty.
+    """
+    inv = LOSS_INVARIANTS
+    with rngs_restored():
+        subject = _loss_subject(factory, model)
+        bind = lambda prop: functools.partial(prop, subject)  # noqa: E731
+        cases = subject.cases()
+        probe = Net("yours" if model is not None else "batchnorm", (3, 3, subject.classes), 0).build(subject.model_factory)
+        penalized = {n for n, _ in penalized_parameters(probe)}
+        unpenalized = [n for n, p in probe.named_parameters() if p.requires_grad and n not in penalized]
+        separable = subject.takes_base or isinstance(subject.build(probe), PenaltyLoss)  # can the penalty be read apart from the base?
+        no_lambda = "the constructor takes no lambda argument (only (base_criterion, model, lam, ...) constructors can be scaled)"
+        no_base = "the loss is built by a function of the model alone, so its base criterion is unknown; pass a (base_criterion, model, lam) class, or return a regbench PenaltyLoss"
+        results = [
+            _property_result(inv["lambda_zero_is_base"], bind(_prop_lambda_zero), {"case": subject.cases(lam=0.0)}, max_examples)
+            if subject.lambda_names
+            else _not_applicable(inv["lambda_zero_is_base"], no_lambda),
+            _property_result(inv["penalty_skips_biases_and_1d"], bind(_prop_skips_unpenalized), {"case": cases}, max_examples)
+            if unpenalized
+            else _not_applicable(inv["penalty_skips_biases_and_1d"], "the model has no bias or 1-D parameter for a penalty to leave out"),
+            _property_result(inv["penalty_linear_in_lambda"], bind(_prop_linear_in_lambda), {"case": cases, "scale": st.sampled_from((2.0, 3.0, 10.0, 0.5))}, max_examples)
+            if subject.lambda_names
+            else _not_applicable(inv["penalty_linear_in_lambda"], no_lambda),
+            _property_result(inv["penalty_non_negative"], bind(_prop_non_negative), {"case": cases}, max_examples)
+            if separable
+            else _not_applicable(inv["penalty_non_negative"], no_base),
+        ]
+    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "models": "yours" if model is not None else "regbench's", "examples": max_examples}
+    return Report(name or name_of(factory), "loss", results, options)

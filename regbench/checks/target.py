@@ -1,0 +1,97 @@
+"""What a user's object is (model, loss or transform), finding it from "module:attribute", and checking it."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Optional
+
+from torch import nn
+
+from regbench.checks.losses import LOSS_INVARIANTS, check_loss
+from regbench.checks.models import MODEL_INVARIANTS, check_model
+from regbench.checks.report import KINDS, CheckUsageError, Report
+from regbench.checks.search import (
+    IMAGE_NAMES,
+    MODEL_NAMES,
+    _first_line,
+    _is_factory,
+    _is_torchvision_transform,
+    _made,
+    _named_like,
+    _parameters,
+    name_of,
+)
+from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
+from regbench.losses import PenaltyLoss
+
+
+INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS)}
+
+
+def kind_of(obj: Any) -> str:
+    """"model", "loss" or "transform", by inspection; CheckUsageError when the object does not say."""
+    if _is_torchvision_transform(obj):
+        return "transform"
+    if isinstance(obj, PenaltyLoss) or (inspect.isclass(obj) and issubclass(obj, PenaltyLoss)):
+        return "loss"
+    if isinstance(obj, nn.Module):
+        return "model"
+    if not callable(obj):
+        raise CheckUsageError(f"{name_of(obj)} is a {type(obj).__name__}, not a model, loss or transform (nor a callable making one)")
+    params = [p for p in _parameters(obj) if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in params if p.default is inspect.Parameter.empty]
+    if len(required) >= 2 and _named_like(required[1], MODEL_NAMES):
+        return "loss"  # the notebook's Loss(base_criterion, model, lam)
+    if len(required) == 1:
+        if _named_like(required[0], MODEL_NAMES):
+            return "loss"
+        if _named_like(required[0], IMAGE_NAMES):
+            return "transform"
+    if not required and _is_factory(obj):
+        if inspect.isclass(obj) and issubclass(obj, nn.Module):
+            return "model"
+        made = _made(obj)  # a factory: what it makes says what it is
+        if _is_torchvision_transform(made) or (callable(made) and not isinstance(made, nn.Module) and not inspect.isclass(made)):
+            return "transform"
+        if isinstance(made, nn.Module):
+            return "model"
+    signature = f"({', '.join(p.name for p in required)})"
+    raise CheckUsageError(f"cannot tell what {name_of(obj)}{signature} is: name the argument model or img, or pass --kind model|loss|transform")
+
+
+def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, **options: Any) -> Report:
+    """The checks for whatever ``obj`` is (or ``kind`` says); options that do not apply to that kind are ignored."""
+    kind = kind or kind_of(obj)
+    runners = {"model": check_model, "loss": check_loss, "transform": check_transform}
+    if kind not in runners:
+        raise CheckUsageError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    accepted = inspect.signature(runners[kind]).parameters
+    return runners[kind](obj, name=name, **{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+def load_target(target: str) -> Any:
+    """``module:attribute`` (attribute may be dotted) imported from sys.path; CheckUsageError with one line on any problem."""
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise CheckUsageError(f"{target!r} is not MODULE:ATTRIBUTE (e.g. my_models:MyNet)")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name) and (module_name == error.name or module_name[len(error.name)] == "."):
+            raise CheckUsageError(f"module {module_name!r} not found on the current directory or PYTHONPATH") from None
+        raise CheckUsageError(f"importing {module_name!r} failed: {error}") from None
+    except Exception as error:
+        raise CheckUsageError(f"importing {module_name!r} failed: {type(error).__name__}: {_first_line(error)}") from None
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise CheckUsageError(f"module {module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_target(target: str, **options: Any) -> Report:
+    """``check(load_target(target))``, the report named by the target as typed."""
+    return check(load_target(target), name=target, **options)
+
+
