@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from regbench.results import environment
+from regbench.train import flushed_denormals
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = config.getoption("bench_threads", None)
     if threads is not None and threads < 1:
         raise pytest.UsageError(f"--bench-threads must be >= 1, got {threads}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def denormals_flushed():
+    """Train and time as `regbench run` does, with denormals flushed (regbench.train.flushed_denormals)."""
+    with flushed_denormals():
+        yield
 
 
 def timing_threads(config: pytest.Config) -> int:

@@ -25,6 +25,7 @@ from regbench.configs import CONFIGS, select_configs
 from regbench.data import DATASETS, DataError, load_dataset
 from regbench.experiment import ENGINES, Settings
 from regbench.sweep import EXECUTIONS, run_matrix
+from regbench.train import flushed_denormals
 
 __all__ = ["main"]
 
@@ -122,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"regbench run: {len(configs)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
           f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
     started = time.perf_counter()
-    runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution)
+    with flushed_denormals():
+        runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution)
     for record in runs:
         if record["status"] != "ok":
             print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)

@@ -113,3 +113,13 @@ def test_seed_everything_covers_numpy_and_random():
     seed_everything(5)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
     assert not math.isnan(first[0])
+
+
+def test_flushed_denormals_only_inside_the_block():
+    """Denormals read as zero inside the block and as themselves after it (torch's default)."""
+    from regbench.train import flushed_denormals
+
+    tiny = torch.tensor([1e-40])
+    with flushed_denormals():
+        assert float(tiny * 1.0) == 0.0
+    assert float(tiny * 1.0) > 0.0
