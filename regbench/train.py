@@ -101,9 +101,12 @@ class History:
 
 
 def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
-    """One pass; trains when given an optimizer, otherwise only measures (under no_grad)."""
-    sums = torch.zeros(3, device=device, dtype=torch.float64)  # base loss, penalty, correct
-    n = 0
+    """One pass; trains when given an optimizer, otherwise only measures (under no_grad).
+
+    Per-batch values stay on the device and are reduced once at the end of the pass: one
+    synchronization per pass, and no bookkeeping in the step beyond counting correct predictions.
+    """
+    bases, penalties, correct, sizes = [], [], [], []
     with torch.set_grad_enabled(optimizer is not None):
         for inputs, targets in batches:
             inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
@@ -113,10 +116,16 @@ def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: to
                 optimizer.zero_grad(set_to_none=True)
                 parts.total.backward()
                 optimizer.step()
-            k = len(targets)
-            sums += torch.stack([parts.base.detach() * k, parts.penalty.detach() * k, (outputs.argmax(1) == targets).sum()]).to(sums.dtype)
-            n += k
-    return EpochStats.from_sums(sums[0], sums[1], sums[2], n), n
+            bases.append(parts.base.detach())
+            penalties.append(parts.penalty.detach())
+            correct.append((outputs.argmax(1) == targets).sum())
+            sizes.append(len(targets))
+    n = sum(sizes)
+    if n == 0:
+        raise ValueError("the data loader yielded no samples")
+    weights = torch.tensor(sizes, device=device, dtype=torch.float64)
+    weighted = lambda values: (torch.stack(values).double() * weights).sum()  # noqa: E731
+    return EpochStats.from_sums(weighted(bases), weighted(penalties), torch.stack(correct).sum(), n), n
 
 
 def evaluate(model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: torch.device | str | None = None) -> EpochStats:
