@@ -38,7 +38,7 @@ from regbench.data import Split, TensorLoader, load_dataset
 from regbench.experiment import Settings
 from regbench.models import FullyConnected
 from regbench.sweep import run_matrix
-from regbench.train import make_optimizer, run_epoch
+from regbench.train import make_optimizer, run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
@@ -83,7 +83,7 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-            _sync(device)
+            synchronize(device)
 
         return bare, len(x)
     if path == "notebook":
@@ -97,15 +97,9 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
 
     def regbench_or_notebook() -> None:
         run_epoch(model, loss_fn, batches, device, optimizer)
-        _sync(device)
+        synchronize(device)
 
     return regbench_or_notebook, n
-
-
-def _sync(device: torch.device) -> None:
-    """Rounds measure finished GPU work, not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @pytest.mark.parametrize("batch_size, path", [(b, p) for b, paths in PATHS.items() for p in paths], ids=lambda v: str(v))

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from regbench.configs import Config
-from regbench.train import make_optimizer, run_epoch
+from regbench.train import make_optimizer, run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
@@ -41,8 +41,7 @@ def training_step(config: Config, batch_size: int, device: torch.device) -> Call
 
     def step() -> None:
         run_epoch(model, loss_fn, batch, device, optimizer)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
 
     return step
 

@@ -27,7 +27,7 @@ from regbench import losses
 from regbench.configs import Config
 from regbench.data import Split, TensorLoader
 from regbench.experiment import Settings, make_loaders, measure, run_one
-from regbench.train import EpochStats, TrainingDiverged, seed_everything
+from regbench.train import EpochStats, TrainingDiverged, epoch_entry, seed_everything, synchronize
 
 __all__ = ["EXECUTIONS", "Member", "StackedMLP", "choose_execution", "run_group", "run_matrix"]
 
@@ -149,8 +149,8 @@ def _generator_like_global(device: torch.device) -> torch.Generator:
     return generator
 
 
-def _epoch_sums(net: StackedMLP, logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """(M, 3) sums of base loss, penalty and correct predictions over a batch; the base loss per member is the mean."""
+def _epoch_sums(logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """((M, 3) sums of base loss, penalty and correct predictions over a batch, (M,) mean base loss per member)."""
     m, b, c = logits.shape
     base = F.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none").view(m, b).mean(1)
     correct = (logits.argmax(2) == targets).sum(1)
@@ -164,7 +164,7 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
         penalty = net.penalty()
         for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK)):
             logits = net.forward(xs.reshape(len(xs), -1), training=False)
-            sums += _epoch_sums(net, logits, ys.expand(len(net.members), -1), penalty)[0].double()
+            sums += _epoch_sums(logits, ys.expand(len(net.members), -1), penalty)[0].double()
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
 
@@ -182,7 +182,7 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
     train_seconds, n = 0.0, len(train_y)
     rows = torch.arange(len(members), device=device)[:, None]
     for epoch in range(1, settings.epochs + 1):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         epochs = [lo.epoch() for lo in train_loaders]  # each member's augmentation and order, in run_one's draw order
         inputs = torch.stack([e[0] for e in epochs]).flatten(2)  # (M, N, 784)
@@ -192,20 +192,17 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
             targets = train_y[idx]
             logits = net.forward(inputs[rows, idx], training=True)
             penalty = net.penalty()
-            batch_sums, base = _epoch_sums(net, logits, targets, penalty.detach())
+            batch_sums, base = _epoch_sums(logits, targets, penalty.detach())
             optimizer.zero_grad(set_to_none=True)
             (base + penalty).sum().backward()  # members' losses are independent: the sum's gradient is each member's own
             optimizer.step()
             sums += batch_sums.detach().double()
-        _sync(device)
+        synchronize(device)
         train_seconds += time.perf_counter() - start
         train_stats = [EpochStats.from_sums(*row, n) for row in sums.cpu()]
         val_stats = _evaluate(net, test_x, test_y)
         for k, (tr, va) in enumerate(zip(train_stats, val_stats)):
-            histories[k].append({
-                "epoch": epoch, "train_loss": tr.loss, "train_penalty": tr.penalty, "train_accuracy": tr.accuracy,
-                "val_loss": va.loss, "val_penalty": va.penalty, "val_accuracy": va.accuracy,
-            })
+            histories[k].append(epoch_entry(epoch, tr, va))
     samples = settings.epochs * n
     records = []
     for k, m in enumerate(members):
@@ -226,12 +223,6 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
         )
         records.append(record)
     return records
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for queued GPU work so timings measure it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def choose_execution(members: list[Member], split: Split, settings: Settings, *, steps: int = 8) -> dict:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from regbench.losses import loss_parts
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -84,6 +84,19 @@ class EpochStats:
         if n == 0:
             raise ValueError("the data loader yielded no samples")
         return cls(float(loss) / n, float(penalty) / n, float(correct) / n)
+
+
+def epoch_entry(epoch: int, train: EpochStats, val: EpochStats) -> dict:
+    """One epoch of a history, in the keys every results file uses (single runs and sweeps alike)."""
+    return {
+        "epoch": epoch,
+        "train_loss": train.loss,
+        "train_penalty": train.penalty,
+        "train_accuracy": train.accuracy,
+        "val_loss": val.loss,
+        "val_penalty": val.penalty,
+        "val_accuracy": val.accuracy,
+    }
 
 
 @dataclass
@@ -162,10 +175,10 @@ def train_model(
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=None if progress is None else not progress, leave=False)
     for epoch in bar:
         model.train()
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         train_stats, n = run_epoch(model, loss_fn, train_loader, device, optimizer)
-        _synchronize(device)
+        synchronize(device)
         history.train_seconds += time.perf_counter() - start
         history.train_samples += n
         if not (math.isfinite(train_stats.loss) and math.isfinite(train_stats.penalty)):
@@ -174,15 +187,7 @@ def train_model(
                 "lower the learning rate or the penalty lambda"
             )
         val_stats = evaluate(model, loss_fn, val_loader, device=device)
-        history.epochs.append({
-            "epoch": epoch,
-            "train_loss": train_stats.loss,
-            "train_penalty": train_stats.penalty,
-            "train_accuracy": train_stats.accuracy,
-            "val_loss": val_stats.loss,
-            "val_penalty": val_stats.penalty,
-            "val_accuracy": val_stats.accuracy,
-        })
+        history.epochs.append(epoch_entry(epoch, train_stats, val_stats))
         bar.set_postfix(train_acc=f"{train_stats.accuracy:.3f}", val_acc=f"{val_stats.accuracy:.3f}")
     return history
 
@@ -197,7 +202,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work so wall-clock timings measure it, not just its launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
