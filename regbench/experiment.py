@@ -24,7 +24,7 @@ from regbench.configs import Config
 from regbench.data import Split, TensorLoader
 from regbench.train import Batches, TrainingDiverged, evaluate, make_optimizer, seed_everything, train_model
 
-__all__ = ["ENGINES", "Settings", "make_loaders", "measure", "run_one"]
+__all__ = ["ENGINES", "Prepared", "Settings", "make_loaders", "measure", "prepare", "run_one"]
 
 ENGINES = ("fast", "notebook")
 
@@ -89,25 +89,42 @@ def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batch
     }
 
 
+@dataclass
+class Prepared:
+    """A run built and ready to train: what run_one trains and then measures."""
+
+    model: torch.nn.Module
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    train: Batches
+    clean_train: Batches
+    test: Batches
+
+
+def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prepared:
+    """Seed, then build model, loss, optimizer and loaders in the one order that makes a run repeatable."""
+    seed_everything(seed)
+    model = config.build_model().to(torch.device(settings.device))
+    loss_fn = config.build_loss(model)
+    optimizer = make_optimizer(model, settings.lr, fused=settings.engine == "fast")
+    return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings))
+
+
 def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> dict:
     """Train ``config`` with ``seed`` and return its record; a diverged run is recorded, not raised."""
     started = time.perf_counter()
     device = torch.device(settings.device)
-    seed_everything(seed)
-    model = config.build_model().to(device)
-    loss_fn = config.build_loss(model)
-    optimizer = make_optimizer(model, settings.lr, fused=settings.engine == "fast")
-    train_loader, clean_train_loader, test_loader = make_loaders(config, seed, split, settings)
+    run = prepare(config, seed, split, settings)
     record = {"config": config.name, "seed": seed, "status": "ok", "engine": settings.engine}
     try:
         history = train_model(
-            model, loss_fn, optimizer, train_loader, test_loader, settings.epochs,
+            run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
             device=device, progress=progress, desc=f"{config.name} seed {seed}",
         )
     except TrainingDiverged as exc:
         record.update(status="diverged", error=str(exc), run_seconds=time.perf_counter() - started)
         return record
-    record.update(measure(model, loss_fn, clean_train_loader, test_loader, device))
+    record.update(measure(run.model, run.loss_fn, run.clean_train, run.test, device))
     record.update(
         samples_per_second=history.samples_per_second,
         train_seconds=history.train_seconds,

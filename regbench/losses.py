@@ -47,14 +47,48 @@ def penalized_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     ]
 
 
+class _L1Norm(torch.autograd.Function):
+    """sum |W| with its gradient sign(W) kept from the forward pass.
+
+    The same value and gradient as ``torch.stack([p.abs().sum() for p in params]).sum()``, in
+    fewer passes over the weights: sign(W) is computed once and is both half of the value
+    (sum |W| = W . sign(W)) and the whole gradient. On a 784x500 weight matrix this is what
+    makes an L1 step cost about as much as a Ridge step rather than twice as much.
+    """
+
+    @staticmethod
+    def forward(ctx, *params: torch.Tensor) -> torch.Tensor:
+        signs = [p.sign() for p in params]
+        ctx.save_for_backward(*signs)
+        return torch.stack([torch.dot(p.reshape(-1), s.reshape(-1)) for p, s in zip(params, signs)]).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(s * grad for s in ctx.saved_tensors)
+
+
+class _SquaredL2Norm(torch.autograd.Function):
+    """sum W**2 as one dot product per tensor (one read of the weights, no temporary), gradient 2 W."""
+
+    @staticmethod
+    def forward(ctx, *params: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(*params)
+        return torch.stack([torch.dot(p.reshape(-1), p.reshape(-1)) for p in params]).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        twice = 2 * grad
+        return tuple(p * twice for p in ctx.saved_tensors)
+
+
 def l1_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """sum |W| over all tensors: the Lasso penalty before lambda."""
-    return torch.stack([p.abs().sum() for p in params]).sum()
+    return _L1Norm.apply(*params)
 
 
 def squared_l2_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """sum W**2 over all tensors: the Ridge penalty before lambda (no square root, as in the notebook)."""
-    return torch.stack([p.square().sum() for p in params]).sum()
+    return _SquaredL2Norm.apply(*params)
 
 
 @dataclass

@@ -15,6 +15,7 @@ small kernel launches by one. ``choose_execution`` times both for a few steps an
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -26,8 +27,9 @@ from torch import nn
 from regbench import losses
 from regbench.configs import Config
 from regbench.data import Split, TensorLoader
-from regbench.experiment import Settings, make_loaders, measure, run_one
-from regbench.train import EpochStats, TrainingDiverged, epoch_entry, seed_everything, synchronize
+from regbench.experiment import Settings, make_loaders, measure, prepare
+from regbench.pool import default_workers, run_many, worker_threads
+from regbench.train import EpochStats, TrainingDiverged, epoch_entry, seed_everything, synchronize, train_model
 
 __all__ = ["EXECUTIONS", "Member", "StackedMLP", "choose_execution", "run_group", "run_matrix"]
 
@@ -168,26 +170,21 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
 
-def run_group(members: list[Member], split: Split, settings: Settings) -> list[dict]:
-    """Train all members together for settings.epochs; return one record per member, like run_one's."""
-    started = time.perf_counter()
-    device = torch.device(settings.device)
-    net = StackedMLP(members, device)
-    optimizer = torch.optim.Adam(list(net.params.values()), lr=settings.lr, fused=True)
-    loaders = [make_loaders(m.config, m.seed, split, settings) for m in members]
-    train_loaders: list[TensorLoader] = [lo[0] for lo in loaders]
+def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: TensorLoader, settings: Settings) -> tuple[list[list[dict]], float]:
+    """Train all members together for settings.epochs: (each member's history, seconds spent in training steps)."""
+    device = net.device
     train_y = train_loaders[0].targets
-    test_x, test_y = loaders[0][2].inputs, loaders[0][2].targets
-    histories: list[list[dict]] = [[] for _ in members]
+    histories: list[list[dict]] = [[] for _ in net.members]
     train_seconds, n = 0.0, len(train_y)
-    rows = torch.arange(len(members), device=device)[:, None]
+    rows = torch.arange(len(net.members), device=device)[:, None]
+    optimizer = torch.optim.Adam(list(net.params.values()), lr=settings.lr, fused=True)
     for epoch in range(1, settings.epochs + 1):
         synchronize(device)
         start = time.perf_counter()
         epochs = [lo.epoch() for lo in train_loaders]  # each member's augmentation and order, in run_one's draw order
         inputs = torch.stack([e[0] for e in epochs]).flatten(2)  # (M, N, 784)
         orders = torch.stack([e[1] for e in epochs])  # (M, N)
-        sums = torch.zeros(len(members), 3, device=device, dtype=torch.float64)
+        sums = torch.zeros(len(net.members), 3, device=device, dtype=torch.float64)
         for idx in orders.split(settings.batch_size, dim=1):
             targets = train_y[idx]
             logits = net.forward(inputs[rows, idx], training=True)
@@ -200,10 +197,20 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
         synchronize(device)
         train_seconds += time.perf_counter() - start
         train_stats = [EpochStats.from_sums(*row, n) for row in sums.cpu()]
-        val_stats = _evaluate(net, test_x, test_y)
+        val_stats = _evaluate(net, test.inputs, test.targets)
         for k, (tr, va) in enumerate(zip(train_stats, val_stats)):
             histories[k].append(epoch_entry(epoch, tr, va))
-    samples = settings.epochs * n
+    return histories, train_seconds
+
+
+def run_group(members: list[Member], split: Split, settings: Settings) -> list[dict]:
+    """Train all members together for settings.epochs; return one record per member, like run_one's."""
+    started = time.perf_counter()
+    device = torch.device(settings.device)
+    net = StackedMLP(members, device)
+    loaders = [make_loaders(m.config, m.seed, split, settings) for m in members]
+    histories, train_seconds = _train_group(net, [lo[0] for lo in loaders], loaders[0][2], settings)
+    samples = settings.epochs * len(split.train)
     records = []
     for k, m in enumerate(members):
         record = {"config": m.config.name, "seed": m.seed, "status": "ok", "engine": "fast", "execution": "sweep", "sweep_members": len(members)}
@@ -225,25 +232,47 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
     return records
 
 
-def choose_execution(members: list[Member], split: Split, settings: Settings, *, steps: int = 8) -> dict:
-    """Time a few epochs' worth of steps both ways on this device and pick the faster: 'sweep' or 'single'."""
+def choose_execution(members: list[Member], split: Split, settings: Settings, *, workers: int = 1, steps: int = 4) -> dict:
+    """Time a few training steps both ways on this device and pick the faster: 'sweep' or 'single'.
+
+    Only training steps are timed (no measuring of finished runs), after one warm-up step each
+    way. One-by-one runs are timed for a spread of up to 8 members on one worker's share of the
+    threads, scaled to all members, and credited with running on ``workers`` processes at once.
+    """
     probe = Settings(epochs=1, batch_size=settings.batch_size, lr=settings.lr, device=settings.device, engine="fast")
-    n = min(len(split.train), steps * settings.batch_size)
-    small = Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(len(split.test), 64))), split.source)
+    device = torch.device(settings.device)
+
+    def shrunk(batches: int) -> Split:
+        """The first few batches of training data and a token test set: enough to time steps."""
+        n = min(len(split.train), batches * settings.batch_size)
+        return Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(len(split.test), 64))), split.source)
+
+    def sweep(data: Split) -> float:
+        loaders = [make_loaders(m.config, m.seed, data, probe) for m in members]
+        return _train_group(StackedMLP(members, device), [lo[0] for lo in loaders], loaders[0][2], probe)[1]
+
+    def single(data: Split) -> float:
+        sample = members[::math.ceil(len(members) / 8)]  # runs alone do not slow each other: a spread of 8 stands for all
+        with worker_threads(workers):
+            runs = [prepare(m.config, m.seed, data, probe) for m in sample]
+            seconds = sum(train_model(r.model, r.loss_fn, r.optimizer, r.train, r.test, 1, device=device, progress=False).train_seconds for r in runs)
+        return seconds * len(members) / len(sample) / workers
+
     timings = {}
-    for name, fn in (("sweep", lambda: run_group(members, small, probe)), ("single", lambda: [run_one(m.config, m.seed, small, probe, progress=False) for m in members])):
-        fn()  # warm-up: first calls pay for allocation and kernel selection
-        records = fn()
-        timings[name] = sum(r["train_seconds"] for r in records) / (len(records) if name == "sweep" else 1)
+    for name, fn in (("sweep", sweep), ("single", single)):
+        fn(shrunk(1))  # warm-up: first calls pay for allocation and kernel selection
+        timings[name] = fn(shrunk(steps))
     choice = min(timings, key=timings.get)
-    return {"choice": choice, "members": len(members), "probe_train_seconds": timings}
+    return {"choice": choice, "members": len(members), "workers": workers, "probe_train_seconds": timings}
 
 
-def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settings, *, execution: Optional[str] = None) -> tuple[list[dict], dict]:
-    """Every (config, seed) on the fast engine, each architecture group swept or one by one as measured faster.
+def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settings, *, execution: Optional[str] = None,
+               workers: Optional[int] = None) -> tuple[list[dict], dict]:
+    """Every (config, seed), each architecture group swept or one by one as measured faster.
 
     ``execution`` forces 'sweep' or 'single' (None measures); the notebook engine always runs
-    one by one. Returns the records in (config, seed) order and what was chosen per group.
+    one by one. One-by-one runs go to ``workers`` processes (None: pool.default_workers).
+    Returns the records in (config, seed) order and what was chosen per group.
     """
     if settings.engine == "notebook":
         execution = "single"
@@ -253,13 +282,15 @@ def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settin
     for config in configs:
         for seed in range(seeds):
             groups.setdefault(architecture(config), []).append(Member(config, seed))
-    records, chosen = {}, {}
+    workers = default_workers(settings, len(configs) * seeds) if workers is None else workers
+    records, chosen, singles = {}, {}, []
     for name, members in groups.items():
-        decision = {"choice": execution, "members": len(members)} if execution else choose_execution(members, split, settings)
+        decision = {"choice": execution, "members": len(members)} if execution else choose_execution(members, split, settings, workers=workers)
         chosen[name] = decision
         if decision["choice"] == "sweep":
-            out = run_group(members, split, settings)
+            records.update({(r["config"], r["seed"]): r for r in run_group(members, split, settings)})
         else:
-            out = [run_one(m.config, m.seed, split, settings) for m in members]
-        records.update({(r["config"], r["seed"]): r for r in out})
+            decision["workers"] = workers
+            singles += members
+    records.update({(r["config"], r["seed"]): r for r in run_many([(m.config, m.seed) for m in singles], split, settings, workers=workers)})
     return [records[(c.name, s)] for c in configs for s in range(seeds)], chosen

@@ -33,6 +33,17 @@ def test_notebook_engine_and_forced_sweep_record_what_ran(tmp_path):
     assert swept["runs"][0]["execution"] == "sweep" and swept["settings"]["engine"] == "fast"
 
 
+def test_workers_are_chosen_and_recorded(tmp_path):
+    """--workers 2 trains one-by-one runs in two processes and says so; the records are the usual ones."""
+    out = tmp_path / "w"
+    argv = ["run", "--configs", "baseline,dropout", "--seeds", "2", "--epochs", "1", "--n-train", "5", "--n-test", "5",
+            "--device", "cpu", "--execution", "single", "--workers", "2", "--no-plots", "--out", str(out)]
+    assert main(argv) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["settings"]["execution"]["mlp"] == {"choice": "single", "members": 4, "workers": 2}
+    assert [(r["config"], r["seed"], r["status"]) for r in doc["runs"]] == [("baseline", 0, "ok"), ("baseline", 1, "ok"), ("dropout", 0, "ok"), ("dropout", 1, "ok")]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -49,7 +60,7 @@ def test_user_errors_are_one_line(argv, message, capsys, tmp_path):
     assert message in err and "Traceback" not in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv", [["run", "--seeds", "0"], ["run", "--epochs", "x"], ["run", "--lr", "-1"], ["run", "--device", "tpu"]])
+@pytest.mark.parametrize("argv", [["run", "--workers", "0"], ["run", "--workers", "many"], ["run", "--seeds", "0"], ["run", "--epochs", "x"], ["run", "--lr", "-1"], ["run", "--device", "tpu"]])
 def test_bad_flag_values_are_refused_by_argparse(argv, capsys):
     """argparse rejects bad values with usage and exit 2."""
     with pytest.raises(SystemExit) as exc:

@@ -1,0 +1,117 @@
+"""Independent runs spread over worker processes, each with its share of the CPU threads.
+
+A training step at the notebook's batch size is too small for torch's intra-op threads: on the
+2-core machine regbench is developed on, an epoch of the 784-500-10 MLP at batch 32 took 36 ms
+on one thread and 42 ms on two. The runs of a matrix are independent, so on a CPU the cores do
+more as separate runs in separate processes (threads would queue on the GIL for each step's
+Python work). Workers are fresh interpreters (the 'spawn' start method: forking a process whose
+OpenMP threads have already run is not safe), receive the data once, and train with denormals
+flushed, as ``regbench run`` does in its own process. The calling process trains too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from regbench.configs import Config
+from regbench.data import Split
+from regbench.experiment import Settings, run_one
+
+__all__ = ["default_workers", "run_many", "threads_per_worker", "worker_threads"]
+
+Job = tuple[Config, int]  # (config, seed)
+
+_WORKER: dict = {}  # what a worker process was started with: the split and the settings
+
+
+def default_workers(settings: Settings, runs: int) -> int:
+    """One process per CPU thread torch would use, for the fast engine on a CPU; one otherwise.
+
+    A GPU is one device that the runs would share, and the notebook engine is the reference,
+    kept one run at a time as the notebook ran it.
+    """
+    if settings.device != "cpu" or settings.engine != "fast":
+        return 1
+    return max(1, min(torch.get_num_threads(), runs))
+
+
+def threads_per_worker(workers: int) -> int:
+    """Split torch's thread budget (OMP_NUM_THREADS or the core count) evenly across the workers."""
+    return max(1, torch.get_num_threads() // max(1, workers))
+
+
+@contextmanager
+def worker_threads(workers: int) -> Iterator[None]:
+    """Run the block on as many threads as one of ``workers`` workers gets (a probe of their speed)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads_per_worker(workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_many(jobs: list[Job], split: Split, settings: Settings, *, workers: int = 1) -> list[dict]:
+    """run_one for every (config, seed), records in the order given; ``workers`` at a time when more than one.
+
+    This process is one of the workers: it trains jobs from the end of the list while the
+    others start up (importing torch takes seconds) and work from the front. A job this process
+    cannot cancel has been taken by a worker, and so have all jobs before it.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and not _main_is_importable():
+        warnings.warn("worker processes re-import the __main__ module, which has no file here (a script read from stdin); "
+                      "training one run at a time in this process instead", RuntimeWarning, stacklevel=2)
+        workers = 1
+    if workers == 1 or len(jobs) <= 1:
+        return [run_one(config, seed, split, settings) for config, seed in jobs]
+    workers = min(workers, len(jobs))
+    pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(split, settings, threads_per_worker(workers)))
+    bar = tqdm(total=len(jobs), desc=f"runs on {workers} processes", unit="run", disable=None, leave=False)
+    try:
+        futures = [pool.submit(_run, config, seed) for config, seed in jobs]
+        for future in futures:
+            future.add_done_callback(lambda f: f.cancelled() or bar.update())
+        here: dict[int, dict] = {}
+        with worker_threads(workers):
+            for k in reversed(range(len(jobs))):
+                if not futures[k].cancel():
+                    break
+                here[k] = run_one(*jobs[k], split, settings, progress=False)
+                bar.update()
+        return [here[k] if k in here else future.result() for k, future in enumerate(futures)]
+    except BrokenProcessPool as exc:
+        raise RuntimeError(f"a worker process died ({exc}); rerun with --workers 1 to train in this process and see why") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+
+
+def _main_is_importable() -> bool:
+    """The 'spawn' start method re-runs the main script by path in each worker; stdin has none to re-run."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
+
+
+def _start_worker(split: Split, settings: Settings, threads: int) -> None:
+    """Runs once in each new worker: its thread share, flushed denormals, and the data every job uses."""
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    _WORKER.update(split=split, settings=settings)
+
+
+def _run(config: Config, seed: int) -> dict:
+    """One job inside a worker."""
+    return run_one(config, seed, _WORKER["split"], _WORKER["settings"], progress=False)

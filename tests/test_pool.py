@@ -1,0 +1,63 @@
+"""Worker processes: the same records as training in this process, in order, with errors carried back."""
+
+import pytest
+import torch
+
+from regbench.configs import CONFIGS
+from regbench.data import Split, embedded_digits, small_data_split
+from regbench.experiment import Settings
+from regbench.pool import default_workers, run_many, threads_per_worker, worker_threads
+
+TIMING = {"samples_per_second", "train_seconds", "run_seconds"}  # the only fields allowed to differ between processes
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    digits = embedded_digits()
+    train_idx, test_idx = small_data_split(digits, 6, 6)
+    return Split(digits.subset(train_idx), digits.subset(test_idx), source="test slice")
+
+
+@pytest.fixture
+def one_thread():
+    """Train in this process on one thread, as each of two workers does on a 2-thread budget, so results agree bit for bit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_workers_give_the_records_of_one_process_in_order(tiny_split, one_thread):
+    """Two workers return exactly what training here returns (timings aside), in the order the jobs were given."""
+    jobs = [(CONFIGS[name], seed) for name in ("l1", "dropout", "augment-flip") for seed in (1, 0)]
+    settings = Settings(epochs=2, batch_size=8)
+    here = run_many(jobs, tiny_split, settings, workers=1)
+    there = run_many(jobs, tiny_split, settings, workers=2)
+    assert [(r["config"], r["seed"]) for r in there] == [(c.name, s) for c, s in jobs]
+    for a, b in zip(here, there, strict=True):
+        assert {k: v for k, v in a.items() if k not in TIMING} == {k: v for k, v in b.items() if k not in TIMING}, (a["config"], a["seed"])
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tiny_split):
+    """A run that raises in a worker raises the same error here, message intact."""
+    with pytest.raises(ValueError, match="unknown engine 'bogus'"):
+        run_many([(CONFIGS["baseline"], 0), (CONFIGS["l1"], 0)], tiny_split, Settings(epochs=1, engine="bogus"), workers=2)
+
+
+def test_default_workers_follow_device_engine_and_thread_budget(one_thread):
+    """One worker per thread on the CPU's fast engine, never more than runs; one for the notebook engine and for CUDA."""
+    torch.set_num_threads(3)
+    assert default_workers(Settings(), runs=45) == 3
+    assert default_workers(Settings(), runs=2) == 2
+    assert default_workers(Settings(engine="notebook"), runs=45) == 1
+    assert default_workers(Settings(device="cuda"), runs=45) == 1
+    assert threads_per_worker(2) == 1 and threads_per_worker(1) == 3
+    with worker_threads(3):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 3
+
+
+def test_workers_must_be_positive(tiny_split):
+    """Zero workers is a caller's mistake, not a silent serial run."""
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_many([(CONFIGS["baseline"], 0)], tiny_split, Settings(epochs=1), workers=0)
