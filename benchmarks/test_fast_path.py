@@ -16,8 +16,10 @@ and written to ``<--bench-out>/fast_path.json``:
 - augmented regbench / notebook at batch 32 (goal >= 5) and 256 (goal >= 10);
 - plain regbench / bare at batch 1024 (goal >= 0.9: the loop's bookkeeping is free).
 
-``test_full_matrix`` (marked slow) times the whole default matrix on the fast engine against
-the same runs one by one on the notebook engine. Nothing here asserts a speed.
+``test_full_matrix`` (marked slow) times the whole default matrix on the fast engine, as
+``regbench run`` trains it (worker processes included), against the same runs one by one on the
+notebook engine, and writes ``<--bench-out>/full_matrix_<device>.json`` (goal >= 5). Nothing
+here asserts a speed.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Two engines feed the same training loop:
   are index gathers; augmentation is ``BatchAugment`` (per-sample parameters, one resampling
   call per chunk); Adam is fused.
 - ``notebook``: the notebook's path, kept honest and unoptimized for comparison: torchvision
-  transforms on PIL images, batched by a DataLoader, for training and evaluation alike.
+  transforms on PIL images, batched by a DataLoader at the training batch size, for training
+  and evaluation alike (the notebook's test loader uses its ``batch_size`` too).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["ENGINES", "Prepared", "Settings", "make_loaders", "measure", "prepar
 
 ENGINES = ("fast", "notebook")
 
-EVAL_BATCH = 1024  # evaluation has no gradient, so large batches only save time
+EVAL_BATCH = 1024  # the fast engine's evaluation batches: no gradient, so large batches only save time
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,10 @@ def make_loaders(config: Config, seed: int, split: Split, settings: Settings) ->
     if settings.engine == "notebook":
         train = split.train.subset(torch.arange(len(split.train)), transform=config.train_transform() or augment.test_transform())
         clean, test = (s.subset(torch.arange(len(s)), transform=augment.test_transform()) for s in (split.train, split.test))
-        return (
+        return (  # the notebook batches its test loader like its training loader: DataLoader(test_data, batch_size=batch_size)
             DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
-            DataLoader(clean, batch_size=EVAL_BATCH),
-            DataLoader(test, batch_size=EVAL_BATCH),
+            DataLoader(clean, batch_size=settings.batch_size),
+            DataLoader(test, batch_size=settings.batch_size),
         )
     if settings.engine != "fast":
         raise ValueError(f"unknown engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")

@@ -1,10 +1,10 @@
 """Independent runs spread over worker processes, each with its share of the CPU threads.
 
-A training step at the notebook's batch size is too small for torch's intra-op threads: on the
-2-core machine regbench is developed on, an epoch of the 784-500-10 MLP at batch 32 took 36 ms
-on one thread and 42 ms on two. The runs of a matrix are independent, so on a CPU the cores do
-more as separate runs in separate processes (threads would queue on the GIL for each step's
-Python work). Workers are fresh interpreters (the 'spawn' start method: forking a process whose
+The runs of a matrix are independent. On a CPU, a batch-32 step leaves much of a second thread
+idle (on the 2-core machine regbench is developed on, a 20-epoch run took 1.45 s on one thread
+and 0.95 s on two), so two runs side by side, one thread each, finish sooner than the same two
+runs one after the other on both threads. Processes, not threads: each step's Python work holds
+the GIL. Workers are fresh interpreters (the 'spawn' start method: forking a process whose
 OpenMP threads have already run is not safe), receive the data once, and train with denormals
 flushed, as ``regbench run`` does in its own process. The calling process trains too.
 """
@@ -40,7 +40,7 @@ def default_workers(settings: Settings, runs: int) -> int:
     A GPU is one device that the runs would share, and the notebook engine is the reference,
     kept one run at a time as the notebook ran it.
     """
-    if settings.device != "cpu" or settings.engine != "fast":
+    if torch.device(settings.device).type != "cpu" or settings.engine != "fast":
         return 1
     return max(1, min(torch.get_num_threads(), runs))
 

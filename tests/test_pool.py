@@ -49,6 +49,7 @@ def test_default_workers_follow_device_engine_and_thread_budget(one_thread):
     torch.set_num_threads(3)
     assert default_workers(Settings(), runs=45) == 3
     assert default_workers(Settings(), runs=2) == 2
+    assert default_workers(Settings(device=torch.device("cpu")), runs=45) == 3  # a torch.device works as well as its name
     assert default_workers(Settings(engine="notebook"), runs=45) == 1
     assert default_workers(Settings(device="cuda"), runs=45) == 1
     assert threads_per_worker(2) == 1 and threads_per_worker(1) == 3
