@@ -367,17 +367,6 @@ def _train_matrix(path, config, split, settings):
     return path
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: two threads waiting on a core another process holds can stall a run for minutes."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys, monkeypatch, one_thread):
     """Real training, 5 seeds x 5 epochs: the same code rerun passes; dropout that ignores eval() fails.
 

@@ -18,15 +18,6 @@ def tiny_split():
     return Split(digits.subset(train_idx), digits.subset(test_idx), source="test slice")
 
 
-@pytest.fixture
-def one_thread():
-    """Train in this process on one thread, as each of two workers does on a 2-thread budget, so results agree bit for bit."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_workers_give_the_records_of_one_process_in_order(tiny_split, one_thread):
     """Two workers return exactly what training here returns (timings aside), in the order the jobs were given."""
     jobs = [(CONFIGS[name], seed) for name in ("l1", "dropout", "augment-flip") for seed in (1, 0)]
