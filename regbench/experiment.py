@@ -128,6 +128,7 @@ def run_one(config: Config, seed: int, split: Split, settings: Settings, *, prog
     record.update(measure(run.model, run.loss_fn, run.clean_train, run.test, device))
     record.update(
         samples_per_second=history.samples_per_second,
+        torch_threads=torch.get_num_threads(),  # speed depends on it; in a worker process it is that worker's share
         train_seconds=history.train_seconds,
         run_seconds=time.perf_counter() - started,
         history=history.epochs,

@@ -123,7 +123,11 @@ def matrix_results(runs: list[dict], *, training: dict, seeds: int, dataset: str
     """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares."""
     settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": data_source, "execution": execution or {},
                 "n_train_per_class": n_train, "n_test_per_class": n_test, "wall_seconds": wall_seconds}
-    return build_results(runs, settings=settings, env=environment(training["device"]), configs=configs)
+    env = environment(training["device"])
+    threads = sorted({r["torch_threads"] for r in runs if "torch_threads" in r})
+    if threads:  # what the runs trained with (a worker process's share), not this process's count
+        env["torch_threads"] = threads[0] if len(threads) == 1 else threads
+    return build_results(runs, settings=settings, env=env, configs=configs)
 
 
 def read_json(path: Path | str) -> object:

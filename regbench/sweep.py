@@ -224,6 +224,7 @@ def run_group(members: list[Member], split: Split, settings: Settings) -> list[d
         record.update(measure(model, m.config.build_loss(model), loaders[k][1], loaders[k][2], device))
         record.update(
             samples_per_second=samples / train_seconds,  # this member's share: all members trained in the same time
+            torch_threads=torch.get_num_threads(),
             train_seconds=train_seconds,
             run_seconds=(time.perf_counter() - started) / len(members),
             history=histories[k],

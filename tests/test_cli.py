@@ -5,6 +5,7 @@ import json
 import pytest
 
 from regbench.cli import main
+from regbench.pool import threads_per_worker
 
 
 def test_run_writes_results_report_and_plots(tmp_path, capsys):
@@ -42,6 +43,8 @@ def test_workers_are_chosen_and_recorded(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["settings"]["execution"]["mlp"] == {"choice": "single", "members": 4, "workers": 2}
     assert [(r["config"], r["seed"], r["status"]) for r in doc["runs"]] == [("baseline", 0, "ok"), ("baseline", 1, "ok"), ("dropout", 0, "ok"), ("dropout", 1, "ok")]
+    share = threads_per_worker(2)  # the environment says what the runs trained with, so the gate judges timings like for like
+    assert [r["torch_threads"] for r in doc["runs"]] == [share] * 4 and doc["environment"]["torch_threads"] == share
 
 
 @pytest.mark.parametrize(
