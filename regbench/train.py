@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from regbench.losses import loss_parts
+from regbench.losses import PenaltyLoss, loss_parts
 
 __all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
 
@@ -117,9 +117,11 @@ def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: to
     """One pass; trains when given an optimizer, otherwise only measures (under no_grad).
 
     Per-batch values stay on the device and are reduced once at the end of the pass: one
-    synchronization per pass, and no bookkeeping in the step beyond counting correct predictions.
+    synchronization per pass, and no bookkeeping in the step beyond keeping each batch's loss
+    parts and predicted classes.
     """
-    bases, penalties, correct, sizes = [], [], [], []
+    penalized = isinstance(loss_fn, PenaltyLoss)  # a plain criterion's total is its base: no zero to add (and back-propagate) every step
+    bases, penalties, predicted, labels, sizes = [], [], [], [], []
     with torch.set_grad_enabled(optimizer is not None):
         for inputs, targets in batches:
             inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
@@ -127,18 +129,20 @@ def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: to
             parts = loss_parts(loss_fn, outputs, targets)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
-                parts.total.backward()
+                (parts.total if penalized else parts.base).backward()
                 optimizer.step()
             bases.append(parts.base.detach())
             penalties.append(parts.penalty.detach())
-            correct.append((outputs.argmax(1) == targets).sum())
+            predicted.append(outputs.argmax(1))
+            labels.append(targets)
             sizes.append(len(targets))
     n = sum(sizes)
     if n == 0:
         raise ValueError("the data loader yielded no samples")
     weights = torch.tensor(sizes, device=device, dtype=torch.float64)
     weighted = lambda values: (torch.stack(values).double() * weights).sum()  # noqa: E731
-    return EpochStats.from_sums(weighted(bases), weighted(penalties), torch.stack(correct).sum(), n), n
+    correct = (torch.cat(predicted) == torch.cat(labels)).sum()
+    return EpochStats.from_sums(weighted(bases), weighted(penalties), correct, n), n
 
 
 def evaluate(model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: torch.device | str | None = None) -> EpochStats:
