@@ -27,20 +27,26 @@ from regbench.configs import Config
 from regbench.data import Split
 from regbench.experiment import Settings, run_one
 
-__all__ = ["default_workers", "run_many", "threads_per_worker", "worker_threads"]
+__all__ = ["MIN_PARALLEL_SAMPLES", "default_workers", "run_many", "threads_per_worker", "worker_threads"]
 
 Job = tuple[Config, int]  # (config, seed)
 
 _WORKER: dict = {}  # what a worker process was started with: the split and the settings
 
 
-def default_workers(settings: Settings, runs: int) -> int:
+MIN_PARALLEL_SAMPLES = 200_000  # training samples of a whole matrix below which workers do not pay (see default_workers)
+
+
+def default_workers(settings: Settings, runs: int, samples: int) -> int:
     """One process per CPU thread torch would use, for the fast engine on a CPU; one otherwise.
 
     A GPU is one device that the runs would share, and the notebook engine is the reference,
-    kept one run at a time as the notebook ran it.
+    kept one run at a time as the notebook ran it. A small matrix (``samples``, all runs'
+    training samples together, under MIN_PARALLEL_SAMPLES) also stays in this process: starting
+    a worker takes about 3 s on a 2-core machine, as long as training 60k samples there, and
+    `regbench run --quick` (54k samples) was 2-3 s slower with workers than without.
     """
-    if torch.device(settings.device).type != "cpu" or settings.engine != "fast":
+    if torch.device(settings.device).type != "cpu" or settings.engine != "fast" or samples < MIN_PARALLEL_SAMPLES:
         return 1
     return max(1, min(torch.get_num_threads(), runs))
 

@@ -283,7 +283,8 @@ def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settin
     for config in configs:
         for seed in range(seeds):
             groups.setdefault(architecture(config), []).append(Member(config, seed))
-    workers = default_workers(settings, len(configs) * seeds) if workers is None else workers
+    if workers is None:
+        workers = default_workers(settings, len(configs) * seeds, samples=len(configs) * seeds * settings.epochs * len(split.train))
     records, chosen, singles = {}, {}, []
     for name, members in groups.items():
         decision = {"choice": execution, "members": len(members)} if execution else choose_execution(members, split, settings, workers=workers)

@@ -6,7 +6,7 @@ import torch
 from regbench.configs import CONFIGS
 from regbench.data import Split, embedded_digits, small_data_split
 from regbench.experiment import Settings
-from regbench.pool import default_workers, run_many, threads_per_worker, worker_threads
+from regbench.pool import MIN_PARALLEL_SAMPLES, default_workers, run_many, threads_per_worker, worker_threads
 
 TIMING = {"samples_per_second", "train_seconds", "run_seconds"}  # the only fields allowed to differ between processes
 
@@ -35,14 +35,16 @@ def test_an_error_in_a_worker_reaches_the_caller(tiny_split):
         run_many([(CONFIGS["baseline"], 0), (CONFIGS["l1"], 0)], tiny_split, Settings(epochs=1, engine="bogus"), workers=2)
 
 
-def test_default_workers_follow_device_engine_and_thread_budget(one_thread):
-    """One worker per thread on the CPU's fast engine, never more than runs; one for the notebook engine and for CUDA."""
+def test_default_workers_follow_device_engine_size_and_thread_budget(one_thread):
+    """One worker per thread on the CPU's fast engine, never more than runs; one for the notebook engine, for CUDA and for a small matrix."""
     torch.set_num_threads(3)
-    assert default_workers(Settings(), runs=45) == 3
-    assert default_workers(Settings(), runs=2) == 2
-    assert default_workers(Settings(device=torch.device("cpu")), runs=45) == 3  # a torch.device works as well as its name
-    assert default_workers(Settings(engine="notebook"), runs=45) == 1
-    assert default_workers(Settings(device="cuda"), runs=45) == 1
+    big = MIN_PARALLEL_SAMPLES
+    assert default_workers(Settings(), runs=45, samples=big) == 3
+    assert default_workers(Settings(), runs=2, samples=big) == 2
+    assert default_workers(Settings(device=torch.device("cpu")), runs=45, samples=big) == 3  # a torch.device works as well as its name
+    assert default_workers(Settings(), runs=45, samples=big - 1) == 1
+    assert default_workers(Settings(engine="notebook"), runs=45, samples=big) == 1
+    assert default_workers(Settings(device="cuda"), runs=45, samples=big) == 1
     assert threads_per_worker(2) == 1 and threads_per_worker(1) == 3
     with worker_threads(3):
         assert torch.get_num_threads() == 1
