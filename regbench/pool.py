@@ -27,7 +27,7 @@ from regbench.configs import Config
 from regbench.data import Split
 from regbench.experiment import Settings, run_one
 
-__all__ = ["MIN_PARALLEL_SAMPLES", "default_workers", "run_many", "threads_per_worker", "worker_threads"]
+__all__ = ["MIN_PARALLEL_SAMPLES", "default_workers", "run_many", "threads_per_worker", "usable_workers", "worker_threads"]
 
 Job = tuple[Config, int]  # (config, seed)
 
@@ -58,7 +58,7 @@ def threads_per_worker(workers: int) -> int:
 
 @contextmanager
 def worker_threads(workers: int) -> Iterator[None]:
-    """Run the block on as many threads as one of ``workers`` workers gets (a probe of their speed)."""
+    """Run the block on one worker's share of the threads: this process training as one of ``workers``, or timing one."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads_per_worker(workers))
     try:
@@ -74,12 +74,7 @@ def run_many(jobs: list[Job], split: Split, settings: Settings, *, workers: int 
     others start up (importing torch takes seconds) and work from the front. A job this process
     cannot cancel has been taken by a worker, and so have all jobs before it.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers > 1 and not _main_is_importable():
-        warnings.warn("worker processes re-import the __main__ module, which has no file here (a script read from stdin); "
-                      "training one run at a time in this process instead", RuntimeWarning, stacklevel=2)
-        workers = 1
+    workers = usable_workers(workers)
     if workers == 1 or len(jobs) <= 1:
         return [run_one(config, seed, split, settings) for config, seed in jobs]
     workers = min(workers, len(jobs))
@@ -105,10 +100,17 @@ def run_many(jobs: list[Job], split: Split, settings: Settings, *, workers: int 
         bar.close()
 
 
-def _main_is_importable() -> bool:
-    """The 'spawn' start method re-runs the main script by path in each worker; stdin has none to re-run."""
+def usable_workers(workers: int) -> int:
+    """``workers``, or 1 (with a warning) where worker processes cannot start: the 'spawn' start
+    method re-runs the main script by path in each worker, and a script read from stdin has none."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path is None or os.path.exists(path)
+    if workers > 1 and path is not None and not os.path.exists(path):
+        warnings.warn(f"worker processes re-import the __main__ module, which has no file here ({path}); "
+                      "training one run at a time in this process instead", RuntimeWarning, stacklevel=3)
+        return 1
+    return workers
 
 
 def _start_worker(split: Split, settings: Settings, threads: int) -> None:

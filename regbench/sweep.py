@@ -28,7 +28,7 @@ from regbench import losses
 from regbench.configs import Config
 from regbench.data import Split, TensorLoader
 from regbench.experiment import Settings, make_loaders, measure, prepare
-from regbench.pool import default_workers, run_many, worker_threads
+from regbench.pool import default_workers, run_many, usable_workers, worker_threads
 from regbench.train import EpochStats, TrainingDiverged, epoch_entry, seed_everything, synchronize, train_model
 
 __all__ = ["EXECUTIONS", "Member", "StackedMLP", "choose_execution", "run_group", "run_matrix"]
@@ -285,6 +285,7 @@ def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settin
             groups.setdefault(architecture(config), []).append(Member(config, seed))
     if workers is None:
         workers = default_workers(settings, len(configs) * seeds, samples=len(configs) * seeds * settings.epochs * len(split.train))
+    workers = usable_workers(workers)  # before the probe, which credits one-by-one runs with the workers
     records, chosen, singles = {}, {}, []
     for name, members in groups.items():
         decision = {"choice": execution, "members": len(members)} if execution else choose_execution(members, split, settings, workers=workers)

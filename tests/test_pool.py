@@ -1,12 +1,14 @@
 """Worker processes: the same records as training in this process, in order, with errors carried back."""
 
+import sys
+
 import pytest
 import torch
 
 from regbench.configs import CONFIGS
 from regbench.data import Split, embedded_digits, small_data_split
 from regbench.experiment import Settings
-from regbench.pool import MIN_PARALLEL_SAMPLES, default_workers, run_many, threads_per_worker, worker_threads
+from regbench.pool import MIN_PARALLEL_SAMPLES, default_workers, run_many, threads_per_worker, usable_workers, worker_threads
 
 TIMING = {"samples_per_second", "train_seconds", "run_seconds"}  # the only fields allowed to differ between processes
 
@@ -55,3 +57,11 @@ def test_workers_must_be_positive(tiny_split):
     """Zero workers is a caller's mistake, not a silent serial run."""
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_many([(CONFIGS["baseline"], 0)], tiny_split, Settings(epochs=1), workers=0)
+
+
+def test_a_main_script_without_a_file_keeps_training_here(monkeypatch):
+    """A script read from stdin cannot be re-imported by a spawned worker: one process, and a warning that says why."""
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "<stdin>", raising=False)
+    with pytest.warns(RuntimeWarning, match="no file here"):
+        assert usable_workers(2) == 1
+    assert usable_workers(1) == 1
