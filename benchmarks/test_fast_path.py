@@ -39,7 +39,7 @@ from regbench.configs import CONFIGS
 from regbench.data import Split, TensorLoader, load_dataset
 from regbench.experiment import Settings
 from regbench.models import FullyConnected
-from regbench.sweep import run_matrix
+from regbench.matrix import run_matrix
 from regbench.train import make_optimizer, run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
@@ -107,14 +107,14 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
 @pytest.mark.parametrize("batch_size, path", [(b, p) for b, paths in PATHS.items() for p in paths], ids=lambda v: str(v))
 def test_training_pass(benchmark, device, split, batch_size, path):
     """Time one pass of a path; record samples per second of the median round."""
-    run, samples = _epoch(path, split, batch_size, torch.device(device))
-    benchmark.group = f"fast-path-{device}-b{batch_size}"
-    benchmark.extra_info.update(path=path, batch_size=batch_size, device=device, samples_per_call=samples)
+    run, samples = _epoch(path, split, batch_size, device)
+    benchmark.group = f"fast-path-{device.type}-b{batch_size}"
+    benchmark.extra_info.update(path=path, batch_size=batch_size, device=device.type, samples_per_call=samples)  # a name: JSON has no torch.device
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if benchmark.stats:
         speed = samples / benchmark.stats.stats.median
         benchmark.extra_info["samples_per_second"] = speed
-        MEDIANS[(path, batch_size, device)] = speed
+        MEDIANS[(path, batch_size, device.type)] = speed
 
 
 def ratios(medians: dict, device: str) -> list[dict]:
@@ -133,7 +133,7 @@ def report_ratios(request: pytest.FixtureRequest) -> Iterator[None]:
     """After the module: print the ratios and keep them beside the other results."""
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for device in sorted({key[2] for key in MEDIANS}):
+    for device in sorted({key[2] for key in MEDIANS}):  # device names (strings): they sort, and JSON takes them
         rows = ratios(MEDIANS, device)
         if not rows:
             continue
@@ -154,16 +154,16 @@ def test_full_matrix(device, split, request):
     seconds, executions = {}, {}
     for engine in ("fast", "notebook"):
         started = time.perf_counter()
-        records, executions[engine] = run_matrix(list(CONFIGS.values()), 5, split, Settings(device=device, engine=engine))
+        records, executions[engine] = run_matrix(list(CONFIGS.values()), 5, split, Settings(device=device.type, engine=engine))
         seconds[engine] = time.perf_counter() - started
-        assert [r["status"] for r in records] == ["ok"] * len(records), "a run diverged: the timing would not be comparable"
+        assert [r.status for r in records] == ["ok"] * len(records), "a run diverged: the timing would not be comparable"
     ratio = seconds["notebook"] / seconds["fast"]
-    results.write_json(request.config.getoption("bench_out") / f"full_matrix_{device}.json", {
-        "schema_version": results.SCHEMA_VERSION, "environment": results.environment(device), "threads": torch.get_num_threads(),
+    results.write_json(request.config.getoption("bench_out") / f"full_matrix_{device.type}.json", {
+        "schema_version": results.SCHEMA_VERSION, "environment": results.environment(device.type), "threads": torch.get_num_threads(),
         "wall_seconds": seconds, "ratio": ratio, "goal": 5.0, "meets_goal": ratio >= 5.0, "execution": executions,
     })
     workers = {group["workers"] for group in executions["fast"].values() if group["choice"] == "single"}
-    line = (f"full matrix on {device}, {torch.get_num_threads()} threads: fast {seconds['fast']:.0f} s "
+    line = (f"full matrix on {device.type}, {torch.get_num_threads()} threads: fast {seconds['fast']:.0f} s "
             f"(one-by-one runs on {'/'.join(map(str, sorted(workers))) or 'no'} worker processes), "
             f"notebook one by one {seconds['notebook']:.0f} s, ratio {ratio:.1f}x (goal 5x)")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")

@@ -23,6 +23,7 @@ from regbench import results
 from regbench.configs import CONFIGS
 from regbench.data import load_dataset
 from regbench.experiment import Settings, run_one
+from regbench.records import RunRecord
 
 pytestmark = pytest.mark.benchmark
 
@@ -38,15 +39,14 @@ class Matrix:
     def __init__(self, settings: Settings, path: Path) -> None:
         self.settings, self.path = settings, path
         self.split = load_dataset(DATASET, n_train=N_TRAIN, n_test=N_TEST)
-        self.runs: list[dict] = []
+        self.runs: list[RunRecord] = []
         self.started = time.perf_counter()
 
     def write(self) -> None:
         """The same document `regbench run` writes, with the same settings keys."""
-        ran = list(dict.fromkeys(r["config"] for r in self.runs))
-        doc = results.matrix_results(self.runs, training=asdict(self.settings), seeds=SEEDS, dataset=DATASET, data_source=self.split.source,
-                                     n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started,
-                                     configs={name: CONFIGS[name].as_dict() for name in ran})
+        ran = [CONFIGS[name] for name in dict.fromkeys(r.config for r in self.runs)]
+        doc = results.matrix_results(self.runs, configs=ran, training=asdict(self.settings), seeds=SEEDS, dataset=DATASET,
+                                     data_source=self.split.source, n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started)
         results.write_json(self.path, doc)
 
 
@@ -69,6 +69,6 @@ def test_generalization(matrix: Matrix, config: str):
     for seed in range(SEEDS):
         record = run_one(CONFIGS[config], seed, matrix.split, matrix.settings)
         matrix.runs.append(record)
-        if record["status"] != "ok":
-            warnings.warn(f"{config} seed {seed}: {record.get('error', record['status'])}", stacklevel=1)
-    assert [r["seed"] for r in matrix.runs if r["config"] == config] == list(range(SEEDS))
+        if not record.ok:
+            warnings.warn(f"{config} seed {seed}: {record.error}", stacklevel=1)
+    assert [r.seed for r in matrix.runs if r.config == config] == list(range(SEEDS))

@@ -1,7 +1,7 @@
 """Training throughput: one optimization step of every model x penalty at batch 32, 256 and 1024.
 
 A step is ``regbench.train.run_epoch`` over one batch: forward, the penalized loss split into its
-parts, backward, regbench's Adam (``train.make_optimizer``, fused as the fast engine uses it) and
+parts, backward, the config's Adam (fused, as the fast engine builds it) and
 the loss bookkeeping, exactly as ``regbench run`` trains, on data already on the device, so the
 model and the penalty are timed, not the data path. On CUDA every call ends in
 ``torch.cuda.synchronize`` so a round measures the work rather than its launch, and warm-up
@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import dataclasses
+
 import pytest
 import torch
 
-from regbench.configs import Config
-from regbench.train import make_optimizer, run_epoch, synchronize
+from regbench.configs import CONFIGS, Config
+from regbench.train import run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
-MODELS = ("plain", "dropout", "batchnorm")
-PENALTIES = ("none", "l1", "l2", "elasticnet", "mixed")
+MODELS = {"plain": "baseline", "dropout": "dropout", "batchnorm": "batchnorm"}  # benchmark id -> the built-in config whose model it times
+PENALTIES = {"none": "baseline", "l1": "l1", "l2": "l2", "elasticnet": "elasticnet", "mixed": "mixed"}  # ... whose loss it times
 BATCH_SIZES = (32, 256, 1024)
 SAMPLES_PER_ROUND = 1024  # steps per round = 1024 / batch: every round lasts milliseconds, far above timer resolution
 ROUNDS = 15  # enough for Mann-Whitney U to separate a real slowdown (smallest p with 15 vs 15 is ~1e-8)
@@ -34,7 +36,7 @@ def training_step(config: Config, batch_size: int, device: torch.device) -> Call
     torch.manual_seed(0)
     model = config.build_model().to(device).train()
     loss_fn = config.build_loss(model)
-    optimizer = make_optimizer(model, lr=1e-3, fused=True)
+    optimizer = config.build_optimizer(model, lr=1e-3, fused=True)
     inputs = torch.rand(batch_size, 1, 28, 28, device=device)
     targets = torch.randint(0, 10, (batch_size,), device=device)
     batch = [(inputs, targets)]
@@ -56,7 +58,8 @@ def device_name(device: torch.device) -> str:
 @pytest.mark.parametrize("model", MODELS)
 def test_train_step(benchmark, device, model, penalty, batch_size):
     """Time one training step; record samples per second."""
-    config = Config(f"{model}-{penalty}", "throughput benchmark", model=model, penalty=penalty)
+    built_in = CONFIGS[MODELS[model]]
+    config = dataclasses.replace(CONFIGS[PENALTIES[penalty]], name=f"{model}-{penalty}", model=built_in.model, model_args=built_in.model_args)
     step = training_step(config, batch_size, device)
     benchmark.group = f"train-step-{device.type}-b{batch_size}"
     benchmark.extra_info.update(device=device.type, device_name=device_name(device), model=model, penalty=penalty,

@@ -1,11 +1,15 @@
 """regbench: reference regularization components, their invariants, and benchmarks for PyTorch."""
 
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
-from regbench.configs import CONFIGS, Config
+from regbench.configs import CONFIGS, Config, ConfigError, select_configs
 from regbench.data import ImageDataset, Split, TensorLoader, embedded_digits, load_dataset, load_idx, select_n_per_class, small_data_split
 from regbench.losses import ElasticNetLoss, LassoLoss, LossParts, MixedL1L2Loss, PenaltyLoss, RidgeLoss, penalized_parameters
 from regbench.metrics import generalization_gap, mean_abs_weight, sparsity, weight_histogram
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
+from regbench.errors import UsageError
+from regbench.records import Measurement, RunRecord
+from regbench.results import load_results, render_table, summarize
+from regbench.runner import run
 from regbench.train import History, TrainingDiverged, accuracy, evaluate, seed_everything, train_model
 
 __version__ = "0.1.0"
@@ -13,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONFIGS",
     "Config",
+    "ConfigError",
     "ElasticNetLoss",
     "FullyConnected",
     "FullyConnectedBatchNorm",
@@ -21,12 +26,15 @@ __all__ = [
     "ImageDataset",
     "LassoLoss",
     "LossParts",
+    "Measurement",
     "MixedL1L2Loss",
     "PenaltyLoss",
     "RidgeLoss",
+    "RunRecord",
     "Split",
     "TensorLoader",
     "TrainingDiverged",
+    "UsageError",
     "accuracy",
     "digit_train_transform",
     "embedded_digits",
@@ -34,13 +42,18 @@ __all__ = [
     "generalization_gap",
     "load_dataset",
     "load_idx",
+    "load_results",
     "mean_abs_weight",
     "notebook_train_transform",
     "penalized_parameters",
+    "render_table",
+    "run",
     "seed_everything",
+    "select_configs",
     "select_n_per_class",
     "small_data_split",
     "sparsity",
+    "summarize",
     "test_transform",
     "train_model",
     "weight_histogram",

@@ -1,40 +1,37 @@
 """The ``regbench`` command line: ``regbench run`` trains the matrix and writes results;
-``regbench compare`` gates a candidate run against a baseline (``regbench.compare``);
-``regbench check`` runs the invariants on the user's own components (``regbench.checks``).
+``regbench configs`` lists what a run would train; ``regbench compare`` gates a candidate run
+against a baseline (``regbench.compare``); ``regbench check`` runs the invariants on the user's
+own components and configs (``regbench.checks``).
 
-Errors the user can fix (a bad flag, a missing data folder, an unknown config) print one line
-and exit 2; they never show a traceback.
+Errors the user can fix (a bad flag, a missing data folder, an unknown config, a factory that
+refuses its keywords) are ``regbench.errors.UsageError``: one line, exit 2, no traceback. Any
+other exception is a bug, in regbench or in the code it runs, and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
-from regbench import compare, plots, results
+from regbench import compare, results
 from regbench.argtypes import positive_float, positive_int
-from regbench.configs import CONFIGS, select_configs
-from regbench.data import DATASETS, DataError, load_dataset
+from regbench.configs import CONFIGS, Config, select_configs
+from regbench.data import DATASETS
+from regbench.errors import UsageError
 from regbench.experiment import ENGINES, Settings
-from regbench.sweep import EXECUTIONS, run_matrix
-from regbench.train import flushed_denormals
+from regbench.records import EXECUTIONS
+from regbench.runner import run, write_outputs
+from regbench.targets import search_current_directory
+from regbench.train import rngs_restored
 
 __all__ = ["main"]
 
 QUICK = {"seeds": 2, "epochs": 3}  # every config still runs, in well under a minute on 2 cores
 DEFAULTS = {"seeds": 5, "epochs": Settings.epochs}
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; reported in one line."""
 
 
 def _fraction(text: str) -> float:
@@ -51,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="train the configuration matrix over seeds and write results, report and plots",
                          description="Train the notebook's regularization matrix over several seeds; write results.json, report.md and plots.")
-    run.add_argument("--configs", default="all", help=f"comma-separated subset of: {', '.join(CONFIGS)} (default: all)")
+    run.add_argument("--configs", default="all", metavar="NAMES",
+                     help=f"comma-separated built-ins ({', '.join(CONFIGS)}) and your own as MODULE:ATTRIBUTE, a Config or a list or dict "
+                          "of them, found in the current directory or on PYTHONPATH (default: all built-ins)")
     run.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
     run.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
     run.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
@@ -70,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    listing = sub.add_parser("configs", help="list what a run would train: names, descriptions, factories and their arguments, hashes",
+                             description="Show each config (the built-ins, or NAMES as --configs takes them): what it builds, with its hash.")
+    listing.add_argument("configs", nargs="*", metavar="NAMES", help="built-in names or MODULE:ATTRIBUTE (default: all built-ins)")
+    listing.add_argument("--json", action="store_true", help="print each config's full description (factories, arguments, defaults) as JSON")
     gate = sub.add_parser("compare", help="gate a candidate run against a baseline: exit 0 pass, 1 regression, 2 cannot compare",
                           description="Compare every metric of CANDIDATE with BASELINE (regbench results, or pytest-benchmark JSON) "
                                       "and exit 1 when one is significantly and meaningfully worse.")
@@ -79,15 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--speed-tolerance", type=_fraction, default=compare.SPEED_TOLERANCE,
                       help="throughput fails only when the median is more than this fraction slower (default %(default)s)")
     gate.add_argument("--allow-env-mismatch", action="store_true", help="compare files from different hardware or library versions (warns; timings are not judged across hardware)")
-    gate.add_argument("--allow-settings-mismatch", action="store_true", help="compare runs trained with different epochs, batch size, lr or data")
+    gate.add_argument("--allow-settings-mismatch", action="store_true",
+                      help="compare runs trained with different epochs, batch size, lr or data, or same-named configs defined differently")
     gate.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second on a shared CI machine")
     gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
     gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
-    probe = sub.add_parser("check", help="run regbench's invariants on your own model, loss or transform: exit 0 pass, 1 an invariant fails, 2 usage error",
+    probe = sub.add_parser("check", help="run regbench's invariants on your own model, loss, transform or config: exit 0 pass, 1 an invariant fails, 2 usage error",
                            description="Import each MODULE:ATTRIBUTE from the current directory or PYTHONPATH, tell a model (class or "
-                                       "zero-argument factory), a penalty loss (Loss(base_criterion, model, lam) or model -> loss) or a "
-                                       "transform (PIL image or tensor in, tensor out) by inspection, and check every invariant that applies.")
-    probe.add_argument("targets", nargs="+", metavar="MODULE:ATTRIBUTE", help="e.g. my_models:MyNet, my_losses:MyL2Loss, my_data:augment")
+                                       "zero-argument factory), a penalty loss (Loss(base_criterion, model, lam) or model -> loss), a "
+                                       "transform (PIL image or tensor in, tensor out) or a regbench Config (its model, loss and "
+                                       "augmentation in one report) by inspection, and check every invariant that applies.")
+    probe.add_argument("targets", nargs="+", metavar="MODULE:ATTRIBUTE", help="e.g. my_models:MyNet, my_losses:MyL2Loss, my_data:augment, my_bench:CONFIGS")
     probe.add_argument("--kind", choices=("model", "loss", "transform"), help="check every target as this kind instead of inspecting it")
     probe.add_argument("--max-examples", type=positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
     probe.add_argument("--input-shape", type=_shape, help="models: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
@@ -109,46 +114,49 @@ def _workers(text: str) -> int | None:
     return None if text == "auto" else positive_int(text)
 
 
-def _device(choice: str) -> str:
-    """Resolve 'auto', and refuse 'cuda' up front rather than deep inside training."""
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto")
-    return choice
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Train every (config, seed), then write results.json, report.md and plots, and print the table."""
-    configs = select_configs(args.configs)
+    search_current_directory()  # --configs my_bench:CONFIGS finds my_bench.py here, as pytest would
     defaults = QUICK if args.quick else DEFAULTS
-    seeds = args.seeds or defaults["seeds"]
-    settings = Settings(epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size, lr=args.lr, device=_device(args.device), engine=args.engine)
     if args.dataset != "digits" and args.root is None:
         raise UsageError(f"--dataset {args.dataset} needs --root DIR, the folder with its IDX files")
-    split = load_dataset(args.dataset, args.root, n_train=args.n_train, n_test=args.n_test)
-    print(f"regbench run: {len(configs)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
-          f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)", flush=True)
     started = time.perf_counter()
-    with flushed_denormals():
-        runs, execution = run_matrix(configs, seeds, split, settings, execution=None if args.execution == "auto" else args.execution, workers=args.workers)
-    for record in runs:
+    doc = run(args.configs, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
+              lr=args.lr, device=args.device, engine=args.engine, execution=None if args.execution == "auto" else args.execution,
+              workers=args.workers, dataset=args.dataset, root=args.root, n_train=args.n_train, n_test=args.n_test,
+              echo=lambda line: print(line, flush=True))
+    for record in doc["runs"]:
         if record["status"] != "ok":
             print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)
-    doc = results.matrix_results(runs, training=asdict(settings), seeds=seeds, dataset=args.dataset, data_source=split.source,
-                                 n_train=args.n_train, n_test=args.n_test, wall_seconds=time.perf_counter() - started,
-                                 configs={c.name: c.as_dict() for c in configs}, execution=execution)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.write_json(args.out / "results.json", doc)
-    written = [] if args.no_plots else plots.save_plots(doc, args.out)
-    report = results.render_report(doc, [str(p) for p in written])
-    with results.atomic_path(args.out / "report.md") as tmp:
-        tmp.write_text(report, encoding="utf-8")
+    written = write_outputs(doc, args.out, plots=not args.no_plots)
     print()
-    print(results.render_table(results.summarize(runs)))
+    print(results.render_table(results.summarize(doc["runs"])))
     print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'} and {len(written)} plots "
           f"in {time.perf_counter() - started:.0f} s")
-    return 0 if all(r["status"] == "ok" for r in runs) else 1
+    return 0 if all(r["status"] == "ok" for r in doc["runs"]) else 1
+
+
+def cmd_configs(args: argparse.Namespace) -> int:
+    """Print each config: name, hash, description, and what it builds (with the model's parameter count)."""
+    search_current_directory()
+    chosen = select_configs(",".join(args.configs) if args.configs else None)
+    if args.json:
+        print(json.dumps([c.describe() for c in chosen], indent=2))
+        return 0
+    width = max(len(c.name) for c in chosen)
+    for config in chosen:
+        print(f"{config.name:<{width}}  {config.hash}  {config.description}")
+        for line in config.summary().splitlines():
+            suffix = f"  ({_parameter_count(config):,} parameters)" if line.startswith("model:") else ""
+            print(f"{'':<{width}}    {line}{suffix}")
+    print("\nUnless a config says otherwise: criterion torch.nn.CrossEntropyLoss(), optimizer torch.optim.Adam at the run's --lr.")
+    return 0
+
+
+def _parameter_count(config: Config) -> int:
+    """The size of the model a config builds (built once, RNGs untouched)."""
+    with rngs_restored():
+        return sum(p.numel() for p in config.build_model().parameters())
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -164,10 +172,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         from regbench import checks  # needs Hypothesis, which only this command uses
     except ModuleNotFoundError as exc:
         raise UsageError(f"regbench check needs {exc.name}: pip install hypothesis (or regbench[test])") from None
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # find the user's modules in the current directory, as pytest does
+    search_current_directory()  # find the user's modules in the current directory, as pytest does
     model = checks.load_target(args.model) if args.model else None
-    reports = [checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model) for t in args.targets]
+    reports = [report for t in args.targets
+               for report in checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model)]
     print(json.dumps([r.to_dict() for r in reports], indent=2) if args.json else "\n\n".join(r.render() for r in reports))
     return 0 if all(r.ok for r in reports) else 1
 
@@ -175,10 +183,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "compare": cmd_compare, "check": cmd_check}
+    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "check": cmd_check}
     try:
         return handlers[args.command](args)
-    except (UsageError, DataError, results.ResultsError, ValueError) as exc:
+    except UsageError as exc:
         print(f"regbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

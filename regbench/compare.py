@@ -20,8 +20,9 @@ generalization benchmark) or two pytest-benchmark JSON files (``pytest benchmark
 
 When an interval is too wide to tell a sizeable regression from none, the verdict is
 "undecidable" and the table says why, instead of passing or failing on noise. Baseline and
-candidate must come from the same hardware, libraries and settings, or the gate refuses (exit 2)
-unless told to go on.
+candidate must come from the same hardware, libraries and settings, and a config present in
+both must have the same definition (the hash of its factories and arguments), or the gate
+refuses (exit 2) unless told to go on.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 from scipy import stats
 
 from regbench import benchfile, results
+from regbench.errors import UsageError
 from regbench.results import ResultsError
 
 __all__ = [
@@ -96,7 +98,7 @@ TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 vs 2 threads d
 LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them
 
 
-class GateRefused(ValueError):
+class GateRefused(UsageError):
     """Baseline and candidate do not compare (other hardware, libraries or settings, or other formats)."""
 
 
@@ -227,14 +229,39 @@ def settings_mismatches(baseline: dict, candidate: dict) -> list[str]:
 
 
 def config_changes(baseline: dict, candidate: dict) -> list[str]:
-    """Configs whose definition changed (a lambda, a dropout rate): worth a note, since numbers will move."""
+    """Same-named configs whose descriptions differ, each naming the fields: 'config l1: loss.args.l1_lambda 0.0001 -> 0.001'.
+
+    A description is a config's factories, their arguments and the defaults they fill in (its
+    hash covers exactly that); the name and the free-text description do not count.
+    """
     notes = []
-    for name in baseline.keys() & candidate.keys():
+    for name in sorted(baseline.keys() & candidate.keys()):
         old, new = baseline[name], candidate[name]
-        if isinstance(old, dict) and isinstance(new, dict) and old != new:
-            changed = ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k))
-            notes.append(f"config {name} changed: {changed}")
-    return sorted(notes)
+        if not (isinstance(old, dict) and isinstance(new, dict)) or old.get("hash") == new.get("hash"):
+            continue
+        flat_old, flat_new = _flatten(_definition(old)), _flatten(_definition(new))
+        fields = [f"{k} {flat_old.get(k, '(none)')} -> {flat_new.get(k, '(none)')}" for k in sorted(flat_old.keys() | flat_new.keys())
+                  if flat_old.get(k, _ABSENT) != flat_new.get(k, _ABSENT)]
+        notes.append(f"config {name}: {'; '.join(fields) or 'hash ' + str(old.get('hash')) + ' -> ' + str(new.get('hash'))}")
+    return notes
+
+
+_ABSENT = object()
+
+
+def _definition(described: dict) -> dict:
+    """What a config builds: its description without the name, free text and hash."""
+    return {k: v for k, v in described.items() if k not in ("name", "description", "hash")}
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, object]:
+    """Nested dicts as dotted keys, so a difference is named down to the argument."""
+    if isinstance(value, dict):  # an empty dict adds no key: "no arguments" is the absence of each one
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
 
 
 # ---------------------------------------------------------------- the statistics
@@ -328,9 +355,13 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
     if changed_settings and not allow_settings_mismatch:
         raise GateRefused(f"baseline and candidate were trained with different settings ({'; '.join(changed_settings)}); "
                           "compare runs made with the same settings, or pass --allow-settings-mismatch")
+    changed_configs = config_changes(baseline.configs, candidate.configs)
+    if changed_configs and not allow_settings_mismatch:
+        raise GateRefused(f"same-named configs differ between baseline and candidate ({'; '.join(changed_configs)}); "
+                          "compare runs of the same configs, or pass --allow-settings-mismatch")
     warnings = [f"different hardware: {d}" for d in hardware] + [f"different libraries: {d}" for d in libraries]
     warnings += [f"different thread count: {d} (throughput not judged)" for d in timing]
-    warnings += [f"different settings: {d}" for d in changed_settings] + config_changes(baseline.configs, candidate.configs)
+    warnings += [f"different settings: {d}" for d in changed_settings] + [f"different definition: {d}" for d in changed_configs]
     rows = []
     for group, metric in _keys(baseline, candidate):
         base, cand = baseline.values.get((group, metric), []), candidate.values.get((group, metric), [])

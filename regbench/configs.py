@@ -1,96 +1,336 @@
-"""The named configurations of the regularization matrix, as plain data.
+"""Configurations: what one cell of the matrix trains, as factories and their keyword arguments.
 
-Each ``Config`` says which model, which penalty and which augmentation one run uses; the
-builders turn it into objects. Lambdas follow the notebook: 1e-4 for L1, 1e-3 for L2 (the
-notebook's mixed-loss value, ten times its Ridge default, which it shows changes little).
+A ``Config`` names a model factory, a loss factory in the notebook's convention
+(``LassoLoss(base_criterion, model, l1_lambda)``), an augmentation for each engine and an
+optimizer, each beside its keyword arguments. The nine built-ins are written with the same
+public API a user has; nothing is dispatched on strings. A config checks itself when it is
+made (factories callable, keywords accepted, everything picklable so worker processes can
+import it) and describes itself as stable JSON with a short hash, which every results file
+records so that the gate never compares two different things under one name.
+
+Lambdas follow the notebook: 1e-4 for L1, 1e-3 for L2 (the notebook's mixed-loss value, ten
+times its Ridge default, which it shows changes little).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable, Optional
+import enum
+import functools
+import hashlib
+import inspect
+import json
+import math
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional
 
+import torch
 from torch import nn
 
 from regbench import augment, losses, models
+from regbench.errors import UsageError
+from regbench.targets import is_target, load_target
 
-__all__ = ["CONFIGS", "Config", "select_configs"]
+__all__ = ["BUILTINS", "CONFIGS", "FACTORIES", "Config", "ConfigError", "load_configs", "select_configs"]
+
+BatchTransform = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
+
+# Each factory field, with the positional arguments regbench passes before the config's keywords.
+FACTORIES: dict[str, tuple[str, ...]] = {
+    "model": (),  # model(**model_args) -> nn.Module
+    "criterion": (),  # criterion(**criterion_args) -> the base loss on (logits, targets)
+    "loss": ("base_criterion", "model"),  # loss(base, model, **loss_args) -> base + penalty
+    "augment": (),  # augment(**augment_args) -> (images, generator) -> images, on whole batches (fast engine)
+    "transform": (),  # transform(**transform_args) -> PIL image -> tensor (notebook engine)
+    "optimizer": ("params",),  # optimizer(model.parameters(), lr=<the run's lr>, **optimizer_args)
+}
+HASH_LENGTH = 12  # hex digits: 48 bits, no accidental collision among any number of configs a person writes
 
 
-@dataclass(frozen=True)
+class ConfigError(UsageError):
+    """A config that cannot be trained as written; the message names the config and the field."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
-    """One cell of the matrix: model variant x penalty x augmentation."""
+    """One cell of the matrix: factories and their keyword arguments, trained over seeds.
 
-    name: str
-    description: str
-    model: str = "plain"  # plain | dropout | batchnorm
-    penalty: str = "none"  # none | l1 | l2 | elasticnet | mixed
-    l1_lambda: float = 1e-4  # the notebook's LassoLoss default
-    l2_lambda: float = 1e-3  # the notebook's MixedL1L2Loss value for Ridge
-    dropout: float = 0.2  # the notebook's FullyConnected_dropout default
-    augment: str = "none"  # none | digits (rotation + crop) | notebook (flip + rotation + crop)
+    ``model`` and ``loss`` are any callables (a class such as ``FullyConnected`` or a function);
+    keywords for each live in ``<field>_args``, so a config says in data what it builds.
+    """
 
-    def build_model(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> nn.Module:
-        """A freshly initialized model (call after seeding for a repeatable run)."""
-        if self.model == "dropout":
-            return models.FullyConnectedDropout(input_size, hidden_size, output_size, dropout_prob=self.dropout)
-        return _MODELS[self.model](input_size, hidden_size, output_size)
+    name: str  # a short label: results, tables and the gate key on it
+    model: Callable[..., nn.Module]
+    loss: Optional[Callable[..., nn.Module]] = None  # None: the base criterion alone
+    description: str = ""
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    loss_args: Mapping[str, Any] = field(default_factory=dict)
+    criterion: Callable[..., nn.Module] = nn.CrossEntropyLoss  # the notebook's base criterion
+    criterion_args: Mapping[str, Any] = field(default_factory=dict)
+    augment: Optional[Callable[..., BatchTransform]] = None  # the fast engine's batch augmentation (None: none)
+    augment_args: Mapping[str, Any] = field(default_factory=dict)
+    transform: Optional[Callable[..., Callable]] = None  # the notebook engine's PIL train transform (None: ToTensor only)
+    transform_args: Mapping[str, Any] = field(default_factory=dict)
+    optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam  # at the run's lr unless optimizer_args says otherwise
+    optimizer_args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse, before any training, what would fail later or in a worker process."""
+        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in ",:") or any(c.isspace() for c in self.name):
+            raise ConfigError(f"config name {self.name!r}: give a non-empty name without commas, colons or spaces (the command line lists configs with them)")
+        if not isinstance(self.description, str):
+            raise ConfigError(f"config {self.name!r}: description must be a string, got {type(self.description).__name__}")
+        for name, leading in FACTORIES.items():
+            factory, args = getattr(self, name), getattr(self, f"{name}_args")
+            if not isinstance(args, Mapping) or not all(isinstance(k, str) for k in args):
+                raise ConfigError(f"config {self.name!r}: {name}_args must be a dict of keyword arguments, got {args!r}")
+            object.__setattr__(self, f"{name}_args", dict(args))  # a copy: the caller's dict may change later, the config may not
+            if factory is None:
+                if args:
+                    raise ConfigError(f"config {self.name!r}: {name}_args given without a {name} factory")
+                if name in ("model", "criterion", "optimizer"):
+                    raise ConfigError(f"config {self.name!r}: {name} is required (a class or function that builds it)")
+                continue
+            self._check_factory(name, factory, leading, args)
+
+    def _check_factory(self, name: str, factory: Any, leading: tuple[str, ...], args: Mapping[str, Any]) -> None:
+        """Callable, importable by name, picklable with its arguments, and accepting those arguments."""
+        where = f"config {self.name!r}: {name}"
+        if not callable(factory):
+            raise ConfigError(f"{where} must be callable (a class or a module-level function), got {type(factory).__name__} {factory!r}")
+        qualified = _qualified_name(factory)
+        if qualified is None:
+            raise ConfigError(f"{where}: {factory!r} is not a class or module-level function; give the function itself and its keywords in {name}_args")
+        try:
+            pickle.dumps((factory, dict(args)))
+        except Exception as error:  # PicklingError, AttributeError ("Can't pickle local object"), TypeError
+            raise ConfigError(f"{where}: {qualified} or its {name}_args cannot be pickled ({type(error).__name__}), so worker processes "
+                              "could not import it; define factories at module level (not a lambda or a local function)") from None
+        for key, value in args.items():
+            try:
+                _described(value)
+            except TypeError as error:
+                raise ConfigError(f"{where}_args[{key!r}]: {error}") from None
+        signature = _signature(factory)
+        if signature is None:
+            return  # a builtin without a signature: its arguments are checked when it is built
+        placeholders = [None] * len(leading)
+        call_args = {"lr": 1.0, **args} if name == "optimizer" else dict(args)
+        try:
+            signature.bind(*placeholders, **call_args)
+        except TypeError as error:
+            takes = f" after ({', '.join(leading)})" if leading else ""
+            raise ConfigError(f"{where}: {qualified}{signature} does not accept the keywords {sorted(call_args)}{takes}: {error}") from None
+
+    # ------------------------------------------------------------------ building
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialized model (seed first for a repeatable run)."""
+        return _expect(self._call("model"), nn.Module, self.name, "model")
+
+    def build_criterion(self) -> nn.Module:
+        """The base criterion on (logits, targets): cross-entropy unless the config says otherwise."""
+        return _expect(self._call("criterion"), Callable, self.name, "criterion")
 
     def build_loss(self, model: nn.Module) -> nn.Module:
-        """Cross-entropy, plus this config's penalty on ``model``'s weights."""
-        base = nn.CrossEntropyLoss()
-        if self.penalty == "none":
-            return base
-        if self.penalty == "l1":
-            return losses.LassoLoss(base, model, self.l1_lambda)
-        if self.penalty == "l2":
-            return losses.RidgeLoss(base, model, self.l2_lambda)
-        if self.penalty == "elasticnet":
-            return losses.ElasticNetLoss(base, model, self.l1_lambda, self.l2_lambda)
-        return losses.MixedL1L2Loss(base, model, self.l1_lambda, self.l2_lambda)
+        """The base criterion, plus this config's penalty on ``model``'s weights when it has one."""
+        base = self.build_criterion()
+        return base if self.loss is None else _expect(self._call("loss", base, model), Callable, self.name, "loss")
 
-    def train_transform(self) -> Optional[Callable]:
-        """The PIL-image augmentation for training (the notebook engine), or None for none."""
-        return _AUGMENTS[self.augment]
+    def build_optimizer(self, model: nn.Module, lr: float, *, fused: bool = False) -> torch.optim.Optimizer:
+        """The optimizer over the model's parameters at ``lr``; ``fused`` where the optimizer takes it and the config leaves it open."""
+        signature = _signature(self.optimizer)
+        extra: dict[str, Any] = {"lr": lr}
+        if fused and signature is not None and "fused" in signature.parameters and "fused" not in self.optimizer_args:
+            extra["fused"] = True  # one kernel per device for the whole update
+        return _expect(self._call("optimizer", model.parameters(), **extra), torch.optim.Optimizer, self.name, "optimizer")
 
-    def batch_transform(self) -> Optional[augment.BatchAugment]:
-        """The same augmentation on tensor batches (the fast engine), or None for none."""
-        return None if self.augment == "none" else augment.BatchAugment(flip=self.augment == "notebook")
+    def build_augment(self) -> Optional[BatchTransform]:
+        """The fast engine's batch augmentation, or None for none."""
+        return None if self.augment is None else _expect(self._call("augment"), Callable, self.name, "augment")
 
-    def as_dict(self) -> dict:
-        """Every setting, for results files."""
-        return asdict(self)
+    def build_transform(self) -> Optional[Callable]:
+        """The notebook engine's PIL-image train transform, or None for none."""
+        return None if self.transform is None else _expect(self._call("transform"), Callable, self.name, "transform")
+
+    def _call(self, name: str, *leading: Any, **extra: Any) -> Any:
+        """factory(*leading, **{**extra, **args}): the config's keywords win over regbench's defaults (an lr of its own)."""
+        return getattr(self, name)(*leading, **{**extra, **getattr(self, f"{name}_args")})
+
+    # ------------------------------------------------------------------ describing
+
+    def describe(self) -> dict:
+        """Stable JSON: each factory's qualified name, the keywords given and the defaults it fills in, and the hash."""
+        parts = self._parts()
+        return {"name": self.name, "description": self.description, "hash": _digest(parts), **parts}
+
+    @functools.cached_property
+    def hash(self) -> str:
+        """A short hash of what the config builds (not its name or description): equal hashes train alike."""
+        return _digest(self._parts())
+
+    def _parts(self) -> dict:
+        """Per factory field: None, or {factory, args, defaults}."""
+        parts: dict[str, Any] = {}
+        for name, leading in FACTORIES.items():
+            factory, args = getattr(self, name), getattr(self, f"{name}_args")
+            if factory is None:
+                parts[name] = None
+                continue
+            given = {"lr": "<the run's lr>", **args} if name == "optimizer" else args
+            parts[name] = {
+                "factory": _qualified_name(factory),
+                "args": {k: _described(v) for k, v in sorted(args.items())},
+                "defaults": _defaults(factory, len(leading), given),
+            }
+        return parts
+
+    def summary(self) -> str:
+        """One line per factory that is set, for `regbench configs`: 'loss: regbench.losses:LassoLoss(l1_lambda=0.0001)'."""
+        lines = []
+        for name, part in self._parts().items():
+            if part is None:
+                continue
+            default = (name == "criterion" and self.criterion is nn.CrossEntropyLoss and not self.criterion_args) or \
+                      (name == "optimizer" and self.optimizer is torch.optim.Adam and not self.optimizer_args)
+            if default:
+                continue  # the same in every built-in: shown once in the listing's header instead
+            args = ", ".join(f"{k}={json.dumps(v)}" for k, v in part["args"].items())
+            lines.append(f"{name}: {part['factory']}({args})")
+        return "\n".join(lines)
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
 
 
-_MODELS = {"plain": models.FullyConnected, "batchnorm": models.FullyConnectedBatchNorm}
-_AUGMENTS = {
-    "none": None,
-    "digits": augment.digit_train_transform(),
-    "notebook": augment.notebook_train_transform(),
-}
-
-CONFIGS: dict[str, Config] = {
-    c.name: c
-    for c in [
-        Config("baseline", "no regularization"),
-        Config("l1", "Lasso penalty, lambda 1e-4", penalty="l1"),
-        Config("l2", "Ridge penalty, lambda 1e-3", penalty="l2"),
-        Config("mixed", "Ridge on linear_1, Lasso on linear_2 (the notebook's exercise)", penalty="mixed"),
-        Config("elasticnet", "Lasso 1e-4 + Ridge 1e-3 on all weights", penalty="elasticnet"),
-        Config("dropout", "dropout p=0.2 after the ReLU", model="dropout"),
-        Config("batchnorm", "BatchNorm1d before the ReLU", model="batchnorm"),
-        Config("augment", "rotation +-10 deg and crop (label-preserving)", augment="digits"),
-        Config("augment-flip", "the notebook's flip + rotation + crop (a flip changes digits)", augment="notebook"),
-    ]
-}
+def _digest(parts: dict) -> str:
+    """sha256 of canonical JSON, shortened."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def select_configs(names: str | None) -> list[Config]:
-    """Configs from a comma-separated list (None or 'all' for every one), in the order given."""
-    if names is None or names.strip() == "all":
-        return list(CONFIGS.values())
-    chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in CONFIGS]
-    if unknown or not chosen:
-        raise ValueError(f"unknown configuration(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(CONFIGS)}")
-    return [CONFIGS[n] for n in dict.fromkeys(chosen)]
+def _signature(factory: Any) -> Optional[inspect.Signature]:
+    """The call signature, or None for a builtin that has none."""
+    try:
+        return inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+
+
+def _qualified_name(obj: Any) -> Optional[str]:
+    """'module:qualname' for a class or module-level function (what pickle imports by); None for anything else."""
+    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, enum.Enum)):
+        return None
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if isinstance(obj, enum.Enum):
+        module, qualname = type(obj).__module__, f"{type(obj).__qualname__}.{obj.name}"
+    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        return None
+    return f"{module}:{qualname}"
+
+
+def _described(value: Any) -> Any:
+    """A keyword's value as JSON that means the same on every run: numbers, strings, lists, dicts, importable callables."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)  # JSON has no NaN; the factory will refuse it anyway
+    if isinstance(value, (list, tuple)):
+        return [_described(v) for v in value]
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _described(v) for k, v in sorted(value.items())}
+    if isinstance(value, torch.dtype):
+        return str(value)
+    name = _qualified_name(value)
+    if name is not None:
+        return name
+    raise TypeError(f"{value!r} ({type(value).__name__}) has no stable description; use numbers, strings, lists, dicts or importable classes and functions")
+
+
+def _defaults(factory: Any, leading: int, given: Mapping[str, Any]) -> dict:
+    """The keyword defaults the factory fills in for what the config leaves out: they shape the run as much as the given ones."""
+    signature = _signature(factory)
+    if signature is None:
+        return {}
+    out = {}
+    for param in list(signature.parameters.values())[leading:]:
+        if param.name in given or param.default is inspect.Parameter.empty or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        try:
+            out[param.name] = _described(param.default)
+        except TypeError:
+            out[param.name] = f"<{type(param.default).__name__}>"  # stable across runs, unlike its repr
+    return out
+
+
+def _expect(value: Any, kind: Any, config: str, name: str) -> Any:
+    """A factory's product, refused when it is not what training needs (a module, an optimizer, a callable)."""
+    ok = callable(value) if kind is Callable else isinstance(value, kind)
+    if not ok:
+        what = "a callable" if kind is Callable else kind.__name__
+        raise ConfigError(f"config {config!r}: the {name} factory returned {type(value).__name__}, not {what}")
+    return value
+
+
+# ---------------------------------------------------------------------- the built-in matrix
+
+BUILTINS: tuple[Config, ...] = (
+    Config(name="baseline", description="no regularization", model=models.FullyConnected),
+    Config(name="l1", description="Lasso penalty, lambda 1e-4", model=models.FullyConnected,
+           loss=losses.LassoLoss, loss_args={"l1_lambda": 1e-4}),
+    Config(name="l2", description="Ridge penalty, lambda 1e-3", model=models.FullyConnected,
+           loss=losses.RidgeLoss, loss_args={"l2_lambda": 1e-3}),
+    Config(name="mixed", description="Ridge on linear_1, Lasso on linear_2 (the notebook's exercise)", model=models.FullyConnected,
+           loss=losses.MixedL1L2Loss, loss_args={"l1_lambda": 1e-4, "l2_lambda": 1e-3, "l1_layers": ["linear_2"], "l2_layers": ["linear_1"]}),
+    Config(name="elasticnet", description="Lasso 1e-4 + Ridge 1e-3 on all weights", model=models.FullyConnected,
+           loss=losses.ElasticNetLoss, loss_args={"l1_lambda": 1e-4, "l2_lambda": 1e-3}),
+    Config(name="dropout", description="dropout p=0.2 after the ReLU", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.2}),
+    Config(name="batchnorm", description="BatchNorm1d before the ReLU", model=models.FullyConnectedBatchNorm),
+    Config(name="augment", description="rotation +-10 deg and crop (label-preserving)", model=models.FullyConnected,
+           augment=augment.BatchAugment, augment_args={"flip": False}, transform=augment.digit_train_transform),
+    Config(name="augment-flip", description="the notebook's flip + rotation + crop (a flip changes digits)", model=models.FullyConnected,
+           augment=augment.BatchAugment, augment_args={"flip": True}, transform=augment.notebook_train_transform),
+)
+CONFIGS: dict[str, Config] = {c.name: c for c in BUILTINS}
+
+
+def load_configs(target: str) -> list[Config]:
+    """The configs at ``module:attribute``: a Config, or a list, tuple or dict of them."""
+    obj = load_target(target)
+    items = list(obj.values()) if isinstance(obj, Mapping) else list(obj) if isinstance(obj, (list, tuple)) else [obj]
+    wrong = [type(item).__name__ for item in items if not isinstance(item, Config)]
+    if wrong or not items:
+        raise ConfigError(f"{target} is {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))}; "
+                          "expected a regbench.Config, or a list or dict of them")
+    return items
+
+
+def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
+    """Configs from a comma-separated list of built-in names and ``module:attribute`` targets (None or 'all': the built-ins).
+
+    The order given is kept; the same config twice is kept once; two different configs with one
+    name are refused, since results, tables and the gate key on names.
+    """
+    if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
+        return list(BUILTINS)
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    chosen: list[Config] = []
+    for item in items:
+        if isinstance(item, Config):
+            chosen.append(item)
+        elif not isinstance(item, str):
+            raise ConfigError(f"expected a Config, a built-in name or MODULE:ATTRIBUTE, got {type(item).__name__}")
+        elif is_target(item):
+            chosen += load_configs(item)
+        elif item in CONFIGS:
+            chosen.append(CONFIGS[item])
+        elif item:
+            raise ConfigError(f"unknown configuration {item!r}; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
+    if not chosen:
+        raise ConfigError(f"no configuration given; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
+    unique: dict[str, Config] = {}
+    for config in chosen:
+        if config.name in unique and unique[config.name].hash != config.hash:
+            raise ConfigError(f"two different configs are named {config.name!r} ({unique[config.name].hash} and {config.hash}); rename one")
+        unique.setdefault(config.name, config)
+    return list(unique.values())

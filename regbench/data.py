@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from regbench.errors import UsageError
+
 __all__ = [
     "DATASETS",
     "DataError",
@@ -46,7 +48,7 @@ _IDX_FILES = {
 _IDX_UINT8 = 0x08
 
 
-class DataError(ValueError):
+class DataError(UsageError):
     """A data source is missing or malformed; the message names the file and what was expected."""
 
 
@@ -212,13 +214,13 @@ def _checked_labels(labels: torch.Tensor, source: Path) -> torch.Tensor:
 def select_n_per_class(dataset, n_per_class: int) -> torch.Tensor:
     """The notebook's subsampler: the first n indices of each class 0..9, classes in order."""
     if n_per_class < 0:
-        raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
+        raise DataError(f"n_per_class must be >= 0, got {n_per_class}")
     targets = torch.as_tensor(dataset.targets)
     indices = []
     for c in range(NUM_CLASSES):
         class_idx = (targets == c).nonzero(as_tuple=True)[0]
         if len(class_idx) < n_per_class:
-            raise ValueError(f"class {c} has only {len(class_idx)} samples, fewer than the {n_per_class} asked for")
+            raise DataError(f"class {c} has only {len(class_idx)} samples, fewer than the {n_per_class} asked for")
         indices.append(class_idx[:n_per_class])
     return torch.cat(indices)
 

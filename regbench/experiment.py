@@ -1,15 +1,18 @@
 """One training run of one configuration and seed, measured into a results record.
 
 This is where the pieces meet: data (a ``Split``) -> augmentation -> model + loss -> training ->
-metrics. The record it returns is plain JSON-ready data for ``regbench.results``.
+metrics. It returns a ``RunRecord`` (``regbench.records``). Every part comes from the config's
+factories, so any model that takes (N, 1, 28, 28) images trains here, a small CNN as well as
+the notebook's MLP.
 
 Two engines feed the same training loop:
 - ``fast`` (default): each split is one tensor on the training device, converted once; batches
-  are index gathers; augmentation is ``BatchAugment`` (per-sample parameters, one resampling
-  call per chunk); Adam is fused.
-- ``notebook``: the notebook's path, kept honest and unoptimized for comparison: torchvision
-  transforms on PIL images, batched by a DataLoader at the training batch size, for training
-  and evaluation alike (the notebook's test loader uses its ``batch_size`` too).
+  are index gathers; augmentation is the config's batch transform (``augment``, such as
+  ``BatchAugment``: per-sample parameters, one resampling call per chunk); Adam is fused.
+- ``notebook``: the notebook's path, kept honest and unoptimized for comparison: the config's
+  torchvision transform (``transform``) on PIL images, batched by a DataLoader at the training
+  batch size, for training and evaluation alike (the notebook's test loader uses its
+  ``batch_size`` too).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from regbench import augment, metrics
-from regbench.configs import Config
+from regbench.configs import Config, ConfigError
 from regbench.data import Split, TensorLoader
-from regbench.train import Batches, TrainingDiverged, evaluate, make_optimizer, seed_everything, train_model
+from regbench.errors import UsageError, first_line
+from regbench.records import Measurement, RunRecord
+from regbench.losses import loss_parts
+from regbench.train import Batches, TrainingDiverged, evaluate, rngs_restored, seed_everything, train_model
 
-__all__ = ["ENGINES", "Prepared", "Settings", "make_loaders", "measure", "prepare", "run_one"]
+__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "make_loaders", "measure", "preflight", "prepare", "run_one"]
 
 ENGINES = ("fast", "notebook")
 
@@ -42,52 +48,74 @@ class Settings:
     device: str = "cpu"
     engine: str = "fast"  # see the module docstring
 
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
+        object.__setattr__(self, "device", str(self.device))  # a torch.device works as well as its name, and results stay JSON
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (config, seed) of a matrix: the unit every engine and executor trains."""
+
+    config: Config
+    seed: int
+
+
+def check_engine(config: Config, engine: str) -> None:
+    """Each engine augments with its own kind of transform; a config that gives only the other kind cannot run there."""
+    if engine == "fast" and config.transform is not None and config.augment is None:
+        raise ConfigError(f"config {config.name!r} augments with a PIL transform only (transform=...), which the notebook engine uses; "
+                          "the fast engine augments whole batches: give augment= too (a factory of (images, generator) -> images), "
+                          "or run with --engine notebook")
+    if engine == "notebook" and config.augment is not None and config.transform is None:
+        raise ConfigError(f"config {config.name!r} augments with a batch transform only (augment=...), which the fast engine uses; "
+                          "the notebook engine augments PIL images: give transform= too (a torchvision transform factory), or run with --engine fast")
+
 
 def make_loaders(config: Config, seed: int, split: Split, settings: Settings) -> tuple[Batches, Batches, Batches]:
     """(augmented training batches, clean training set, test set) for the chosen engine."""
     order = torch.Generator().manual_seed(seed)  # shuffling (and, on the fast engine, augmentation) for this seed
     if settings.engine == "notebook":
-        train = split.train.subset(torch.arange(len(split.train)), transform=config.train_transform() or augment.test_transform())
+        train = split.train.subset(torch.arange(len(split.train)), transform=config.build_transform() or augment.test_transform())
         clean, test = (s.subset(torch.arange(len(s)), transform=augment.test_transform()) for s in (split.train, split.test))
         return (  # the notebook batches its test loader like its training loader: DataLoader(test_data, batch_size=batch_size)
             DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
             DataLoader(clean, batch_size=settings.batch_size),
             DataLoader(test, batch_size=settings.batch_size),
         )
-    if settings.engine != "fast":
-        raise ValueError(f"unknown engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")
     device = torch.device(settings.device)
     train_x, train_y = (t.to(device) for t in split.train.tensors())
     test_x, test_y = (t.to(device) for t in split.test.tensors())
     return (
-        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.batch_transform()),
+        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.build_augment()),
         TensorLoader(train_x, train_y, batch_size=EVAL_BATCH),
         TensorLoader(test_x, test_y, batch_size=EVAL_BATCH),
     )
 
 
-def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> dict:
-    """A trained model's record fields: eval-mode accuracy and loss on clean train and test data, gap, weights."""
+def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> Measurement:
+    """A trained model's eval-mode accuracy and loss on clean train and test data, its gap, weights and invariants."""
     train_eval = evaluate(model, loss_fn, clean_train, device=device)
     test_eval = evaluate(model, loss_fn, test, device=device)
     gap = metrics.generalization_gap(
         train_accuracy=train_eval.accuracy, test_accuracy=test_eval.accuracy,
         train_loss=train_eval.loss, test_loss=test_eval.loss,
     )
-    return {
-        "train_accuracy": train_eval.accuracy,
-        "test_accuracy": test_eval.accuracy,
-        "train_loss": train_eval.loss,
-        "test_loss": test_eval.loss,
-        "penalty": test_eval.penalty,
-        "gap_accuracy": gap["accuracy"],
-        "gap_loss": gap["loss"],
-        "mean_abs_weight": metrics.mean_abs_weight(model),
-        "sparsity": metrics.sparsity(model),
-        "weight_histogram": metrics.weight_histogram(model),
-        "penalty_leak": metrics.penalty_leak(loss_fn, model),
-        "eval_nondeterminism": metrics.eval_nondeterminism(model, next(iter(test))[0].to(device)),
-    }
+    return Measurement(
+        train_accuracy=train_eval.accuracy,
+        test_accuracy=test_eval.accuracy,
+        train_loss=train_eval.loss,
+        test_loss=test_eval.loss,
+        penalty=test_eval.penalty,
+        gap_accuracy=gap["accuracy"],
+        gap_loss=gap["loss"],
+        mean_abs_weight=metrics.mean_abs_weight(model),
+        sparsity=metrics.sparsity(model),
+        weight_histogram=metrics.weight_histogram(model),
+        penalty_leak=metrics.penalty_leak(loss_fn, model),
+        eval_nondeterminism=metrics.eval_nondeterminism(model, next(iter(test))[0].to(device)),
+    )
 
 
 @dataclass
@@ -105,32 +133,64 @@ class Prepared:
 def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prepared:
     """Seed, then build model, loss, optimizer and loaders in the one order that makes a run repeatable."""
     seed_everything(seed)
-    model = config.build_model().to(torch.device(settings.device))
+    device = torch.device(settings.device)
+    model = config.build_model().to(device)
     loss_fn = config.build_loss(model)
-    optimizer = make_optimizer(model, settings.lr, fused=settings.engine == "fast")
+    if isinstance(loss_fn, torch.nn.Module):
+        loss_fn = loss_fn.to(device)  # a loss with buffers of its own (class weights) follows the model
+    optimizer = config.build_optimizer(model, settings.lr, fused=settings.engine == "fast")
     return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings))
 
 
-def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> dict:
+PREFLIGHT_SAMPLES = 4  # a batch for one forward pass and loss: enough for BatchNorm's train mode, cheap for any model
+
+
+def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
+    """Build every part of a config once and push one batch through its model and loss, before any training.
+
+    A mistake (a keyword the factory refuses, a model that does not take 28x28 images, a loss
+    that does not return a scalar) is reported here in one line naming the config, not minutes
+    into a matrix or inside a worker process. Global RNGs are left as they were. Returns the
+    built run (seed 0, tiny data), from which engines read what a config means.
+    """
+    check_engine(config, settings.engine)
+    n = min(PREFLIGHT_SAMPLES, len(split.train))
+    tiny = Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(n, len(split.test)))), split.source)
+    with rngs_restored():
+        try:
+            run = prepare(config, 0, tiny, settings)
+        except UsageError:
+            raise
+        except Exception as error:
+            raise ConfigError(f"config {config.name!r}: building it failed: {type(error).__name__}: {first_line(error)}") from error
+        inputs, targets = next(iter(run.train))
+        try:
+            run.model.train()
+            outputs = run.model(inputs.to(torch.device(settings.device)))
+            parts = loss_parts(run.loss_fn, outputs, targets.to(outputs.device))
+        except Exception as error:
+            raise ConfigError(f"config {config.name!r}: the model and loss failed on a training batch of shape {tuple(inputs.shape)}: "
+                              f"{type(error).__name__}: {first_line(error)}") from error
+        if parts.total.ndim != 0 or not parts.total.is_floating_point():
+            raise ConfigError(f"config {config.name!r}: the loss returned a tensor of shape {tuple(parts.total.shape)} and dtype "
+                              f"{parts.total.dtype}; training needs a floating-point scalar (reduce with mean or sum)")
+    return run
+
+
+def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> RunRecord:
     """Train ``config`` with ``seed`` and return its record; a diverged run is recorded, not raised."""
     started = time.perf_counter()
     device = torch.device(settings.device)
     run = prepare(config, seed, split, settings)
-    record = {"config": config.name, "seed": seed, "status": "ok", "engine": settings.engine}
+    identity = dict(config=config.name, config_hash=config.hash, seed=seed, engine=settings.engine, execution="single", members=1,
+                    torch_threads=torch.get_num_threads())
     try:
         history = train_model(
             run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
             device=device, progress=progress, desc=f"{config.name} seed {seed}",
         )
     except TrainingDiverged as exc:
-        record.update(status="diverged", error=str(exc), run_seconds=time.perf_counter() - started)
-        return record
-    record.update(measure(run.model, run.loss_fn, run.clean_train, run.test, device))
-    record.update(
-        samples_per_second=history.samples_per_second,
-        torch_threads=torch.get_num_threads(),  # speed depends on it; in a worker process it is that worker's share
-        train_seconds=history.train_seconds,
-        run_seconds=time.perf_counter() - started,
-        history=history.epochs,
-    )
-    return record
+        return RunRecord(**identity, status="diverged", error=str(exc), run_seconds=time.perf_counter() - started)
+    measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
+    return RunRecord(**identity, measurement=measurement, samples_per_second=history.samples_per_second,
+                     train_seconds=history.train_seconds, run_seconds=time.perf_counter() - started, history=history.epochs)

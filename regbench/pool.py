@@ -23,13 +23,12 @@ from typing import Iterator
 import torch
 from tqdm.auto import tqdm
 
-from regbench.configs import Config
 from regbench.data import Split
-from regbench.experiment import Settings, run_one
+from regbench.errors import UsageError
+from regbench.experiment import Cell, Settings, run_one
+from regbench.records import RunRecord
 
 __all__ = ["MIN_PARALLEL_SAMPLES", "default_workers", "run_many", "threads_per_worker", "usable_workers", "worker_threads"]
-
-Job = tuple[Config, int]  # (config, seed)
 
 _WORKER: dict = {}  # what a worker process was started with: the split and the settings
 
@@ -67,8 +66,8 @@ def worker_threads(workers: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_many(jobs: list[Job], split: Split, settings: Settings, *, workers: int = 1) -> list[dict]:
-    """run_one for every (config, seed), records in the order given; ``workers`` at a time when more than one.
+def run_many(jobs: list[Cell], split: Split, settings: Settings, *, workers: int = 1) -> list[RunRecord]:
+    """run_one for every cell, records in the order given; ``workers`` at a time when more than one.
 
     This process is one of the workers: it trains jobs from the end of the list while the
     others start up (importing torch takes seconds) and work from the front. A job this process
@@ -76,21 +75,21 @@ def run_many(jobs: list[Job], split: Split, settings: Settings, *, workers: int 
     """
     workers = usable_workers(workers)
     if workers == 1 or len(jobs) <= 1:
-        return [run_one(config, seed, split, settings) for config, seed in jobs]
+        return [run_one(cell.config, cell.seed, split, settings) for cell in jobs]
     workers = min(workers, len(jobs))
     pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
                                initargs=(split, settings, threads_per_worker(workers)))
     bar = tqdm(total=len(jobs), desc=f"runs on {workers} processes", unit="run", disable=None, leave=False)
     try:
-        futures = [pool.submit(_run, config, seed) for config, seed in jobs]
+        futures = [pool.submit(_run, cell) for cell in jobs]
         for future in futures:
             future.add_done_callback(lambda f: f.cancelled() or bar.update())
-        here: dict[int, dict] = {}
+        here: dict[int, RunRecord] = {}
         with worker_threads(workers):
             for k in reversed(range(len(jobs))):
                 if not futures[k].cancel():
                     break
-                here[k] = run_one(*jobs[k], split, settings, progress=False)
+                here[k] = run_one(jobs[k].config, jobs[k].seed, split, settings, progress=False)
                 bar.update()
         return [here[k] if k in here else future.result() for k, future in enumerate(futures)]
     except BrokenProcessPool as exc:
@@ -104,7 +103,7 @@ def usable_workers(workers: int) -> int:
     """``workers``, or 1 (with a warning) where worker processes cannot start: the 'spawn' start
     method re-runs the main script by path in each worker, and a script read from stdin has none."""
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise UsageError(f"workers must be >= 1, got {workers}")
     path = getattr(sys.modules.get("__main__"), "__file__", None)
     if workers > 1 and path is not None and not os.path.exists(path):
         warnings.warn(f"worker processes re-import the __main__ module, which has no file here ({path}); "
@@ -120,6 +119,6 @@ def _start_worker(split: Split, settings: Settings, threads: int) -> None:
     _WORKER.update(split=split, settings=settings)
 
 
-def _run(config: Config, seed: int) -> dict:
+def _run(cell: Cell) -> RunRecord:
     """One job inside a worker."""
-    return run_one(config, seed, _WORKER["split"], _WORKER["settings"], progress=False)
+    return run_one(cell.config, cell.seed, _WORKER["split"], _WORKER["settings"], progress=False)

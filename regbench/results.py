@@ -1,8 +1,14 @@
 """Results files: what a run wrote, where it ran, and summaries with confidence intervals.
 
 A results file is JSON with ``schema_version`` first, then ``environment`` (library versions,
-device, git commit), ``settings``, and ``runs``: one record per (config, seed). Files are written
-to a temporary name and renamed, so a crash never leaves half a file behind.
+device, git commit), ``settings``, ``configs`` (each config's description: its factories, their
+arguments and its hash) and ``runs``: one record per (config, seed), each naming the hash of the
+config that trained it. Files are written to a temporary name and renamed, so a crash never
+leaves half a file behind.
+
+Schema history: 1 described configs as strings (``model="dropout"``, ``penalty="l1"``); 2
+describes them by their factories and hashes, and every record states its engine, execution and
+config hash.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ import torch
 import torchvision
 from scipy import stats
 
+from regbench.configs import Config
+from regbench.errors import UsageError
+from regbench.records import RunRecord
+
 __all__ = [
     "SCHEMA_VERSION",
     "ResultsError",
@@ -39,13 +49,13 @@ __all__ = [
     "write_json",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CONFIDENCE = 0.95
-REQUIRED_RUN_FIELDS = ("config", "seed", "status")
+REQUIRED_RUN_FIELDS = ("config", "config_hash", "seed", "status", "engine", "execution")
 SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "gap_accuracy", "sparsity", "mean_abs_weight", "samples_per_second")
 
 
-class ResultsError(ValueError):
+class ResultsError(UsageError):
     """A results file is missing, malformed or from another schema; the message says which."""
 
 
@@ -118,16 +128,16 @@ def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict)
     return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
 
 
-def matrix_results(runs: list[dict], *, training: dict, seeds: int, dataset: str, data_source: str, n_train: int, n_test: int,
-                   wall_seconds: float, configs: dict, execution: dict | None = None) -> dict:
+def matrix_results(runs: list[RunRecord], *, configs: list[Config], training: dict, seeds: int, dataset: str, data_source: str,
+                   n_train: int, n_test: int, wall_seconds: float, execution: dict | None = None) -> dict:
     """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares."""
     settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": data_source, "execution": execution or {},
                 "n_train_per_class": n_train, "n_test_per_class": n_test, "wall_seconds": wall_seconds}
     env = environment(training["device"])
-    threads = sorted({r["torch_threads"] for r in runs if "torch_threads" in r})
+    threads = sorted({r.torch_threads for r in runs})
     if threads:  # what the runs trained with (a worker process's share), not this process's count
         env["torch_threads"] = threads[0] if len(threads) == 1 else threads
-    return build_results(runs, settings=settings, env=env, configs=configs)
+    return build_results([r.as_dict() for r in runs], settings=settings, env=env, configs={c.name: c.describe() for c in configs})
 
 
 def read_json(path: Path | str) -> object:
@@ -151,16 +161,30 @@ def load_results(path: Path | str) -> dict:
     doc = read_json(path)
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise ResultsError(f"{path}: no schema_version; expected a results.json written by `regbench run`")
-    if doc["schema_version"] != SCHEMA_VERSION:
-        raise ResultsError(f"{path}: schema_version {doc['schema_version']!r}, this regbench reads {SCHEMA_VERSION}; rerun `regbench run` to regenerate it")
-    runs = doc.get("runs")
+    version = doc["schema_version"]
+    if version != SCHEMA_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
+            raise ResultsError(f"{path}: schema_version {version} was written by an older regbench ({_OLDER.get(version, 'an earlier layout')}); this regbench reads "
+                               f"{SCHEMA_VERSION}. Regenerate it with `regbench run` (a baseline: rerun and promote it, results/README.md)")
+        raise ResultsError(f"{path}: schema_version {version!r}, this regbench reads {SCHEMA_VERSION}; rerun `regbench run` to regenerate it")
+    runs, configs = doc.get("runs"), doc.get("configs")
     if not isinstance(runs, list):
         raise ResultsError(f"{path}: 'runs' must be a list of run records")
+    if not isinstance(configs, dict):
+        raise ResultsError(f"{path}: 'configs' must map each config's name to its description")
     for i, run in enumerate(runs):
         missing = [f for f in REQUIRED_RUN_FIELDS if not isinstance(run, dict) or f not in run]
         if missing:
             raise ResultsError(f"{path}: run {i} lacks {', '.join(missing)}")
+        described = configs.get(run["config"]) if isinstance(run["config"], str) else None
+        if not isinstance(described, dict) or described.get("hash") != run["config_hash"]:
+            raise ResultsError(f"{path}: run {i} ({run['config']} seed {run['seed']}) was trained by config hash {run['config_hash']}, "
+                               f"but 'configs' describes {run['config']!r} as {described.get('hash') if isinstance(described, dict) else 'nothing'}; "
+                               "the file mixes two definitions of one config")
     return doc
+
+
+_OLDER = {1: "configs described as strings, records without engine, execution or config hash"}
 
 
 def _metric(run: dict, metric: str) -> float | None:
@@ -238,7 +262,7 @@ def render_report(results: dict, plots: list[str]) -> str:
         "# regbench report",
         "",
         f"Data: {settings.get('data_source', '?')}; {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, "
-        f"seeds {settings.get('seeds')}, Adam lr {settings.get('lr')}.",
+        f"seeds {settings.get('seeds')}, lr {settings.get('lr')} (Adam, unless a config names another optimizer).",
         f"Device: {env['device']} ({env['device_name']}); torch {env['torch']}, torchvision {env['torchvision']}; "
         f"commit {env.get('git_commit') or 'unknown'}; {env['created']}.",
         "",
@@ -248,9 +272,27 @@ def render_report(results: dict, plots: list[str]) -> str:
         "",
         render_table(summarize(results["runs"])),
     ]
+    described = results.get("configs") or {}
+    if described:
+        lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in described.items()]
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     if failed:
         lines += ["", "## Runs that did not finish", ""] + [f"- {r['config']} seed {r['seed']}: {r.get('error', r['status'])}" for r in failed]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def _config_line(name: str, described: dict) -> str:
+    """'- **l1** (`3f2a...`): Lasso penalty; loss LassoLoss(l1_lambda=0.0001)': what a config built, from its description."""
+    parts = []
+    for field in ("model", "loss", "criterion", "augment", "transform", "optimizer"):
+        part = described.get(field)
+        if not isinstance(part, dict) or (field in ("criterion", "optimizer") and not part.get("args")):
+            continue  # the default criterion and optimizer (cross-entropy, Adam at the run's lr) go unsaid
+        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in (part.get("args") or {}).items())
+        parts.append(f"{field} `{str(part.get('factory', '?')).rsplit(':', 1)[-1]}({args})`")
+    text = f"- **{name}** (`{described.get('hash', '?')}`)"
+    if described.get("description"):
+        text += f": {described['description']}"
+    return text + (f"; {'; '.join(parts)}" if parts else "")

@@ -14,11 +14,12 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from examples import my_models
+from examples import my_models, my_regularizers
 from regbench import checks
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.checks import CheckUsageError, Status
 from regbench.cli import main
+from regbench.configs import CONFIGS, Config
 from regbench.losses import ElasticNetLoss, LassoLoss, MixedL1L2Loss, PenaltyLoss, PenaltyTerm, RidgeLoss, l1_norm, penalized_parameters
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
@@ -246,6 +247,7 @@ def test_checks_leave_the_users_objects_and_rngs_alone():
         (digit_train_transform, "transform"),
         (my_models.mirror_augment, "transform"),
         (lambda img: img, "transform"),
+        (CONFIGS["l1"], "config"),
     ],
 )
 def test_kind_is_told_by_inspection(obj, kind):
@@ -267,6 +269,36 @@ def test_report_renders_as_json_and_table():
     assert all({"invariant", "status", "explanation", "observed", "counterexample"} <= set(r) for r in doc["results"])
     table = report.render()
     assert "ok    eval_deterministic" in table and "n/a   batchnorm_rejects_batch_of_one" in table and "5 passed, 0 failed, 1 not applicable" in table
+
+
+# --------------------------------------------------------------------------------------- whole configs
+
+
+def test_a_config_is_checked_part_by_part_in_one_report():
+    """augment-flip: its model passes, it has no loss, and both of its flips (batch and PIL) fail label preservation."""
+    report = checks.check_config(CONFIGS["augment-flip"], max_examples=5)
+    got = statuses(report)
+    assert report.kind == "config" and report.subject == "augment-flip" and report.settings["hash"] == CONFIGS["augment-flip"].hash
+    assert set(got) == set(checks.INVARIANTS["config"])
+    assert {k: v for k, v in got.items() if v == "failed"} == {"augment.label_preservation": "failed", "transform.label_preservation": "failed"}
+    assert got["model.eval_deterministic"] == "passed" and got["loss.penalty_non_negative"] == "not_applicable"
+    assert got["augment.reproducible_under_seed"] == "passed"  # the batch augmentation honours the generator it is given
+
+
+def test_a_configs_loss_is_checked_on_its_own_model_with_its_own_arguments():
+    """The max-norm example passes every loss invariant; a config whose penalty reaches biases fails exactly that one."""
+    assert statuses(checks.check_config(my_regularizers.MAXNORM, max_examples=5))["loss.penalty_skips_biases_and_1d"] == "passed"
+    leaky = Config(name="leaky", model=my_models.MyNet, loss=my_models.L2OnEverything)
+    report = checks.check_config(leaky, max_examples=10)
+    assert [r.invariant for r in report.failures] == ["loss.penalty_skips_biases_and_1d"]
+
+
+def test_a_module_of_configs_gives_one_report_per_config(in_repo, capsys):
+    """`regbench check examples.my_regularizers:CONFIGS`: the file a run benchmarks is the file checked."""
+    assert main(["check", "examples.my_regularizers:CONFIGS", "--max-examples", "5"]) == 0
+    out = capsys.readouterr().out
+    for name in ("dropconnect", "maxnorm", "cnn"):
+        assert f"examples.my_regularizers:CONFIGS[{name}] (config; hash {getattr(my_regularizers, name.upper()).hash}" in out
 
 
 # --------------------------------------------------------------------------------------- command line

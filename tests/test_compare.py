@@ -43,16 +43,23 @@ def results_file(path, seed, *, shift=None, scale=None, seeds=5, env=ENV, settin
     runs = []
     for config, metrics in TRUTH.items():
         for s in range(seeds):
+            identity = {"config": config, "config_hash": described(config)["hash"], "seed": s, "engine": "fast", "execution": "single"}
             if (config, s) in diverged:
-                runs.append({"config": config, "seed": s, "status": "diverged", "error": "loss became nan"})
+                runs.append({**identity, "status": "diverged", "error": "loss became nan"})
                 continue
-            run = {"config": config, "seed": s, "status": "ok"}
+            run = {**identity, "status": "ok"}
             for metric, (mean, sd) in metrics.items():
                 run[metric] = (mean + shift.get((config, metric), 0.0)) * scale.get((config, metric), 1.0) + sd * rng.standard_normal()
             run["mean_abs_weight"] = {"linear_1.weight": run["mean_abs_weight"], "all": run["mean_abs_weight"]}
             runs.append(run)
-    write_json(path, build_results(runs, settings=settings, env=env, configs={c: {"name": c} for c in TRUTH}))
+    write_json(path, build_results(runs, settings=settings, env=env, configs={c: described(c) for c in TRUTH}))
     return path
+
+
+def described(config, **args):
+    """A config's description as results files hold it: a hash over what it builds."""
+    definition = {"model": {"factory": "regbench.models:FullyConnected", "args": {}, "defaults": {}}, "loss": {"factory": f"my:{config}", "args": args}}
+    return {"name": config, "description": "", "hash": f"{config}-{sorted(args.items())}", **definition}
 
 
 def gate(capsys, *argv):
@@ -247,6 +254,21 @@ def test_different_training_settings_refuse(tmp_path, capsys):
     assert gate(capsys, base, cand, "--allow-settings-mismatch")[0] == 0
 
 
+def test_a_config_defined_differently_refuses_naming_the_field(tmp_path, capsys):
+    """Same name, another lambda: the numbers mean something else, so the gate refuses (exit 2) and names the argument."""
+    base = results_file(tmp_path / "base.json", 1)
+    doc = json.loads(base.read_text())
+    doc["configs"]["l1"] = described("l1", l1_lambda=0.001)
+    for run in doc["runs"]:
+        if run["config"] == "l1":
+            run["config_hash"] = doc["configs"]["l1"]["hash"]
+    (tmp_path / "cand.json").write_text(json.dumps(doc))
+    err = _one_line_error(capsys, base, tmp_path / "cand.json")
+    assert "config l1: loss.args.l1_lambda (none) -> 0.001" in err and "--allow-settings-mismatch" in err
+    code, out, _ = gate(capsys, base, tmp_path / "cand.json", "--allow-settings-mismatch")
+    assert code == 0 and "warning: different definition: config l1: loss.args.l1_lambda (none) -> 0.001" in out
+
+
 def _one_line_error(capsys, *argv):
     """Exit 2, one line on stderr starting 'regbench compare: error:', no traceback."""
     code, out, err = gate(capsys, *argv)
@@ -271,9 +293,12 @@ def test_malformed_truncated_and_mismatched_files_are_one_line_errors(tmp_path, 
         "garbage.json": ("{not json", "not valid JSON"),
         "empty.json": ("", "not valid JSON"),
         "list.json": ("[1, 2]", "neither a regbench results file"),
-        "schema.json": (text.replace('"schema_version": 1', '"schema_version": 99', 1), "schema_version 99"),
-        "nofields.json": (json.dumps({"schema_version": 1, "runs": [{"config": "a"}]}), "lacks seed, status"),
-        "noenv.json": (json.dumps({"schema_version": 1, "runs": []}), "'environment' is missing"),
+        "schema.json": (text.replace('"schema_version": 2', '"schema_version": 99', 1), "schema_version 99"),
+        "older.json": (text.replace('"schema_version": 2', '"schema_version": 1', 1), "schema_version 1 was written by an older regbench"),
+        "nofields.json": (json.dumps({"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}), "lacks config_hash, seed, status, engine, execution"),
+        "noconfigs.json": (json.dumps({"schema_version": 2, "runs": []}), "'configs' must map"),
+        "mixed.json": (_with_first_run(text, config_hash="other"), "mixes two definitions of one config"),
+        "noenv.json": (json.dumps({"schema_version": 2, "configs": {}, "runs": []}), "'environment' is missing"),
         "text.json": (_with_first_run(text, test_accuracy="0.88"), "test_accuracy is '0.88', expected a number"),
     }
     for name, (content, message) in cases.items():
@@ -357,13 +382,14 @@ def test_reads_real_pytest_benchmark_output(tmp_path, capsys):
 
 def _train_matrix(path, config, split, settings):
     """Train 5 seeds of one config with run_one and write them as `regbench run` would."""
+    from dataclasses import asdict
+
     from regbench.experiment import run_one
-    from regbench.results import environment
+    from regbench.results import matrix_results
 
     runs = [run_one(config, seed, split, settings) for seed in range(5)]
-    doc = build_results(runs, settings={**settings.__dict__, "seeds": 5, "dataset": "digits", "n_train_per_class": 100, "n_test_per_class": 300},
-                        env=environment("cpu"), configs={config.name: config.as_dict()})
-    write_json(path, doc)
+    write_json(path, matrix_results(runs, configs=[config], training=asdict(settings), seeds=5, dataset="digits", data_source=split.source,
+                                    n_train=100, n_test=300, wall_seconds=0.0))
     return path
 
 
@@ -381,7 +407,8 @@ def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys
     from regbench.experiment import Settings
 
     split = load_dataset("digits", n_train=100, n_test=300)
-    config, settings = Config("dropout-0.5", "dropout p=0.5", model="dropout", dropout=0.5), Settings(epochs=5, device="cpu")
+    config = Config(name="dropout-0.5", description="dropout p=0.5", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.5})
+    settings = Settings(epochs=5, device="cpu")
     base = _train_matrix(tmp_path / "base.json", config, split, settings)
     rerun = _train_matrix(tmp_path / "rerun.json", config, split, settings)
     code, out, _ = gate(capsys, base, rerun)

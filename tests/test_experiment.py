@@ -1,12 +1,15 @@
-"""The configuration matrix and one run of it, end to end on a tiny slice of the embedded digits."""
+"""One run of one config, end to end on a tiny slice of the embedded digits, and the preflight that guards it."""
 
 import pytest
 import torch
+from torch import nn
 
-from regbench import losses, models
-from regbench.configs import CONFIGS, select_configs
+from examples.my_regularizers import CNN, DROPCONNECT
+from regbench import augment, models
+from regbench.configs import CONFIGS, Config, ConfigError
 from regbench.data import Split, embedded_digits, small_data_split
-from regbench.experiment import Settings, run_one
+from regbench.experiment import Settings, preflight, run_one
+from regbench.records import RunRecord
 
 
 @pytest.fixture(scope="module")
@@ -16,39 +19,74 @@ def tiny_split():
     return Split(digits.subset(train_idx), digits.subset(test_idx), source="test slice")
 
 
-def test_matrix_has_the_notebook_configurations():
-    """Every configuration the issue names, each building its model and loss."""
-    assert {"baseline", "l1", "l2", "mixed", "elasticnet", "dropout", "batchnorm", "augment", "augment-flip"} <= set(CONFIGS)
-    kinds = {name: (type(c.build_model()), type(c.build_loss(c.build_model()))) for name, c in CONFIGS.items()}
-    assert kinds["l1"][1] is losses.LassoLoss and kinds["mixed"][1] is losses.MixedL1L2Loss
-    assert kinds["dropout"][0] is models.FullyConnectedDropout and kinds["batchnorm"][0] is models.FullyConnectedBatchNorm
-    assert CONFIGS["augment"].train_transform() is not None and CONFIGS["baseline"].train_transform() is None
-
-
-def test_select_configs():
-    """Comma lists in order, duplicates once; unknown names list the known ones."""
-    assert [c.name for c in select_configs("l2, l1,l2")] == ["l2", "l1"]
-    assert len(select_configs("all")) == len(CONFIGS)
-    with pytest.raises(ValueError, match="unknown configuration.*nope.*baseline"):
-        select_configs("l1,nope")
-
-
 @pytest.mark.parametrize("name", ["l1", "augment-flip", "batchnorm"])
 def test_run_one_records_everything(tiny_split, name):
-    """A record carries accuracies, gap, weights, throughput and history; same seed repeats exactly."""
+    """A record carries identity, provenance, accuracies, gap, weights, throughput and history; the same seed repeats exactly."""
     settings = Settings(epochs=2, batch_size=8)
     record = run_one(CONFIGS[name], 0, tiny_split, settings, progress=False)
-    assert record["status"] == "ok" and record["config"] == name and record["seed"] == 0
+    assert isinstance(record, RunRecord) and record.ok and record.config == name and record.seed == 0
+    assert (record.engine, record.execution, record.members, record.config_hash) == ("fast", "single", 1, CONFIGS[name].hash)
+    as_dict = record.as_dict()
     for key in ("train_accuracy", "test_accuracy", "gap_accuracy", "gap_loss", "sparsity", "samples_per_second", "run_seconds"):
-        assert isinstance(record[key], float), key
-    assert record["gap_accuracy"] == pytest.approx(record["train_accuracy"] - record["test_accuracy"])
-    assert len(record["history"]) == 2 and record["samples_per_second"] > 0
+        assert isinstance(as_dict[key], float), key
+    assert as_dict["gap_accuracy"] == pytest.approx(as_dict["train_accuracy"] - as_dict["test_accuracy"])
+    assert len(record.history) == 2 and record.samples_per_second > 0
     again = run_one(CONFIGS[name], 0, tiny_split, settings, progress=False)
-    assert again["history"] == record["history"]
+    assert again.history == record.history
 
 
 def test_diverged_run_is_recorded_not_raised(tiny_split):
-    """A learning rate that blows up gives status 'diverged' with the message."""
+    """A learning rate that blows up gives status 'diverged' with the message, and every identity field."""
     record = run_one(CONFIGS["baseline"], 0, tiny_split, Settings(epochs=3, batch_size=8, lr=1e30), progress=False)
-    assert record["status"] == "diverged" and "lower the learning rate" in record["error"]
-    assert torch.isfinite(torch.tensor(record["run_seconds"]))
+    assert record.status == "diverged" and "lower the learning rate" in record.error and record.measurement is None
+    assert record.as_dict()["execution"] == "single" and torch.isfinite(torch.tensor(record.run_seconds))
+
+
+@pytest.mark.parametrize("config", [CNN, DROPCONNECT], ids=lambda c: c.name)
+def test_any_architecture_trains_on_the_fast_engine(tiny_split, config):
+    """A small CNN on (N, 1, 28, 28) images and a DropConnect MLP train on resident tensors and are measured like the built-ins."""
+    record = run_one(config, 0, tiny_split, Settings(epochs=1, batch_size=8), progress=False)
+    assert record.ok and 0.0 <= record.measurement.test_accuracy <= 1.0 and record.measurement.eval_nondeterminism == 0.0
+
+
+def test_the_notebook_engine_trains_the_configs_pil_transform(tiny_split):
+    """The notebook engine uses the config's torchvision transform; the fast engine its batch transform."""
+    record = run_one(CONFIGS["augment"], 0, tiny_split, Settings(epochs=1, batch_size=8, engine="notebook"), progress=False)
+    assert record.ok and record.engine == "notebook"
+
+
+def _vector_model() -> nn.Module:
+    """A model for 10-value inputs, which 28x28 images do not fit."""
+    return nn.Linear(10, 10)
+
+
+def _raises() -> nn.Module:
+    raise ValueError("hidden_size must be positive")
+
+
+def _sum_loss(base: nn.Module, model: nn.Module) -> nn.Module:
+    """A loss that forgets to reduce: one value per sample."""
+    return nn.CrossEntropyLoss(reduction="none")
+
+
+@pytest.mark.parametrize("config, message", [
+    (Config(name="vector", model=_vector_model), "the model and loss failed on a training batch of shape (4, 1, 28, 28): RuntimeError"),
+    (Config(name="raises", model=_raises), "building it failed: ValueError: hidden_size must be positive"),
+    (Config(name="negative", model=models.FullyConnected, loss=CONFIGS["l1"].loss, loss_args={"l1_lambda": -1.0}), "l1 lambda must be a finite number >= 0"),
+    (Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss), "the loss returned a tensor of shape (4,)"),
+    (Config(name="pil-only", model=models.FullyConnected, transform=augment.digit_train_transform), "the fast engine augments whole batches"),
+])
+def test_preflight_names_the_config_and_what_failed(tiny_split, config, message):
+    """Mistakes that would fail minutes into a matrix (or in a worker) are one ConfigError before any training."""
+    state = torch.get_rng_state()
+    with pytest.raises(ConfigError, match=f"config '{config.name}'") as error:
+        preflight(config, tiny_split, Settings())
+    assert message in str(error.value)
+    assert torch.equal(state, torch.get_rng_state())  # the preflight leaves the global RNG alone
+
+
+def test_preflight_refuses_a_batch_transform_on_the_notebook_engine(tiny_split):
+    """A config with only a batch augmentation cannot run on the PIL path."""
+    with pytest.raises(ConfigError, match="the notebook engine augments PIL images"):
+        preflight(Config(name="batch-only", model=models.FullyConnected, augment=augment.BatchAugment, augment_args={"flip": False}),
+                  tiny_split, Settings(engine="notebook"))

@@ -5,9 +5,11 @@ import sys
 import pytest
 import torch
 
-from regbench.configs import CONFIGS
+from examples.my_regularizers import CNN
+from regbench.configs import CONFIGS, Config
 from regbench.data import Split, embedded_digits, small_data_split
-from regbench.experiment import Settings
+from regbench.errors import UsageError
+from regbench.experiment import Cell, Settings
 from regbench.pool import MIN_PARALLEL_SAMPLES, default_workers, run_many, threads_per_worker, usable_workers, worker_threads
 
 TIMING = {"samples_per_second", "train_seconds", "run_seconds"}  # the only fields allowed to differ between processes
@@ -21,20 +23,37 @@ def tiny_split():
 
 
 def test_workers_give_the_records_of_one_process_in_order(tiny_split, one_thread):
-    """Two workers return exactly what training here returns (timings aside), in the order the jobs were given."""
-    jobs = [(CONFIGS[name], seed) for name in ("l1", "dropout", "augment-flip") for seed in (1, 0)]
+    """Two workers return exactly what training here returns (timings aside), in the order the jobs were given, a user's CNN included."""
+    jobs = [Cell(config, seed) for config in (CONFIGS["l1"], CONFIGS["dropout"], CONFIGS["augment-flip"], CNN) for seed in (1, 0)]
     settings = Settings(epochs=2, batch_size=8)
     here = run_many(jobs, tiny_split, settings, workers=1)
     there = run_many(jobs, tiny_split, settings, workers=2)
-    assert [(r["config"], r["seed"]) for r in there] == [(c.name, s) for c, s in jobs]
+    assert [(r.config, r.seed) for r in there] == [(c.config.name, c.seed) for c in jobs]
     for a, b in zip(here, there, strict=True):
-        assert {k: v for k, v in a.items() if k not in TIMING} == {k: v for k, v in b.items() if k not in TIMING}, (a["config"], a["seed"])
+        assert {k: v for k, v in a.as_dict().items() if k not in TIMING} == {k: v for k, v in b.as_dict().items() if k not in TIMING}, (a.config, a.seed)
+
+
+def _fails_in_training(x):
+    raise RuntimeError("a bug in the user's forward")
+
+
+class _BuggyForward(torch.nn.Linear):
+    """Fine at the preflight's batch of 4, broken on larger batches: a bug only training finds."""
+
+    def __init__(self) -> None:
+        super().__init__(784, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > 4:
+            _fails_in_training(x)
+        return super().forward(x.flatten(1))
 
 
 def test_an_error_in_a_worker_reaches_the_caller(tiny_split):
     """A run that raises in a worker raises the same error here, message intact."""
-    with pytest.raises(ValueError, match="unknown engine 'bogus'"):
-        run_many([(CONFIGS["baseline"], 0), (CONFIGS["l1"], 0)], tiny_split, Settings(epochs=1, engine="bogus"), workers=2)
+    buggy = Config(name="buggy", model=_BuggyForward)
+    with pytest.raises(RuntimeError, match="a bug in the user's forward"):
+        run_many([Cell(buggy, 0), Cell(buggy, 1)], tiny_split, Settings(epochs=1), workers=2)
 
 
 def test_default_workers_follow_device_engine_size_and_thread_budget(one_thread):
@@ -55,8 +74,8 @@ def test_default_workers_follow_device_engine_size_and_thread_budget(one_thread)
 
 def test_workers_must_be_positive(tiny_split):
     """Zero workers is a caller's mistake, not a silent serial run."""
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        run_many([(CONFIGS["baseline"], 0)], tiny_split, Settings(epochs=1), workers=0)
+    with pytest.raises(UsageError, match="workers must be >= 1"):
+        run_many([Cell(CONFIGS["baseline"], 0)], tiny_split, Settings(epochs=1), workers=0)
 
 
 def test_a_main_script_without_a_file_keeps_training_here(monkeypatch):

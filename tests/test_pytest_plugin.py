@@ -73,6 +73,21 @@ def test_invariants_that_do_not_apply_are_skipped_with_the_reason(pytester: pyte
     ])
 
 
+def test_a_config_gives_one_test_per_invariant_of_each_part(pytester: pytest.Pytester):
+    """regbench_check_config: model.*, loss.*, augment.* and transform.* tests; parts the config lacks are skipped with the reason."""
+    pytester.makepyfile(
+        """
+        from regbench.configs import CONFIGS
+        from regbench.pytest_plugin import regbench_check_config
+
+        test_l1 = regbench_check_config(CONFIGS["l1"])
+        """
+    )
+    result = pytester.runpytest(*FEW, "-rs")
+    result.assert_outcomes(passed=7, skipped=9)  # 3 model invariants apply to the plain MLP, and all 4 loss ones
+    result.stdout.fnmatch_lines(["SKIPPED*augment.label_preservation does not apply to l1: the config has no augment*"])
+
+
 def test_an_object_it_cannot_check_fails_every_test_in_one_line(pytester: pytest.Pytester):
     pytester.makepyfile(
         """

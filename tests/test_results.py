@@ -20,22 +20,30 @@ from regbench.results import (
 )
 
 
+CONFIGS = {name: {"name": name, "description": f"config {name}", "hash": f"hash-{name}", "model": {"factory": "m:Net", "args": {"width": 3}}}
+           for name in ("a", "b", "c")}
+
+
 def doc(runs):
-    return build_results(runs, settings={"epochs": 1}, env=environment("cpu"), configs={})
+    return build_results(runs, settings={"epochs": 1}, env=environment("cpu"), configs=CONFIGS)
+
+
+def identity(config, seed):
+    return {"config": config, "config_hash": f"hash-{config}", "seed": seed, "engine": "fast", "execution": "single"}
 
 
 RUNS = [
-    {"config": "a", "seed": s, "status": "ok", "test_accuracy": v, "mean_abs_weight": {"all": 0.1}}
+    {**identity("a", s), "status": "ok", "test_accuracy": v, "mean_abs_weight": {"all": 0.1}}
     for s, v in enumerate([0.8, 0.82, 0.81])
-] + [{"config": "b", "seed": 0, "status": "diverged", "error": "boom"}]
+] + [{**identity("b", 0), "status": "diverged", "error": "boom"}]
 
 
 def test_round_trip_with_schema_first_and_nan_as_null(tmp_path):
     """schema_version is the first key; NaN becomes null so any JSON reader loads it."""
     path = tmp_path / "r.json"
-    write_json(path, doc(RUNS + [{"config": "c", "seed": 0, "status": "ok", "test_accuracy": float("nan")}]))
+    write_json(path, doc(RUNS + [{**identity("c", 0), "status": "ok", "test_accuracy": float("nan")}]))
     text = path.read_text()
-    assert text.lstrip("{\n ").startswith('"schema_version": 1')
+    assert text.lstrip("{\n ").startswith(f'"schema_version": {SCHEMA_VERSION}')
     loaded = load_results(path)
     assert loaded["runs"][-1]["test_accuracy"] is None
     assert loaded["environment"]["torch"] and loaded["schema_version"] == SCHEMA_VERSION
@@ -44,23 +52,26 @@ def test_round_trip_with_schema_first_and_nan_as_null(tmp_path):
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
     """An error mid-write keeps the previous file whole and leaves no temporary behind."""
     path = tmp_path / "r.json"
-    write_json(path, {"schema_version": 1, "runs": []})
+    write_json(path, {"schema_version": SCHEMA_VERSION, "runs": []})
     with pytest.raises(RuntimeError):
         with atomic_path(path) as tmp:
             tmp.write_text("{ half")
             raise RuntimeError("crash")
-    assert json.loads(path.read_text()) == {"schema_version": 1, "runs": []}
+    assert json.loads(path.read_text()) == {"schema_version": SCHEMA_VERSION, "runs": []}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('{"schema_version": 1, "runs": [', "not valid JSON .* truncated"),
+        ('{"schema_version": 2, "runs": [', "not valid JSON .* truncated"),
         ("[1, 2]", "no schema_version"),
         ('{"schema_version": 99, "runs": []}', "schema_version 99"),
-        ('{"schema_version": 1, "runs": {}}', "'runs' must be a list"),
-        ('{"schema_version": 1, "runs": [{"config": "a"}]}', "run 0 lacks seed, status"),
+        ('{"schema_version": 1, "runs": []}', "schema_version 1 was written by an older regbench .*configs described as strings.* Regenerate it"),
+        ('{"schema_version": 2, "configs": {}, "runs": {}}', "'runs' must be a list"),
+        ('{"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}', "run 0 lacks config_hash, seed, status, engine, execution"),
+        ('{"schema_version": 2, "configs": {}, "runs": [{"config": "a", "config_hash": "h", "seed": 0, "status": "ok", "engine": "fast", "execution": "single"}]}',
+         "run 0 .a seed 0. was trained by config hash h, but 'configs' describes 'a' as nothing"),
     ],
 )
 def test_bad_files_get_one_clear_error(tmp_path, content, message):
@@ -104,3 +115,4 @@ def test_report_names_environment_failures_and_plots():
     """report.md carries the device, the table, failed runs and plot links."""
     report = render_report(doc(RUNS), ["out/gap.png"])
     assert "Device: cpu" in report and "- b seed 0: boom" in report and "![gap](gap.png)" in report
+    assert "- **a** (`hash-a`): config a; model `Net(width=3)`" in report  # what each config built, by its description

@@ -4,6 +4,7 @@
     report = checks.check_model(MyNet)              # a class or zero-argument factory
     report = checks.check_loss(MyL2Loss)            # Loss(base_criterion, model, lam), or model -> loss
     report = checks.check_transform(my_augment)     # PIL image or tensor in, tensor out
+    report = checks.check_config(MY_CONFIG)         # its model, its loss on that model, its augmentations
     print(report.render()); report.ok
 
 Each invariant is a property searched with Hypothesis (derandomized, no example database, so a
@@ -17,6 +18,7 @@ Statistical invariants keep their false-failure rate per check run under ``ALPHA
 ``pytest_plugin`` turns reports into pytest tests; ``regbench check`` prints them.
 """
 
+from regbench.checks.configs import check_config
 from regbench.checks.losses import check_loss
 from regbench.checks.models import check_model
 from regbench.checks.report import (
@@ -48,6 +50,7 @@ __all__ = [
     "Result",
     "Status",
     "check",
+    "check_config",
     "check_loss",
     "check_model",
     "check_target",

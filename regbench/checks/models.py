@@ -24,7 +24,6 @@ from regbench.checks.report import (
     Report,
 )
 from regbench.checks.search import (
-    _first_line,
     _made,
     _max_difference,
     _not_applicable,
@@ -32,6 +31,7 @@ from regbench.checks.search import (
     _tensor_output,
     name_of,
 )
+from regbench.errors import first_line
 from regbench.train import rngs_restored
 
 
@@ -143,7 +143,7 @@ def _model_subject(factory: Any, input_shape: Optional[Sequence[int]]) -> _Model
                 probe(Batch(2, "uniform", 0).tensor(shape, next((p.device for p in probe.parameters()), "cpu")))
             return _ModelSubject(prototype, shape)
         except Exception as error:  # the user's forward may raise anything on the wrong shape
-            errors.append(f"{shape}: {type(error).__name__}: {_first_line(error)}")
+            errors.append(f"{shape}: {type(error).__name__}: {first_line(error)}")
     raise CheckUsageError(f"the model accepts none of the input shapes tried ({'; '.join(errors)}); pass input_shape (--input-shape), the shape of one sample")
 
 
@@ -175,7 +175,7 @@ def _prop_batch_independent(subject: _ModelSubject, batch: Batch) -> None:
             try:
                 alone = _tensor_output(model(x[i : i + 1]), "model(one sample)")
             except Exception as error:
-                raise AssertionError(f"sample {i} alone raised {type(error).__name__}: {_first_line(error)}") from error
+                raise AssertionError(f"sample {i} alone raised {type(error).__name__}: {first_line(error)}") from error
             assert torch.allclose(alone[0], together[i], **TOLERANCE), (
                 f"sample {i}'s eval-mode output alone differs from its output inside the batch of {len(x)} by up to {_max_difference(alone[0], together[i]):.3g}"
             )

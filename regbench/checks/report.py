@@ -9,7 +9,9 @@ from typing import Any, Optional
 
 from torch import nn
 
-KINDS = ("model", "loss", "transform")
+from regbench.errors import UsageError
+
+KINDS = ("model", "loss", "transform", "config")
 MAX_EXAMPLES = 30  # per invariant: finds every bug in tests/test_checks.py, and a check run stays around a second
 ALPHA = 1e-7  # false-failure budget of each statistical invariant per check run (the brief asks < 1e-6)
 # Eval-mode predictions of one sample alone and inside a batch go through float32 kernels chosen by
@@ -20,7 +22,7 @@ DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaD
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
-class CheckUsageError(ValueError):
+class CheckUsageError(UsageError):
     """The object cannot be checked as given (not found, unknown kind, no input shape); one line says why."""
 
 

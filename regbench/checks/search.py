@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
 from regbench.checks.report import CheckUsageError, Invariant, Result, Status
+from regbench.configs import Config
+from regbench.errors import first_line
 from regbench.train import rngs_restored, seed_everything
 
 
@@ -71,12 +73,7 @@ def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrateg
 
 def _one_line(error: BaseException) -> str:
     """An assertion's message as is; any other exception with its type; first line only."""
-    return (_first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {_first_line(error)}")[:400]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else ""
+    return (first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {first_line(error)}")[:400]
 
 
 def _property_result(invariant: Invariant, prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Result:
@@ -103,7 +100,7 @@ def _made(factory: Callable[[], Any]) -> Any:
     try:
         return _built(factory, 0)
     except Exception as error:
-        raise CheckUsageError(f"calling {name_of(factory)}() failed: {type(error).__name__}: {_first_line(error)}") from None
+        raise CheckUsageError(f"calling {name_of(factory)}() failed: {type(error).__name__}: {first_line(error)}") from None
 
 
 def _max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -148,7 +145,9 @@ def _named_like(param: inspect.Parameter, names: Sequence[str]) -> bool:
 
 
 def name_of(obj: Any) -> str:
-    """module:qualname for a class or function; a transform's short repr (Compose(RandomRotation(...), ToTensor())); else module:Type()."""
+    """A config's name; module:qualname for a class or function; a transform's short repr (Compose(RandomRotation(...), ToTensor())); else module:Type()."""
+    if isinstance(obj, Config):
+        return obj.name
     if hasattr(obj, "__qualname__"):
         return f"{obj.__module__}:{obj.__qualname__}"
     if _is_torchvision_transform(obj):

@@ -1,20 +1,20 @@
-"""What a user's object is (model, loss or transform), finding it from "module:attribute", and checking it."""
+"""What a user's object is (model, loss, transform or config), finding it from "module:attribute", and checking it."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from torch import nn
 
+from regbench import targets
+from regbench.checks.configs import CONFIG_INVARIANTS, check_config
 from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
 from regbench.checks.report import KINDS, CheckUsageError, Report
 from regbench.checks.search import (
     IMAGE_NAMES,
     MODEL_NAMES,
-    _first_line,
     _is_factory,
     _is_torchvision_transform,
     _made,
@@ -23,14 +23,18 @@ from regbench.checks.search import (
     name_of,
 )
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
+from regbench.configs import Config
 from regbench.losses import PenaltyLoss
 
 
-INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS)}
+INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS),
+              "config": CONFIG_INVARIANTS}
 
 
 def kind_of(obj: Any) -> str:
-    """"model", "loss" or "transform", by inspection; CheckUsageError when the object does not say."""
+    """"model", "loss", "transform" or "config", by inspection; CheckUsageError when the object does not say."""
+    if isinstance(obj, Config):
+        return "config"
     if _is_torchvision_transform(obj):
         return "transform"
     if isinstance(obj, PenaltyLoss) or (inspect.isclass(obj) and issubclass(obj, PenaltyLoss)):
@@ -63,7 +67,7 @@ def kind_of(obj: Any) -> str:
 def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, **options: Any) -> Report:
     """The checks for whatever ``obj`` is (or ``kind`` says); options that do not apply to that kind are ignored."""
     kind = kind or kind_of(obj)
-    runners = {"model": check_model, "loss": check_loss, "transform": check_transform}
+    runners = {"model": check_model, "loss": check_loss, "transform": check_transform, "config": check_config}
     if kind not in runners:
         raise CheckUsageError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     accepted = inspect.signature(runners[kind]).parameters
@@ -71,27 +75,17 @@ def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, *
 
 
 def load_target(target: str) -> Any:
-    """``module:attribute`` (attribute may be dotted) imported from sys.path; CheckUsageError with one line on any problem."""
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise CheckUsageError(f"{target!r} is not MODULE:ATTRIBUTE (e.g. my_models:MyNet)")
+    """``module:attribute`` imported from the current directory or PYTHONPATH; CheckUsageError with one line on any problem."""
     try:
-        obj: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name) and (module_name == error.name or module_name[len(error.name)] == "."):
-            raise CheckUsageError(f"module {module_name!r} not found on the current directory or PYTHONPATH") from None
-        raise CheckUsageError(f"importing {module_name!r} failed: {error}") from None
-    except Exception as error:
-        raise CheckUsageError(f"importing {module_name!r} failed: {type(error).__name__}: {_first_line(error)}") from None
-    for part in attribute.split("."):
-        if not hasattr(obj, part):
-            raise CheckUsageError(f"module {module_name!r} has no attribute {attribute!r}")
-        obj = getattr(obj, part)
-    return obj
+        return targets.load_target(target)
+    except targets.TargetError as error:
+        raise CheckUsageError(str(error)) from None
 
 
-def check_target(target: str, **options: Any) -> Report:
-    """``check(load_target(target))``, the report named by the target as typed."""
-    return check(load_target(target), name=target, **options)
-
-
+def check_target(target: str, **options: Any) -> list[Report]:
+    """The reports for what ``target`` names: one object, or each config of a list or dict of configs, named as typed."""
+    obj = load_target(target)
+    items = list(obj.values()) if isinstance(obj, Mapping) else list(obj) if isinstance(obj, (list, tuple)) else None
+    if items and all(isinstance(item, Config) for item in items):
+        return [check(config, name=f"{target}[{config.name}]", **options) for config in items]
+    return [check(obj, name=target, **options)]

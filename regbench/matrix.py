@@ -1,0 +1,122 @@
+"""The matrix: every (config, seed) cell, checked, grouped and handed to the execution that trains it fastest.
+
+1. Preflight: each config is built once and fed one batch (``experiment.preflight``), so a
+   mistake stops the run, named, before anything trains.
+2. Grouping: configs the stacked engine can represent exactly (``stacked.plan``, read off the
+   built objects) are grouped by architecture; every other config trains one by one, with the
+   reason recorded.
+3. Choosing: for each group, ``execution=None`` times a few training steps both ways on this
+   device and picks the faster; ``"sweep"`` or ``"single"`` forces one.
+4. Dispatching: stacked groups train in this process (``stacked.run_group``); one-by-one cells
+   go to worker processes (``pool.run_many``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from regbench import stacked
+from regbench.configs import Config
+from regbench.data import Split
+from regbench.errors import UsageError
+from regbench.experiment import Cell, Settings, preflight, prepare
+from regbench.pool import default_workers, run_many, usable_workers, worker_threads
+from regbench.records import EXECUTIONS, RunRecord
+from regbench.train import train_model
+
+__all__ = ["EXECUTIONS", "choose_execution", "group_configs", "run_matrix"]
+
+ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
+
+
+def group_configs(configs: list[Config], split: Split, settings: Settings) -> tuple[dict[str, list[Config]], dict[str, str]]:
+    """Preflight every config; stackable ones grouped by architecture (named), and why each other one trains one by one."""
+    groups: dict[str, list[Config]] = {}
+    architectures: dict[stacked.Architecture, str] = {}
+    reasons: dict[str, str] = {}
+    for config in configs:
+        run = preflight(config, split, settings)
+        member = stacked.plan(run) if settings.engine == "fast" else "the notebook engine trains one run at a time"
+        if isinstance(member, str):
+            reasons[config.name] = member
+            continue
+        arch = member.architecture
+        if arch not in architectures:
+            name = f"mlp{'-batchnorm' if arch.batchnorm else ''}-{'-'.join(map(str, arch.sizes))}"
+            architectures[arch] = name if name not in architectures.values() else f"{name}-{len(architectures) + 1}"
+        groups.setdefault(architectures[arch], []).append(config)
+    return groups, reasons
+
+
+def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, workers: int = 1, steps: int = 4) -> dict:
+    """Time a few training steps both ways on this device and pick the faster: 'sweep' or 'single'.
+
+    Only training steps are timed (no measuring of finished runs), after one warm-up step each
+    way. One-by-one runs are timed for a spread of up to 8 cells on one worker's share of the
+    threads, scaled to all cells, and credited with running on ``workers`` processes at once.
+    """
+    probe = Settings(epochs=1, batch_size=settings.batch_size, lr=settings.lr, device=settings.device, engine="fast")
+    device = torch.device(settings.device)
+
+    def shrunk(batches: int) -> Split:
+        """The first few batches of training data and a token test set: enough to time steps."""
+        n = min(len(split.train), batches * settings.batch_size)
+        return Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(len(split.test), 64))), split.source)
+
+    def sweep(data: Split) -> float:
+        return stacked.time_steps(cells, data, probe)
+
+    def single(data: Split) -> float:
+        sample = cells[::math.ceil(len(cells) / 8)]  # runs alone do not slow each other: a spread of 8 stands for all
+        with worker_threads(workers):
+            runs = [prepare(c.config, c.seed, data, probe) for c in sample]
+            seconds = sum(train_model(r.model, r.loss_fn, r.optimizer, r.train, r.test, 1, device=device, progress=False).train_seconds for r in runs)
+        return seconds * len(cells) / len(sample) / workers
+
+    timings = {}
+    for name, fn in (("sweep", sweep), ("single", single)):
+        fn(shrunk(1))  # warm-up: first calls pay for allocation and kernel selection
+        timings[name] = fn(shrunk(steps))
+    choice = min(timings, key=timings.get)
+    return {"choice": choice, "members": len(cells), "workers": workers, "probe_train_seconds": timings}
+
+
+def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settings, *, execution: Optional[str] = None,
+               workers: Optional[int] = None) -> tuple[list[RunRecord], dict]:
+    """Every (config, seed), each architecture group stacked or one by one as measured (or told) faster.
+
+    ``execution`` forces 'sweep' or 'single' (None measures); configs the stacked engine cannot
+    represent, and every config on the notebook engine, train one by one whatever it says.
+    One-by-one runs go to ``workers`` processes (None: pool.default_workers). Returns the
+    records in (config, seed) order and, per group, what was decided and why.
+    """
+    if execution not in (None, *EXECUTIONS):
+        raise UsageError(f"unknown execution {execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
+    if seeds < 1:
+        raise UsageError(f"seeds must be >= 1, got {seeds}")
+    groups, reasons = group_configs(configs, split, settings)
+    cells_of = lambda chosen: [Cell(c, s) for c in chosen for s in range(seeds)]  # noqa: E731
+    if workers is None:
+        workers = default_workers(settings, len(configs) * seeds, samples=len(configs) * seeds * settings.epochs * len(split.train))
+    workers = usable_workers(workers)  # before the probe, which credits one-by-one runs with the workers
+    records: dict[tuple[str, int], RunRecord] = {}
+    decisions: dict[str, dict] = {}
+    singles: list[Cell] = []
+    for name, members in groups.items():
+        cells = cells_of(members)
+        decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=workers)
+        decisions[name] = {**decision, "configs": [c.name for c in members]}
+        if decision["choice"] == "sweep":
+            records.update({(r.config, r.seed): r for r in stacked.run_group(cells, split, settings)})
+        else:
+            decisions[name]["workers"] = workers
+            singles += cells
+    if reasons:
+        cells = cells_of([c for c in configs if c.name in reasons])
+        decisions[ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), "workers": workers, "reasons": reasons}
+        singles += cells
+    records.update({(r.config, r.seed): r for r in run_many(singles, split, settings, workers=workers)})
+    return [records[(c.name, s)] for c in configs for s in range(seeds)], decisions

@@ -1,0 +1,76 @@
+"""The run record: what one (config, seed) cell produced, built in one place for every engine and execution.
+
+Every record has the same fields whatever trained it (one by one in this process or a worker,
+or as a member of a stacked sweep), so results files, the report and the gate read one shape.
+``as_dict`` is the one serialization; measured values sit at the top level of it, where the
+gate looks them up by metric name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+__all__ = ["EXECUTIONS", "STATUSES", "Measurement", "RunRecord"]
+
+EXECUTIONS = ("single", "sweep")  # one by one, or stacked with other members of one architecture
+STATUSES = ("ok", "diverged")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A trained model, measured in eval mode on the clean training set and the test set."""
+
+    train_accuracy: float
+    test_accuracy: float
+    train_loss: float
+    test_loss: float
+    penalty: float
+    gap_accuracy: float  # train - test: positive is overfitting
+    gap_loss: float
+    mean_abs_weight: dict  # per penalized parameter, and "all"
+    sparsity: float  # fraction of penalized weights with |w| < 1e-3
+    weight_histogram: dict
+    penalty_leak: float  # invariant: the penalty's largest gradient on biases and 1-D parameters (0 when correct)
+    eval_nondeterminism: float  # invariant: the largest difference between two eval passes (0 when correct)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One cell's result; ``measurement`` and the timings are None for a run that did not finish."""
+
+    config: str
+    config_hash: str  # Config.hash: which definition of the config trained
+    seed: int
+    engine: str  # "fast" or "notebook"
+    execution: str  # "single" or "sweep"
+    members: int  # runs trained together: the sweep's size, 1 one by one
+    torch_threads: int  # speed depends on it; in a worker process it is that worker's share
+    run_seconds: float
+    status: str = "ok"
+    error: Optional[str] = None
+    measurement: Optional[Measurement] = None
+    samples_per_second: Optional[float] = None  # training samples per second of training steps; a sweep member's share
+    train_seconds: Optional[float] = None
+    history: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.execution not in EXECUTIONS or self.status not in STATUSES:
+            raise ValueError(f"a run record needs execution in {EXECUTIONS} and status in {STATUSES}, got {self.execution!r}, {self.status!r}")
+        if (self.status == "ok") != (self.measurement is not None):
+            raise ValueError("a finished run has a measurement and an unfinished one has none")
+
+    @property
+    def ok(self) -> bool:
+        """Finished and measured."""
+        return self.status == "ok"
+
+    def as_dict(self) -> dict:
+        """JSON-ready: identity and provenance first, then every measured value at the top level, then the history."""
+        head = {k: getattr(self, k) for k in ("config", "config_hash", "seed", "status", "engine", "execution", "members")}
+        if self.error is not None:
+            head["error"] = self.error
+        measured = asdict(self.measurement) if self.measurement is not None else {}
+        timing = {"samples_per_second": self.samples_per_second, "torch_threads": self.torch_threads,
+                  "train_seconds": self.train_seconds, "run_seconds": self.run_seconds}
+        return {**head, **measured, **{k: v for k, v in timing.items() if v is not None}, "history": self.history}
