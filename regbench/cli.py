@@ -47,14 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regbench", description="Regularization benchmark and property suite for PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="train the configuration matrix over seeds and write results, report and plots",
-                         description="Train the notebook's regularization matrix over several seeds; write results.json, report.md and plots.")
+                         description="Train the built-in regularization matrix, or your own configs beside it, over several seeds; write results.json, report.md and plots.")
     run.add_argument("--configs", default="all", metavar="NAMES",
                      help=f"comma-separated built-ins ({', '.join(CONFIGS)}) and your own as MODULE:ATTRIBUTE, a Config or a list or dict "
                           "of them, found in the current directory or on PYTHONPATH (default: all built-ins)")
     run.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
     run.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
     run.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
-    run.add_argument("--lr", type=positive_float, default=Settings.lr, help="Adam learning rate (default %(default)s)")
+    run.add_argument("--lr", type=positive_float, default=Settings.lr, help="learning rate of every config's optimizer, unless its optimizer_args set one (default %(default)s)")
     run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
     run.add_argument("--engine", choices=ENGINES, default="fast",
                      help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -29,9 +30,9 @@ from regbench.data import Split, TensorLoader
 from regbench.errors import UsageError, first_line
 from regbench.records import Measurement, RunRecord
 from regbench.losses import loss_parts
-from regbench.train import Batches, TrainingDiverged, evaluate, rngs_restored, seed_everything, train_model
+from regbench.train import Batches, History, TrainingDiverged, evaluate, rngs_restored, seed_everything, train_model
 
-__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "make_loaders", "measure", "preflight", "prepare", "run_one"]
+__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "make_loaders", "make_record", "measure", "preflight", "prepare", "run_one"]
 
 ENGINES = ("fast", "notebook")
 
@@ -177,20 +178,29 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
     return run
 
 
+def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution: str = "single", members: int = 1,
+                measurement: Optional[Measurement] = None, history: Optional[History] = None, error: Optional[str] = None) -> RunRecord:
+    """The one place a run record is made, for every engine and execution: identity and provenance are filled in here."""
+    return RunRecord(
+        config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, engine=settings.engine, execution=execution, members=members,
+        torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status="diverged" if error is not None else "ok", error=error,
+        measurement=measurement, history=history.epochs if history is not None else [],
+        samples_per_second=history.samples_per_second if history is not None and measurement is not None else None,
+        train_seconds=history.train_seconds if history is not None and measurement is not None else None,
+    )
+
+
 def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> RunRecord:
     """Train ``config`` with ``seed`` and return its record; a diverged run is recorded, not raised."""
     started = time.perf_counter()
     device = torch.device(settings.device)
     run = prepare(config, seed, split, settings)
-    identity = dict(config=config.name, config_hash=config.hash, seed=seed, engine=settings.engine, execution="single", members=1,
-                    torch_threads=torch.get_num_threads())
     try:
         history = train_model(
             run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
             device=device, progress=progress, desc=f"{config.name} seed {seed}",
         )
     except TrainingDiverged as exc:
-        return RunRecord(**identity, status="diverged", error=str(exc), run_seconds=time.perf_counter() - started)
+        return make_record(Cell(config, seed), settings, error=str(exc), run_seconds=time.perf_counter() - started)
     measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
-    return RunRecord(**identity, measurement=measurement, samples_per_second=history.samples_per_second,
-                     train_seconds=history.train_seconds, run_seconds=time.perf_counter() - started, history=history.epochs)
+    return make_record(Cell(config, seed), settings, measurement=measurement, history=history, run_seconds=time.perf_counter() - started)

@@ -29,9 +29,9 @@ from torch import nn
 
 from regbench import losses, models
 from regbench.data import Split, TensorLoader
-from regbench.experiment import Cell, Prepared, Settings, measure, prepare
+from regbench.experiment import Cell, Prepared, Settings, make_record, measure, prepare
 from regbench.records import RunRecord
-from regbench.train import EpochStats, TrainingDiverged, epoch_entry, rngs_restored, synchronize
+from regbench.train import EpochStats, History, TrainingDiverged, epoch_entry, rngs_restored, synchronize
 
 __all__ = ["Architecture", "MemberPlan", "StackedMLP", "plan", "run_group", "time_steps"]
 
@@ -297,19 +297,16 @@ def run_group(cells: list[Cell], split: Split, settings: Settings) -> list[RunRe
     samples = settings.epochs * len(split.train)
     records = []
     for k, (cell, run) in enumerate(zip(cells, runs)):
-        identity = dict(config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, engine=settings.engine,
-                        execution="sweep", members=len(cells), torch_threads=torch.get_num_threads())
+        shared = dict(execution="sweep", members=len(cells), run_seconds=(time.perf_counter() - started) / len(cells))
         last = histories[k][-1]
         if not all(torch.isfinite(torch.tensor([last["train_loss"], last["train_penalty"]]))):
             error = TrainingDiverged(f"{cell.config.name} seed {cell.seed}: the training loss became non-finite; lower the learning rate or the penalty lambda")
-            records.append(RunRecord(**identity, status="diverged", error=str(error), run_seconds=(time.perf_counter() - started) / len(cells)))
+            records.append(make_record(cell, settings, error=str(error), **shared))
             continue
         model = net.load_member(k, run.model)
-        records.append(RunRecord(
-            **identity, measurement=measure(model, run.loss_fn, run.clean_train, run.test, device),
-            samples_per_second=samples / train_seconds,  # this member's share: all members trained in the same time
-            train_seconds=train_seconds, run_seconds=(time.perf_counter() - started) / len(cells), history=histories[k],
-        ))
+        # every member trained in the same time: its throughput is its share, the whole stack's samples over that time
+        history = History(histories[k], train_seconds=train_seconds, train_samples=samples)
+        records.append(make_record(cell, settings, measurement=measure(model, run.loss_fn, run.clean_train, run.test, device), history=history, **shared))
     return records
 
 
