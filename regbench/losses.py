@@ -28,6 +28,7 @@ __all__ = [
     "l1_norm",
     "loss_parts",
     "penalized_parameters",
+    "weight_decay_groups",
     "squared_l2_norm",
 ]
 
@@ -45,6 +46,18 @@ def penalized_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
         for name, p in model.named_parameters()
         if p.requires_grad and name.rsplit(".", 1)[-1] != "bias" and p.ndim > 1
     ]
+
+
+def weight_decay_groups(model: nn.Module) -> list[dict]:
+    """Optimizer parameter groups under the same rule: the penalized weights, then everything else with weight_decay 0.
+
+    An optimizer's weight decay (Adam's coupled L2, AdamW's decoupled shrinkage) then acts on
+    exactly what regbench's penalties act on; groups left empty are dropped.
+    """
+    penalized = {id(p) for _, p in penalized_parameters(model)}
+    weights = [p for p in model.parameters() if id(p) in penalized]
+    others = [p for p in model.parameters() if id(p) not in penalized]
+    return [group for group in ({"params": weights}, {"params": others, "weight_decay": 0.0}) if group["params"]]
 
 
 class _L1Norm(torch.autograd.Function):

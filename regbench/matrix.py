@@ -45,10 +45,24 @@ def group_configs(configs: list[Config], split: Split, settings: Settings) -> tu
             continue
         arch = member.architecture
         if arch not in architectures:
-            name = f"mlp{'-batchnorm' if arch.batchnorm else ''}-{'-'.join(map(str, arch.sizes))}"
-            architectures[arch] = name if name not in architectures.values() else f"{name}-{len(architectures) + 1}"
+            architectures[arch] = _group_name(arch, settings, taken=set(architectures.values()))
         groups.setdefault(architectures[arch], []).append(config)
     return groups, reasons
+
+
+def _group_name(arch: stacked.Architecture, settings: Settings, *, taken: set[str]) -> str:
+    """A stacked group's name: the layer widths, and whatever else sets it apart (BatchNorm, label smoothing, Adam's settings)."""
+    name = f"mlp{'-batchnorm' if arch.batchnorm else ''}-{'-'.join(map(str, arch.sizes))}"
+    if arch.batchnorm is not None and arch.batchnorm != (1e-5, 0.1):  # nn.BatchNorm1d's defaults go unsaid
+        name += f"-bn-eps={arch.batchnorm[0]:g}-momentum={arch.batchnorm[1]:g}"
+    if arch.label_smoothing:
+        name += f"-label_smoothing={arch.label_smoothing:g}"
+    lr, betas, eps = arch.adam
+    if (lr, betas, eps) != (settings.lr, (0.9, 0.999), 1e-8):  # Adam's defaults at the run's lr go unsaid
+        name += f"-adam-lr={lr:g}-betas={betas[0]:g},{betas[1]:g}-eps={eps:g}"
+    while name in taken:
+        name += "+"
+    return name
 
 
 def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, workers: int = 1, steps: int = 4) -> dict:

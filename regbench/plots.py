@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only: works with no display, in CI and over ssh
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from regbench.results import atomic_path, summarize  # noqa: E402
+from regbench.results import PATH_METRICS, REFERENCE, atomic_path, path_scale, regularization_paths, summarize  # noqa: E402
 
 __all__ = ["save_plots"]
 
@@ -51,17 +51,17 @@ def weight_histograms(runs: list[dict], other: str, out: Path) -> Path | None:
 
 
 def learning_curves(runs: list[dict], out: Path) -> Path | None:
-    """Validation accuracy and base loss per epoch, averaged over seeds, one line per config."""
+    """Test accuracy and base loss per epoch, averaged over the seeds that trained that epoch, one line per config."""
     configs = list(dict.fromkeys(r["config"] for r in runs if r["status"] == "ok"))
     if not configs:
         return None
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for config in configs:
         histories = [r["history"] for r in runs if r["config"] == config and r["status"] == "ok"]
-        epochs = [e["epoch"] for e in histories[0]]
+        epochs = sorted({e["epoch"] for h in histories for e in h})  # early stopping ends seeds at different epochs
         for ax, key in ((acc_ax, "val_accuracy"), (loss_ax, "val_loss")):
-            mean = np.mean([[e[key] for e in h] for h in histories], axis=0)
-            ax.plot(epochs, mean, label=config)
+            by_epoch = {epoch: [e[key] for h in histories for e in h if e["epoch"] == epoch] for epoch in epochs}
+            ax.plot(epochs, [np.mean(by_epoch[epoch]) for epoch in epochs], label=config)
     acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy (mean over seeds)")
     loss_ax.set(xlabel="epoch", ylabel="test cross-entropy", title="Test base loss (mean over seeds)")
     acc_ax.legend(fontsize=8)
@@ -87,8 +87,48 @@ def gaps(runs: list[dict], out: Path) -> Path | None:
     return _save(fig, out)
 
 
+_PATH_TITLES = {"test_accuracy": "test accuracy", "gap_accuracy": "gap (train - test accuracy)", "sparsity": "sparsity (|w| < 1e-3)",
+                "mean_abs_weight": "mean |W|"}
+
+
+def regularization_path(path: dict, out: Path) -> Path:
+    """One swept argument: each metric against the value, mean with its 95% CI band over seeds, the baseline as a reference line."""
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, metric in zip(axes.flat, PATH_METRICS):
+        for series in path["series"]:
+            values = [value for value, _ in series["points"]]
+            x = np.arange(len(values)) if path_scale(values)[0] == "linear" and not _numeric(values) else np.asarray(values, dtype=float)
+            mean, low, high = (np.array([row[metric][i] for _, row in series["points"]]) for i in range(3))
+            label = ", ".join(f"{k} = {v}" for k, v in series["fixed"].items()) or path["of"]
+            line, = ax.plot(x, mean, marker="o", label=label)
+            ax.fill_between(x, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high), color=line.get_color(), alpha=0.2)
+            if not _numeric(values):
+                ax.set_xticks(x, [str(v) for v in values])
+        scale, threshold = path_scale([value for value, _ in path["series"][0]["points"]])
+        if scale == "log":
+            ax.set_xscale("log")
+        elif scale == "symlog":
+            ax.set_xscale("symlog", linthresh=threshold)
+        reference = path["reference"]
+        if reference is not None and not np.isnan(reference[metric][0]):
+            mean, low, high = reference[metric]
+            ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"{REFERENCE} (unregularized)")
+            if not np.isnan(low):
+                ax.axhspan(low, high, color="black", alpha=0.08)
+        ax.set(xlabel=path["argument"], title=_PATH_TITLES[metric])
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"Regularization path: {path['of']} over {path['argument']} (mean, 95% CI over seeds)")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _numeric(values: list) -> bool:
+    """All numbers (not bools): drawn at their values; anything else at evenly spaced positions."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def save_plots(results: dict, out_dir: Path | str) -> list[Path]:
-    """Every plot the runs allow (a histogram needs baseline and its partner); returns the files written."""
+    """Every plot the runs allow (a histogram needs baseline and its partner, a path a grid); returns the files written."""
     out_dir, runs = Path(out_dir), results["runs"]
     written = [
         weight_histograms(runs, "l1", out_dir / "weights_baseline_vs_l1.png"),
@@ -96,4 +136,5 @@ def save_plots(results: dict, out_dir: Path | str) -> list[Path]:
         learning_curves(runs, out_dir / "learning_curves.png"),
         gaps(runs, out_dir / "gap.png"),
     ]
+    written += [regularization_path(path, out_dir / f"path_{path['of']}_{path['argument']}.png") for path in regularization_paths(results)]
     return [p for p in written if p is not None]

@@ -53,6 +53,7 @@ class RunRecord:
     samples_per_second: Optional[float] = None  # training samples per second of training steps; a sweep member's share
     train_seconds: Optional[float] = None
     history: list[dict] = field(default_factory=list)
+    stopping: Optional[dict] = None  # early stopping: chosen_epoch, epochs_trained, validation_size (held-out training images)
 
     def __post_init__(self) -> None:
         if self.execution not in EXECUTIONS or self.status not in STATUSES:
@@ -72,5 +73,5 @@ class RunRecord:
             head["error"] = self.error
         measured = asdict(self.measurement) if self.measurement is not None else {}
         timing = {"samples_per_second": self.samples_per_second, "torch_threads": self.torch_threads,
-                  "train_seconds": self.train_seconds, "run_seconds": self.run_seconds}
+                  "train_seconds": self.train_seconds, "run_seconds": self.run_seconds, "stopping": self.stopping}
         return {**head, **measured, **{k: v for k, v in timing.items() if v is not None}, "history": self.history}

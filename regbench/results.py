@@ -29,7 +29,8 @@ import torch
 import torchvision
 from scipy import stats
 
-from regbench.configs import Config
+from regbench.configs import FACTORIES, Config
+from regbench.data import Split
 from regbench.errors import UsageError
 from regbench.records import RunRecord
 
@@ -43,6 +44,9 @@ __all__ = [
     "read_json",
     "matrix_results",
     "mean_ci",
+    "path_scale",
+    "regularization_paths",
+    "render_paths",
     "render_report",
     "render_table",
     "summarize",
@@ -128,11 +132,15 @@ def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict)
     return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
 
 
-def matrix_results(runs: list[RunRecord], *, configs: list[Config], training: dict, seeds: int, dataset: str, data_source: str,
-                   n_train: int, n_test: int, wall_seconds: float, execution: dict | None = None) -> dict:
-    """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares."""
-    settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": data_source, "execution": execution or {},
-                "n_train_per_class": n_train, "n_test_per_class": n_test, "wall_seconds": wall_seconds}
+def matrix_results(runs: list[RunRecord], *, configs: list[Config], training: dict, seeds: int, dataset: str, split: Split,
+                   n_train: int | None, n_test: int | None, wall_seconds: float, execution: dict | None = None) -> dict:
+    """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares.
+
+    ``n_train``/``n_test`` are the images per class asked for (None, written "all": every one).
+    """
+    settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": split.source, "execution": execution or {},
+                "n_train_per_class": "all" if n_train is None else n_train, "n_test_per_class": "all" if n_test is None else n_test,
+                "train_size": len(split.train), "test_size": len(split.test), "wall_seconds": wall_seconds}
     env = environment(training["device"])
     threads = sorted({r.torch_threads for r in runs})
     if threads:  # what the runs trained with (a worker process's share), not this process's count
@@ -255,6 +263,68 @@ def render_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+PATH_METRICS = ("test_accuracy", "gap_accuracy", "sparsity", "mean_abs_weight")  # what a regularization path draws
+REFERENCE = "baseline"  # the unregularized config a path is drawn against, when the run has it
+
+
+def regularization_paths(results: dict) -> list[dict]:
+    """Per grid (the config it expands) and swept argument: its series of points in value order, and the reference.
+
+    A point is (value, summary row of that cell); a grid over several arguments gives one series
+    per combination of the others (``fixed``). Read from the configs' grid descriptions, so any
+    results file can be redrawn.
+    """
+    rows = {row["config"]: row for row in summarize(results["runs"])}
+    cells: dict[str, list[tuple[str, dict]]] = {}
+    for name, described in (results.get("configs") or {}).items():
+        grid = described.get("grid") if isinstance(described, dict) else None
+        if grid and name in rows:
+            cells.setdefault(grid["of"], []).append((name, grid["values"]))
+    paths = []
+    for of, members in cells.items():
+        for argument in dict.fromkeys(a for _, values in members for a in values):
+            series: dict[tuple, list] = {}
+            for name, values in members:
+                fixed = tuple((k, v) for k, v in values.items() if k != argument)
+                series.setdefault(fixed, []).append((values[argument], rows[name]))
+            paths.append({"of": of, "argument": argument, "reference": rows.get(REFERENCE),
+                          "series": [{"fixed": dict(fixed), "points": sorted(points, key=lambda p: _order(p[0]))} for fixed, points in series.items()]})
+    return paths
+
+
+def _order(value: object) -> tuple:
+    """Numbers by value, anything else after them by its text."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (0, value, "") if number else (1, 0, str(value))
+
+
+def path_scale(values: list) -> tuple[str, float]:
+    """(axis scale, symlog threshold): log where positive values span two decades or more (lambdas), symlog when 0 is among them."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    positive = [v for v in numbers if v > 0]
+    if len(numbers) != len(values) or len(positive) < 2 or max(positive) / min(positive) < 100 or min(numbers) < 0:
+        return "linear", 0.0
+    return ("log", 0.0) if len(positive) == len(numbers) else ("symlog", min(positive))
+
+
+def render_paths(results: dict) -> str:
+    """Markdown tables of every regularization path: one row per value, the reference (baseline) last."""
+    out = []
+    for path in regularization_paths(results):
+        for series in path["series"]:
+            fixed = ", ".join(f"{k} = {v}" for k, v in series["fixed"].items())
+            out += ["", f"### {path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""), ""]
+            header = [path["argument"], "runs"] + [title for key, title, _ in _COLUMNS if key in PATH_METRICS]
+            out += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+            rows = [(str(value), row) for value, row in series["points"]]
+            if path["reference"] is not None:
+                rows.append((f"{REFERENCE} (reference)", path["reference"]))
+            for label, row in rows:
+                cells = [label, str(row["runs"] - row["failed"])] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS if key in PATH_METRICS]
+                out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out[1:])
+
+
 def render_report(results: dict, plots: list[str]) -> str:
     """report.md: what ran, where, the summary table, and the plots."""
     env, settings = results["environment"], results["settings"]
@@ -272,6 +342,9 @@ def render_report(results: dict, plots: list[str]) -> str:
         "",
         render_table(summarize(results["runs"])),
     ]
+    paths = render_paths(results)
+    if paths:
+        lines += ["", "## Regularization paths", "", f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
     described = results.get("configs") or {}
     if described:
         lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in described.items()]
@@ -286,7 +359,7 @@ def render_report(results: dict, plots: list[str]) -> str:
 def _config_line(name: str, described: dict) -> str:
     """'- **l1** (`3f2a...`): Lasso penalty; loss LassoLoss(l1_lambda=0.0001)': what a config built, from its description."""
     parts = []
-    for field in ("model", "loss", "criterion", "augment", "transform", "optimizer"):
+    for field in FACTORIES:
         part = described.get(field)
         if not isinstance(part, dict) or (field in ("criterion", "optimizer") and not part.get("args")):
             continue  # the default criterion and optimizer (cross-entropy, Adam at the run's lr) go unsaid

@@ -47,6 +47,7 @@ class Architecture:
     sizes: tuple[int, int, int]  # input, hidden, output
     batchnorm: Optional[tuple[float, float]]  # (eps, momentum), or None without BatchNorm
     adam: tuple[float, tuple[float, float], float]  # lr, betas, eps
+    label_smoothing: float = 0.0  # the cross-entropy's, one for the whole stack
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class MemberPlan:
 def plan(run: Prepared) -> Union[MemberPlan, str]:
     """How the stacked engine represents a built run, or why it cannot represent it exactly."""
     model, loss_fn, optimizer = run.model, run.loss_fn, run.optimizer
+    if run.stopping is not None:
+        return "early stopping ends each run at its own epoch"
     if type(model) not in MODELS:
         return f"the model is {type(model).__name__}, not one of the notebook's MLPs ({', '.join(m.__name__ for m in MODELS)})"
     dropout = 0.0
@@ -75,6 +78,10 @@ def plan(run: Prepared) -> Union[MemberPlan, str]:
         if type(bn) is not nn.BatchNorm1d or not bn.affine or not bn.track_running_stats or bn.momentum is None:
             return "its BatchNorm is not an affine nn.BatchNorm1d with running statistics and a momentum"
         batchnorm = (float(bn.eps), float(bn.momentum))
+    base = loss_fn.base if isinstance(loss_fn, losses.PenaltyLoss) else loss_fn
+    smoothing = _label_smoothing(base)
+    if smoothing is None:
+        return f"the base criterion is {base!r}, not cross-entropy with mean reduction and no class weights"
     lambdas = _layer_lambdas(loss_fn, model)
     if isinstance(lambdas, str):
         return lambdas
@@ -84,26 +91,24 @@ def plan(run: Prepared) -> Union[MemberPlan, str]:
     if _augment_uses_global_rng(run.train):
         return "its augmentation draws from torch's global RNG instead of the generator it is given, so a member could not replay it"
     sizes = (model.linear_1.in_features, model.linear_1.out_features, model.linear_2.out_features)
-    return MemberPlan(Architecture(sizes, batchnorm, adam), dropout, *lambdas)
+    return MemberPlan(Architecture(sizes, batchnorm, adam, smoothing), dropout, *lambdas)
 
 
-def _is_plain_cross_entropy(criterion: object) -> bool:
-    """The criterion the stacked step computes: mean cross-entropy with no weights or smoothing."""
-    return (type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean"
-            and criterion.label_smoothing == 0.0)
+def _label_smoothing(criterion: object) -> Optional[float]:
+    """The label smoothing of a criterion the stacked step can compute (mean cross-entropy without class weights), or None."""
+    if type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean":
+        return float(criterion.label_smoothing)
+    return None
 
 
 def _layer_lambdas(loss_fn: nn.Module, model: nn.Module) -> Union[tuple[tuple[float, float], tuple[float, float]], str]:
     """Per-layer (L1, L2) lambdas read off the built loss's terms, or why the loss is not stackable."""
     l1, l2 = [0.0, 0.0], [0.0, 0.0]
     if not isinstance(loss_fn, losses.PenaltyLoss):
-        return ((0.0, 0.0), (0.0, 0.0)) if _is_plain_cross_entropy(loss_fn) else \
-            f"the loss is {type(loss_fn).__name__}, not plain cross-entropy or a PenaltyLoss of L1 and squared-L2 terms"
+        return (0.0, 0.0), (0.0, 0.0)  # the criterion alone, already checked
     overridden = [m for m in ("forward", "parts", "penalty") if getattr(type(loss_fn), m) is not getattr(losses.PenaltyLoss, m)]
     if overridden:
         return f"{type(loss_fn).__name__} overrides PenaltyLoss.{overridden[0]}"
-    if not _is_plain_cross_entropy(loss_fn.base):
-        return f"the base criterion is {loss_fn.base!r}, not plain cross-entropy"
     layer_of = {id(getattr(model, name).weight): k for k, name in enumerate(LAYERS)}
     for term in loss_fn.terms:
         target = l1 if term.norm is losses.l1_norm else l2 if term.norm is losses.squared_l2_norm else None
@@ -120,14 +125,15 @@ def _adam_settings(optimizer: torch.optim.Optimizer, model: nn.Module) -> Union[
     """(lr, betas, eps) of a plain Adam over all the model's parameters, or why the optimizer is not stackable."""
     if type(optimizer) is not torch.optim.Adam:
         return f"the optimizer is {type(optimizer).__name__}, not torch.optim.Adam"
-    if len(optimizer.param_groups) != 1:
-        return "the optimizer has several parameter groups"
-    group = optimizer.param_groups[0]
-    if {id(p) for p in group["params"]} != {id(p) for p in model.parameters()}:
+    groups = optimizer.param_groups
+    if sorted(id(p) for g in groups for p in g["params"]) != sorted(id(p) for p in model.parameters()):
         return "the optimizer does not update exactly the model's parameters"
-    if group["weight_decay"] or group["amsgrad"] or group["maximize"] or group.get("decoupled_weight_decay") or isinstance(group["lr"], torch.Tensor):
+    if any(g["weight_decay"] or g["amsgrad"] or g["maximize"] or g.get("decoupled_weight_decay") or isinstance(g["lr"], torch.Tensor) for g in groups):
         return "the optimizer is Adam with weight decay, AMSGrad, maximize or a tensor lr"
-    return float(group["lr"]), (float(group["betas"][0]), float(group["betas"][1])), float(group["eps"])
+    settings = {(float(g["lr"]), (float(g["betas"][0]), float(g["betas"][1])), float(g["eps"])) for g in groups}
+    if len(settings) != 1:
+        return "the optimizer's parameter groups have different lr, betas or eps"
+    return settings.pop()
 
 
 def _augment_uses_global_rng(train: object) -> bool:
@@ -220,10 +226,10 @@ def _generator_like_global(device: torch.device) -> torch.Generator:
     return generator
 
 
-def _epoch_sums(logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _epoch_sums(logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
     """((M, 3) sums of base loss, penalty and correct predictions over a batch, (M,) mean base loss per member)."""
     m, b, c = logits.shape
-    base = F.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none").view(m, b).mean(1)
+    base = F.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none", label_smoothing=smoothing).view(m, b).mean(1)
     correct = (logits.argmax(2) == targets).sum(1)
     return torch.stack([base * b, penalty * b, correct.to(base.dtype)], dim=1), base
 
@@ -235,7 +241,7 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
         penalty = net.penalty()
         for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK)):
             logits = net.forward(xs.reshape(len(xs), -1), training=False)
-            sums += _epoch_sums(logits, ys.expand(net.size, -1), penalty)[0].double()
+            sums += _epoch_sums(logits, ys.expand(net.size, -1), penalty, net.architecture.label_smoothing)[0].double()
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
 
@@ -259,7 +265,7 @@ def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: Tenso
             targets = train_y[idx]
             logits = net.forward(inputs[rows, idx], training=True)
             penalty = net.penalty()
-            batch_sums, base = _epoch_sums(logits, targets, penalty.detach())
+            batch_sums, base = _epoch_sums(logits, targets, penalty.detach(), net.architecture.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             (base + penalty).sum().backward()  # members' losses are independent: the sum's gradient is each member's own
             optimizer.step()

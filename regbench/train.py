@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from regbench.losses import PenaltyLoss, loss_parts
+from regbench.stopping import EarlyStopping
 
 __all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
 
@@ -106,6 +107,7 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     train_samples: int = 0
+    chosen_epoch: Optional[int] = None  # with early stopping: the epoch whose weights the model ends with
 
     @property
     def samples_per_second(self) -> float:
@@ -167,15 +169,23 @@ def train_model(
     device: torch.device | str | None = None,
     progress: Optional[bool] = None,
     desc: str = "training",
+    stopping: Optional[EarlyStopping] = None,
+    holdout: Optional[Batches] = None,
 ) -> History:
     """Train for ``epochs`` and validate after each; stop with TrainingDiverged on a NaN/inf loss.
 
-    ``progress=None`` shows a bar only on a terminal, so logs and CI output stay clean.
+    With ``stopping``, the ``holdout`` batches (carved from the training data) are evaluated
+    after every epoch as well; training stops when their base loss stops improving, and the
+    model keeps the best epoch's weights (``History.chosen_epoch``). ``val_loader``'s numbers are
+    recorded, never used to decide. ``progress=None`` shows a bar only on a terminal.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if (stopping is None) != (holdout is None):
+        raise ValueError("early stopping needs both the rule (stopping) and the validation batches (holdout)")
     device = torch.device(device) if device is not None else _model_device(model)
     history = History()
+    monitor = stopping.monitor() if stopping is not None else None
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=None if progress is None else not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -193,6 +203,14 @@ def train_model(
         val_stats = evaluate(model, loss_fn, val_loader, device=device)
         history.epochs.append(epoch_entry(epoch, train_stats, val_stats))
         bar.set_postfix(train_acc=f"{train_stats.accuracy:.3f}", val_acc=f"{val_stats.accuracy:.3f}")
+        if monitor is not None:
+            held = evaluate(model, loss_fn, holdout, device=device)
+            history.epochs[-1].update(holdout_loss=held.loss, holdout_accuracy=held.accuracy)
+            if monitor.update(epoch, held.loss, model):
+                break
+    if monitor is not None:
+        monitor.restore(model)
+        history.chosen_epoch = monitor.best_epoch
     return history
 
 

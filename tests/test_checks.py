@@ -293,6 +293,39 @@ def test_a_configs_loss_is_checked_on_its_own_model_with_its_own_arguments():
     assert [r.invariant for r in report.failures] == ["loss.penalty_skips_biases_and_1d"]
 
 
+def adamw_on_everything(params, lr, weight_decay=0.1):
+    """A user's optimizer factory that flattens the parameter groups regbench passes: biases get decayed."""
+    return torch.optim.AdamW([p for group in params for p in group["params"]], lr=lr, weight_decay=weight_decay)
+
+
+class SmoothingToOthers(nn.Module):
+    """Label smoothing that spreads eps over the other classes only, and so is not cross-entropy on (1 - eps) one-hot + eps / C."""
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.eps = label_smoothing
+
+    def forward(self, logits, targets):
+        q = torch.full_like(logits, self.eps / (logits.shape[1] - 1)).scatter(1, targets[:, None], 1 - self.eps)
+        return -(q * F.log_softmax(logits, 1)).sum(1).mean()
+
+
+@pytest.mark.parametrize("config, failing", [
+    (CONFIGS["adamw"], []),
+    (CONFIGS["label-smoothing"], []),
+    (Config(name="flat-adamw", model=FullyConnectedBatchNorm, optimizer=adamw_on_everything), ["optimizer.weight_decay_skips_biases_and_1d"]),
+    (Config(name="others", model=FullyConnected, criterion=SmoothingToOthers, criterion_args={"label_smoothing": 0.1}),
+     ["criterion.smoothing_is_cross_entropy_on_smoothed_targets"]),
+], ids=lambda v: getattr(v, "name", ""))
+def test_a_configs_optimizer_and_criterion_are_checked_where_they_apply(config, failing):
+    """Weight decay must follow the penalty rule; a label-smoothed criterion must be cross-entropy on the smoothed targets."""
+    report = checks.check_config(config, max_examples=10)
+    assert [r.invariant for r in report.failures] == failing
+    applied = {k for k, v in statuses(report).items() if k.startswith(("optimizer.", "criterion.")) and v != "not_applicable"}
+    assert applied == ({"optimizer.weight_decay_skips_biases_and_1d"} if "adamw" in config.name else
+                       {"criterion.smoothing_zero_is_cross_entropy", "criterion.smoothing_is_cross_entropy_on_smoothed_targets"})
+
+
 def test_a_module_of_configs_gives_one_report_per_config(in_repo, capsys):
     """`regbench check examples.my_regularizers:CONFIGS`: the file a run benchmarks is the file checked."""
     assert main(["check", "examples.my_regularizers:CONFIGS", "--max-examples", "5"]) == 0

@@ -40,6 +40,17 @@ def test_your_own_configs_run_beside_the_builtins(tmp_path, capsys, monkeypatch)
     assert "| cnn | 1 |" in capsys.readouterr().out
 
 
+def test_a_grid_trains_its_cells_beside_the_baseline_and_draws_their_path(tmp_path, capsys):
+    """--grid expands the config over the values; the baseline joins as the path's reference; the plot and report section follow."""
+    out = tmp_path / "grid"
+    assert main(["run", "--configs", "l1", "--grid", "l1.l1_lambda=1e-4,1e-2", "--seeds", "2", *TINY[2:], "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert list(dict.fromkeys(r["config"] for r in doc["runs"])) == ["baseline", "l1[l1_lambda=0.0001]", "l1[l1_lambda=0.01]"]
+    assert doc["configs"]["l1[l1_lambda=0.01]"]["grid"] == {"of": "l1", "values": {"loss.l1_lambda": 0.01}}
+    assert (out / "path_l1_loss.l1_lambda.png").is_file() and "### l1: loss.l1_lambda" in (out / "report.md").read_text()
+    assert "also training the built-in 'baseline' as the reference" in capsys.readouterr().out
+
+
 def test_notebook_engine_and_forced_sweep_record_what_ran(tmp_path):
     """--engine notebook trains through DataLoader and PIL; --execution sweep stacks the runs; both are recorded."""
     common = ["run", "--configs", "augment", *TINY, "--no-plots"]
@@ -90,6 +101,10 @@ def test_configs_lists_what_a_run_would_train(capsys, monkeypatch):
         (["run", "--dataset", "mnist", "--root", "/nonexistent"], "no such directory"),
         (["run", "--n-train", "450"], "fewer than the 750"),
         (["configs", "nope"], "unknown configuration 'nope'"),
+        (["run", "--configs", "dropout", "--grid", "dropout.dropout_prob=0.5,1"], "config 'dropout[dropout_prob=1]': building it failed: ValueError: dropout_prob must be in [0, 1)"),
+        (["run", "--configs", "l1", "--grid", "l1.l1_lambda=-1"], "config 'l1[l1_lambda=-1]': building it failed: ValueError: l1 lambda must be a finite number >= 0"),
+        (["run", "--configs", "l1", "--grid", "l2.l2_lambda=1"], "CONFIG one of this run's configs (l1)"),
+        (["run", "--n-train", "all", "--n-test", "all"], "cannot give all its images to both"),
     ],
 )
 def test_user_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):

@@ -388,7 +388,7 @@ def _train_matrix(path, config, split, settings):
     from regbench.results import matrix_results
 
     runs = [run_one(config, seed, split, settings) for seed in range(5)]
-    write_json(path, matrix_results(runs, configs=[config], training=asdict(settings), seeds=5, dataset="digits", data_source=split.source,
+    write_json(path, matrix_results(runs, configs=[config], training=asdict(settings), seeds=5, dataset="digits", split=split,
                                     n_train=100, n_test=300, wall_seconds=0.0))
     return path
 

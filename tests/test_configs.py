@@ -12,7 +12,7 @@ from torch import nn
 
 from examples import my_regularizers
 from regbench import augment, losses, models
-from regbench.configs import BUILTINS, CONFIGS, Config, ConfigError, load_configs, select_configs
+from regbench.configs import BUILTINS, CONFIGS, Config, ConfigError, expand_grids, load_configs, parse_value, select_configs
 from regbench.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_builtins_are_the_notebooks_matrix_written_with_the_public_api():
     """Nine configs, each building what the notebook trains; the mixed loss puts Ridge on linear_1 and Lasso on linear_2."""
-    assert list(CONFIGS) == ["baseline", "l1", "l2", "mixed", "elasticnet", "dropout", "batchnorm", "augment", "augment-flip"]
+    assert list(CONFIGS)[:9] == ["baseline", "l1", "l2", "mixed", "elasticnet", "dropout", "batchnorm", "augment", "augment-flip"]
+    assert list(CONFIGS)[9:] == ["adamw", "label-smoothing", "early-stopping"]  # the regularizers models ship with today
     built = {name: (c.build_model(), c) for name, c in CONFIGS.items()}
     assert type(built["dropout"][0]) is models.FullyConnectedDropout and built["dropout"][0].dropout.p == 0.2
     assert type(built["batchnorm"][0]) is models.FullyConnectedBatchNorm
@@ -38,6 +39,9 @@ def test_the_optimizer_is_adam_at_the_runs_lr_unless_the_config_says_otherwise()
     model = models.FullyConnected(4, 3, 2)
     adam = CONFIGS["baseline"].build_optimizer(model, 0.05, fused=True)
     assert type(adam) is torch.optim.Adam and adam.param_groups[0]["lr"] == 0.05 and adam.param_groups[0]["fused"]
+    adamw = CONFIGS["adamw"].build_optimizer(model, 0.05)
+    assert type(adamw) is torch.optim.AdamW and [g["weight_decay"] for g in adamw.param_groups] == [1.0, 0.0]
+    assert [len(g["params"]) for g in adamw.param_groups] == [2, 1]  # the two weight matrices decay; linear_1.bias does not
     sgd = Config(name="sgd", model=models.FullyConnected, optimizer=torch.optim.SGD, optimizer_args={"lr": 0.1, "momentum": 0.9})
     built = sgd.build_optimizer(model, 0.05, fused=True)
     assert type(built) is torch.optim.SGD and built.param_groups[0]["lr"] == 0.1 and built.param_groups[0]["momentum"] == 0.9
@@ -140,3 +144,53 @@ def test_load_configs_takes_a_config_a_list_or_a_dict():
     assert load_configs("examples.my_regularizers:CNN") == [my_regularizers.CNN]
     assert [c.name for c in load_configs("regbench.configs:CONFIGS")] == list(CONFIGS)
     assert [c.name for c in load_configs("examples.my_regularizers:CONFIGS")] == ["dropconnect", "maxnorm", "cnn"]
+
+
+# ---------------------------------------------------------------------------------------------- grids
+
+
+def test_a_grid_expands_a_config_over_values_named_deterministically():
+    """--grid l1.l1_lambda=... and dropout.dropout_prob=...: one cell per value, in the config's place, named for the value."""
+    cells = expand_grids(select_configs("baseline,l1,dropout"), ["l1.l1_lambda=1e-5,1e-4,1e-3,1e-2", "dropout.dropout_prob=0,0.2,0.5,0.8"])
+    assert [c.name for c in cells] == ["baseline", "l1[l1_lambda=1e-05]", "l1[l1_lambda=0.0001]", "l1[l1_lambda=0.001]", "l1[l1_lambda=0.01]",
+                                       "dropout[dropout_prob=0]", "dropout[dropout_prob=0.2]", "dropout[dropout_prob=0.5]", "dropout[dropout_prob=0.8]"]
+    assert cells[2].loss_args == {"l1_lambda": 1e-4} and cells[2].hash == CONFIGS["l1"].hash  # the built-in's value: the same definition
+    assert cells[5].model_args == {"dropout_prob": 0.0} and isinstance(cells[5].model_args["dropout_prob"], float)  # "0" read as the float it replaces
+    assert cells[1].describe()["grid"] == {"of": "l1", "values": {"loss.l1_lambda": 1e-05}}
+    assert "grid" not in CONFIGS["l1"].describe()
+
+
+def test_several_grids_on_one_config_make_their_product():
+    """Two arguments of one config: every combination, the first argument varying slowest; qualified names work too."""
+    cells = expand_grids([CONFIGS["dropout"]], {"dropout.model.dropout_prob": [0.1, 0.5], "dropout.optimizer.lr": [1e-3, 1e-2]})
+    assert [c.name for c in cells] == ["dropout[dropout_prob=0.1][lr=0.001]", "dropout[dropout_prob=0.1][lr=0.01]",
+                                       "dropout[dropout_prob=0.5][lr=0.001]", "dropout[dropout_prob=0.5][lr=0.01]"]
+    assert cells[1].optimizer_args == {"lr": 0.01} and cells[1].grid == {"model.dropout_prob": 0.1, "optimizer.lr": 0.01}
+
+
+def _loss_with_width(base: nn.Module, model: nn.Module, hidden_size: int = 3, penalty_lambda: float = 0.1) -> nn.Module:
+    """A loss factory that shares an argument name with the model factory."""
+    return losses.LassoLoss(base, model, penalty_lambda)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("l1.lam=1,2", "config 'l1' has no factory argument 'lam'; its factories take model.input_size"),
+    ("shared.hidden_size=3,4", "'hidden_size' is an argument of its model and loss factories; qualify it, e.g. shared.model.hidden_size"),
+    ("l1.loss.hidden_size=3", "'loss.hidden_size' is not an argument of its loss factory; it takes l1_lambda"),
+    ("l1.layer.l1_lambda=3", "'layer' is not a factory field"),
+    ("l3.l1_lambda=1,2", "expected CONFIG.ARGUMENT=V1,V2,... with CONFIG one of this run's configs (l1, shared)"),
+    ("l1.l1_lambda", "expected CONFIG.ARGUMENT=V1,V2"),
+    ("l1.l1_lambda=1e-3,0.001", "repeats a value"),
+])
+def test_grid_mistakes_name_the_config_and_argument(spec, message):
+    """An unknown or ambiguous argument, a config not in the run, a value twice: one ConfigError each."""
+    shared = Config(name="shared", model=models.FullyConnected, loss=_loss_with_width)
+    with pytest.raises(ConfigError) as error:
+        expand_grids([CONFIGS["l1"], shared], [spec])
+    assert message in str(error.value)
+
+
+def test_grid_values_are_parsed_like_the_argument_they_replace():
+    """Numbers, booleans and None from text; an int where a float stands becomes a float (so it hashes like one)."""
+    assert [parse_value(t, 0.5) for t in ("0", "1e-3", "2")] == [0.0, 1e-3, 2.0]
+    assert [parse_value(t, 3) for t in ("7", "true", "None", "relu")] == [7, True, None, "relu"]

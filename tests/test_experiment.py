@@ -70,10 +70,10 @@ def _sum_loss(base: nn.Module, model: nn.Module) -> nn.Module:
 
 
 @pytest.mark.parametrize("config, message", [
-    (Config(name="vector", model=_vector_model), "the model and loss failed on a training batch of shape (4, 1, 28, 28): RuntimeError"),
+    (Config(name="vector", model=_vector_model), "the model and loss failed on a training batch of shape (20, 1, 28, 28): RuntimeError"),
     (Config(name="raises", model=_raises), "building it failed: ValueError: hidden_size must be positive"),
     (Config(name="negative", model=models.FullyConnected, loss=CONFIGS["l1"].loss, loss_args={"l1_lambda": -1.0}), "l1 lambda must be a finite number >= 0"),
-    (Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss), "the loss returned a tensor of shape (4,)"),
+    (Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss), "the loss returned a tensor of shape (20,)"),
     (Config(name="pil-only", model=models.FullyConnected, transform=augment.digit_train_transform), "the fast engine augments whole batches"),
 ])
 def test_preflight_names_the_config_and_what_failed(tiny_split, config, message):
@@ -90,3 +90,24 @@ def test_preflight_refuses_a_batch_transform_on_the_notebook_engine(tiny_split):
     with pytest.raises(ConfigError, match="the notebook engine augments PIL images"):
         preflight(Config(name="batch-only", model=models.FullyConnected, augment=augment.BatchAugment, augment_args={"flip": False}),
                   tiny_split, Settings(engine="notebook"))
+
+
+def test_early_stopping_records_its_chosen_epoch_and_validation_size(tiny_split):
+    """The early-stopping built-in holds out part of the training set, may stop before the last epoch, and says so."""
+    record = run_one(CONFIGS["early-stopping"], 0, tiny_split, Settings(epochs=30, batch_size=8), progress=False)
+    assert record.ok and record.stopping["validation_size"] == 10  # 1 of each class's 5 training images (10% rounded up)
+    chosen, trained = record.stopping["chosen_epoch"], record.stopping["epochs_trained"]
+    assert trained == len(record.history) and 1 <= chosen <= trained and (trained == 30 or trained - chosen == 3)
+    losses = [e["holdout_loss"] for e in record.history]
+    assert losses[chosen - 1] == min(losses[:trained])  # the chosen epoch has the lowest validation loss seen
+    assert "stopping" not in run_one(CONFIGS["baseline"], 0, tiny_split, Settings(epochs=1, batch_size=8), progress=False).as_dict()
+
+
+def test_the_whole_data_set_is_selectable(tmp_path):
+    """n_train=None: every image the test side leaves (digits) or the whole training file (IDX)."""
+    from regbench.data import DataError, load_dataset
+
+    split = load_dataset("digits", n_train=None, n_test=100)
+    assert (len(split.train), len(split.test)) == (4000, 1000)
+    with pytest.raises(DataError, match="cannot give all its images to both"):
+        load_dataset("digits", n_train=None, n_test=None)

@@ -151,3 +151,15 @@ def test_any_real_scalar_is_a_lambda(model):
 
     assert LassoLoss(nn.CrossEntropyLoss(), model, np.float32(0.5)).terms[0].lam == 0.5
     assert RidgeLoss(nn.CrossEntropyLoss(), model, torch.tensor(0.25)).terms[0].lam == 0.25
+
+
+def test_weight_decay_groups_follow_the_penalty_rule():
+    """An optimizer's weight decay gets the penalized weights; biases and BatchNorm's 1-D parameters go in a group without decay."""
+    from regbench.losses import weight_decay_groups
+
+    model = FullyConnectedBatchNorm(4, 3, 2)
+    decayed, undecayed = weight_decay_groups(model)
+    assert [p.shape for p in decayed["params"]] == [(3, 4), (2, 3)] and "weight_decay" not in decayed
+    assert undecayed["weight_decay"] == 0.0 and sorted(p.ndim for p in undecayed["params"]) == [1, 1, 1]
+    no_bias = nn.Linear(2, 2, bias=False)
+    assert len(weight_decay_groups(no_bias)) == 1 and weight_decay_groups(no_bias)[0]["params"][0] is no_bias.weight  # no empty group

@@ -26,3 +26,16 @@ def test_histograms_need_their_pair(tmp_path):
     """Without baseline there is nothing to compare l1 with; the other plots still come."""
     written = save_plots(build_results([run("l1", 0, 0.8)], settings={}, env=environment("cpu"), configs={}), tmp_path)
     assert sorted(p.name for p in written) == ["gap.png", "learning_curves.png"]
+
+
+def test_a_grid_gets_a_regularization_path_plot(tmp_path):
+    """Cells of a grid (their configs carry the grid values) give path_<config>_<argument>.png beside the other plots."""
+    runs = [run("baseline", s, 0.8) for s in range(2)]
+    configs = {"baseline": {}}
+    for lam in (1e-4, 1e-2):
+        name = f"l1[l1_lambda={lam:g}]"
+        configs[name] = {"grid": {"of": "l1", "values": {"loss.l1_lambda": lam}}}
+        runs += [{**run(name, s, 0.7), "sparsity": 0.5, "mean_abs_weight": {"all": 0.01}} for s in range(2)]
+    written = save_plots(build_results(runs, settings={}, env=environment("cpu"), configs=configs), tmp_path)
+    assert "path_l1_loss.l1_lambda.png" in [p.name for p in written]
+    assert (tmp_path / "path_l1_loss.l1_lambda.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

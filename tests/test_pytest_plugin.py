@@ -84,7 +84,7 @@ def test_a_config_gives_one_test_per_invariant_of_each_part(pytester: pytest.Pyt
         """
     )
     result = pytester.runpytest(*FEW, "-rs")
-    result.assert_outcomes(passed=7, skipped=9)  # 3 model invariants apply to the plain MLP, and all 4 loss ones
+    result.assert_outcomes(passed=7, skipped=12)  # 3 model invariants apply to the plain MLP, and all 4 loss ones
     result.stdout.fnmatch_lines(["SKIPPED*augment.label_preservation does not apply to l1: the config has no augment*"])
 
 

@@ -13,6 +13,9 @@ from regbench.results import (
     environment,
     load_results,
     mean_ci,
+    path_scale,
+    regularization_paths,
+    render_paths,
     render_report,
     render_table,
     summarize,
@@ -116,3 +119,33 @@ def test_report_names_environment_failures_and_plots():
     report = render_report(doc(RUNS), ["out/gap.png"])
     assert "Device: cpu" in report and "- b seed 0: boom" in report and "![gap](gap.png)" in report
     assert "- **a** (`hash-a`): config a; model `Net(width=3)`" in report  # what each config built, by its description
+
+
+def _grid_doc():
+    """Two cells of an l1 grid, three seeds each, and the baseline."""
+    configs = {"baseline": {"hash": "hb"}}
+    runs = [{**identity("baseline", s), "config_hash": "hb", "status": "ok", "test_accuracy": 0.9, "sparsity": 0.02} for s in range(3)]
+    for lam, sparsity in ((1e-3, 0.8), (1e-5, 0.3)):
+        name = f"l1[l1_lambda={lam:g}]"
+        configs[name] = {"hash": name, "grid": {"of": "l1", "values": {"loss.l1_lambda": lam}}}
+        runs += [{**identity(name, s), "config_hash": name, "status": "ok", "test_accuracy": 0.85 + s * 0.01, "sparsity": sparsity} for s in range(3)]
+    return build_results(runs, settings={"epochs": 1}, env=environment("cpu"), configs=configs)
+
+
+def test_regularization_paths_come_from_the_grid_descriptions():
+    """One path per swept argument, its points in value order with their summaries, the baseline as reference."""
+    (path,) = regularization_paths(_grid_doc())
+    assert (path["of"], path["argument"], path["reference"]["config"]) == ("l1", "loss.l1_lambda", "baseline")
+    (series,) = path["series"]
+    assert [value for value, _ in series["points"]] == [1e-5, 1e-3] and series["fixed"] == {}
+    assert series["points"][1][1]["sparsity"][0] == pytest.approx(0.8)
+    table = render_paths(_grid_doc())
+    assert "### l1: loss.l1_lambda" in table and "| baseline (reference) | 3 | 0.900" in table
+    assert "## Regularization paths" in render_report(_grid_doc(), [])
+
+
+@pytest.mark.parametrize("values, scale", [([1e-5, 1e-4, 1e-2], ("log", 0.0)), ([0, 1e-4, 1e-2], ("symlog", 1e-4)),
+                                           ([0, 0.2, 0.5], ("linear", 0.0)), (["relu", "gelu"], ("linear", 0.0))])
+def test_lambdas_spanning_decades_get_a_log_axis(values, scale):
+    """Log where positive values span two decades or more, symlog when 0 is among them, linear otherwise."""
+    assert path_scale(values) == scale
