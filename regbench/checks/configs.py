@@ -102,7 +102,7 @@ def _prop_decay_scope(config: Config, seed: int) -> None:
     penalized = {name for name, _ in penalized_parameters(model)}
     for (name, p), q in zip(model.named_parameters(), twin.parameters()):
         if name not in penalized:
-            assert torch.equal(p.detach(), q.detach()), f"weight decay moved {name} (shape {tuple(p.shape)}) by up to {float((p - q).abs().max()):.3g}"
+            assert torch.equal(p.detach(), q.detach()), f"weight decay moved {name} (shape {tuple(p.shape)}) by up to {float((p - q).detach().abs().max()):.3g}"
 
 
 def _decays(config: Config) -> bool:
