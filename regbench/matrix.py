@@ -8,7 +8,9 @@
 3. Choosing: for each group, ``execution=None`` times a few training steps both ways on this
    device and picks the faster; ``"sweep"`` or ``"single"`` forces one.
 4. Dispatching: stacked groups train in this process (``stacked.run_group``); one-by-one cells
-   go to worker processes (``pool.run_many``).
+   go to an executor (``executors``: this process, a local process pool, or a Dask cluster).
+5. Journaling: with a journal, cells it already holds are skipped (a resumed run), and every
+   finished record is appended to it the moment it arrives. One progress bar counts cells.
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ from typing import Optional
 
 import torch
 
+from tqdm.auto import tqdm
+
 from regbench import stacked
 from regbench.configs import Config
-from regbench.data import Split
+from regbench.data import Split, reference
 from regbench.errors import UsageError
+from regbench.executors import Executor, default_workers, make_executor, usable_workers, worker_threads
 from regbench.experiment import Cell, Settings, preflight, prepare
-from regbench.pool import default_workers, run_many, usable_workers, worker_threads
+from regbench.journal import Journal
 from regbench.records import EXECUTIONS, RunRecord
 from regbench.train import train_model
 
 __all__ = ["EXECUTIONS", "choose_execution", "group_configs", "run_matrix"]
 
 ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
+RESUMED = "resumed"  # ... and of the configs a journal already holds every cell of
 
 
 def group_configs(configs: list[Config], split: Split, settings: Settings) -> tuple[dict[str, list[Config]], dict[str, str]]:
@@ -99,38 +105,72 @@ def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, wor
 
 
 def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settings, *, execution: Optional[str] = None,
-               workers: Optional[int] = None) -> tuple[list[RunRecord], dict]:
+               workers: Optional[int] = None, executor: Optional[Executor] = None, journal: Optional[Journal] = None,
+               time_limit: Optional[float] = None, progress: Optional[bool] = None) -> tuple[list[RunRecord], dict]:
     """Every (config, seed), each architecture group stacked or one by one as measured (or told) faster.
 
     ``execution`` forces 'sweep' or 'single' (None measures); configs the stacked engine cannot
     represent, and every config on the notebook engine, train one by one whatever it says.
-    One-by-one runs go to ``workers`` processes (None: pool.default_workers). Returns the
-    records in (config, seed) order and, per group, what was decided and why.
+    One-by-one cells go to ``executor`` (None: this process, or a local pool of ``workers``
+    processes; None workers: executors.default_workers). With a ``journal``, cells it holds are
+    not trained again and every new record is appended to it as it finishes. ``time_limit``
+    seconds per cell (checked after each epoch). Returns the records in (config, seed) order and,
+    per group, what was decided and why.
     """
     if execution not in (None, *EXECUTIONS):
         raise UsageError(f"unknown execution {execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
     if seeds < 1:
         raise UsageError(f"seeds must be >= 1, got {seeds}")
-    groups, reasons = group_configs(configs, split, settings)
-    cells_of = lambda chosen: [Cell(c, s) for c in chosen for s in range(seeds)]  # noqa: E731
-    if workers is None:
-        workers = default_workers(settings, len(configs) * seeds, samples=len(configs) * seeds * settings.epochs * len(split.train))
-    workers = usable_workers(workers)  # before the probe, which credits one-by-one runs with the workers
-    records: dict[tuple[str, int], RunRecord] = {}
+    planned = [Cell(c, s) for c in configs for s in range(seeds)]
+    records = {(c.config.name, c.seed): journal.done(c.config.name, c.seed) for c in planned} if journal is not None else {}
+    records = {k: r for k, r in records.items() if r is not None}
+    todo = lambda chosen: [Cell(c, s) for c in chosen for s in range(seeds) if (c.name, s) not in records]  # noqa: E731
+    pending = [c for c in configs if todo([c])]  # a config whose every cell is in the journal is not built again
+    groups, reasons = group_configs(pending, split, settings)
+    owned = executor is None
+    if owned:
+        if workers is None:
+            workers = default_workers(settings, len(planned), samples=len(planned) * settings.epochs * len(split.train))
+        executor = make_executor("local", workers=usable_workers(workers))  # before the probe, which credits one-by-one runs with the workers
     decisions: dict[str, dict] = {}
-    singles: list[Cell] = []
+    stacks, singles = [], []
+    if len(pending) < len(configs):
+        decisions[RESUMED] = {"choice": "resumed", "members": 0, "configs": [c.name for c in configs if c not in pending]}
     for name, members in groups.items():
-        cells = cells_of(members)
-        decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=workers)
+        cells = todo(members)
+        decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=executor.workers)
         decisions[name] = {**decision, "configs": [c.name for c in members]}
         if decision["choice"] == "sweep":
-            records.update({(r.config, r.seed): r for r in stacked.run_group(cells, split, settings)})
+            stacks.append(cells)
         else:
-            decisions[name]["workers"] = workers
+            decisions[name].update(executor.describe())
             singles += cells
     if reasons:
-        cells = cells_of([c for c in configs if c.name in reasons])
-        decisions[ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), "workers": workers, "reasons": reasons}
+        cells = todo([c for c in configs if c.name in reasons])
+        decisions[ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), **executor.describe(), "reasons": reasons}
         singles += cells
-    records.update({(r.config, r.seed): r for r in run_many(singles, split, settings, workers=workers)})
-    return [records[(c.name, s)] for c in configs for s in range(seeds)], decisions
+    bar = tqdm(total=len(planned), initial=len(records), desc="cells", unit="cell", disable=None if progress is None else not progress,
+               leave=False, dynamic_ncols=True)
+    failures = 0
+
+    def finished(record: RunRecord) -> None:
+        nonlocal failures
+        records[(record.config, record.seed)] = record
+        if journal is not None:
+            journal.append(record)
+        failures += not record.ok
+        bar.update()
+        if failures:
+            bar.set_postfix(failed=failures)
+
+    try:
+        for cells in stacks:
+            for record in stacked.run_group(cells, split, settings):
+                finished(record)
+        for record in executor.run(singles, reference(split), settings, time_limit=time_limit):
+            finished(record)
+    finally:
+        bar.close()
+        if owned:
+            executor.close()
+    return [records[(c.config.name, c.seed)] for c in planned], decisions

@@ -13,7 +13,8 @@ matplotlib.use("Agg")  # files only: works with no display, in CI and over ssh
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from regbench.results import PATH_METRICS, REFERENCE, atomic_path, path_scale, regularization_paths, summarize  # noqa: E402
+from regbench.files import atomic_path  # noqa: E402
+from regbench.results import PATH_METRICS, REFERENCE, path_scale, regularization_paths, summarize  # noqa: E402
 
 __all__ = ["save_plots"]
 

@@ -8,13 +8,14 @@ gate looks them up by metric name.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 __all__ = ["EXECUTIONS", "STATUSES", "Measurement", "RunRecord"]
 
 EXECUTIONS = ("single", "sweep")  # one by one, or stacked with other members of one architecture
-STATUSES = ("ok", "diverged")
+STATUSES = ("ok", "diverged", "error", "crashed", "timeout")  # ok finished; diverged: NaN loss; error: the cell raised;
+# crashed: its worker process died on every attempt; timeout: it ran past the per-cell time limit
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class RunRecord:
     torch_threads: int  # speed depends on it; in a worker process it is that worker's share
     run_seconds: float
     status: str = "ok"
-    error: Optional[str] = None
+    error: Optional[str] = None  # what went wrong, for every status but ok: the message, or an exception's last lines
     measurement: Optional[Measurement] = None
     samples_per_second: Optional[float] = None  # training samples per second of training steps; a sweep member's share
     train_seconds: Optional[float] = None
@@ -66,6 +67,11 @@ class RunRecord:
         """Finished and measured."""
         return self.status == "ok"
 
+    @property
+    def final(self) -> bool:
+        """Whether training it again would give the same outcome: a finished or diverged run is; a crash, error or timeout may not be."""
+        return self.status in ("ok", "diverged")
+
     def as_dict(self) -> dict:
         """JSON-ready: identity and provenance first, then every measured value at the top level, then the history."""
         head = {k: getattr(self, k) for k in ("config", "config_hash", "seed", "status", "engine", "execution", "members")}
@@ -75,3 +81,11 @@ class RunRecord:
         timing = {"samples_per_second": self.samples_per_second, "torch_threads": self.torch_threads,
                   "train_seconds": self.train_seconds, "run_seconds": self.run_seconds, "stopping": self.stopping}
         return {**head, **measured, **{k: v for k, v in timing.items() if v is not None}, "history": self.history}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        """The inverse of as_dict (a journal's lines come back as records); null timings stay None."""
+        measured = {f.name for f in fields(Measurement)}
+        measurement = Measurement(**{k: data[k] for k in measured}) if data.get("status") == "ok" else None
+        own = {f.name for f in fields(cls)} - {"measurement"}
+        return cls(**{k: v for k, v in data.items() if k in own}, measurement=measurement)

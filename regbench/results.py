@@ -13,24 +13,21 @@ config hash.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
 import platform
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-import torchvision
-from scipy import stats
 
 from regbench.configs import FACTORIES, Config
 from regbench.data import Split
+from regbench.files import atomic_path, write_json
 from regbench.errors import UsageError
 from regbench.records import RunRecord
 
@@ -63,39 +60,6 @@ class ResultsError(UsageError):
     """A results file is missing, malformed or from another schema; the message says which."""
 
 
-@contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json(path: Path | str, payload: dict) -> None:
-    """Write JSON atomically (NaN written as null, so any JSON reader can load it)."""
-    text = json.dumps(_finite_or_none(payload), indent=1, allow_nan=False)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
-
-
-def _finite_or_none(value):
-    """NaN and inf are not JSON; null says 'no value' honestly."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
 def environment(device: str) -> dict:
     """Where the numbers came from: results from different hardware or libraries do not compare."""
     dev = torch.device(device)
@@ -104,7 +68,7 @@ def environment(device: str) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": importlib.metadata.version("torchvision"),  # read without importing it (seconds, and torch._dynamo)
         "numpy": np.__version__,
         "device": dev.type,
         "device_name": name,
@@ -205,6 +169,8 @@ def _metric(run: dict, metric: str) -> float | None:
 
 def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval across seeds (NaN bounds with fewer than two)."""
+    from scipy import stats  # a second to import: only when a summary is made
+
     arr = np.asarray(values, dtype=float)
     mean = float(arr.mean()) if len(arr) else float("nan")
     if len(arr) < 2:
@@ -350,7 +316,10 @@ def render_report(results: dict, plots: list[str]) -> str:
         lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in described.items()]
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     if failed:
-        lines += ["", "## Runs that did not finish", ""] + [f"- {r['config']} seed {r['seed']}: {r.get('error', r['status'])}" for r in failed]
+        lines += ["", "## Runs that did not finish", ""]
+        for r in failed:
+            detail = (r.get("error") or "").strip().splitlines()
+            lines.append(f"- {r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else ""))
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"

@@ -22,13 +22,17 @@ from tqdm.auto import tqdm
 from regbench.losses import PenaltyLoss, loss_parts
 from regbench.stopping import EarlyStopping
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "TrainingTimeout", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; continuing would only produce garbage weights."""
+
+
+class TrainingTimeout(RuntimeError):
+    """Training ran past its deadline (checked after every epoch)."""
 
 
 def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -171,13 +175,16 @@ def train_model(
     desc: str = "training",
     stopping: Optional[EarlyStopping] = None,
     holdout: Optional[Batches] = None,
+    deadline: Optional[float] = None,
 ) -> History:
     """Train for ``epochs`` and validate after each; stop with TrainingDiverged on a NaN/inf loss.
 
     With ``stopping``, the ``holdout`` batches (carved from the training data) are evaluated
     after every epoch as well; training stops when their base loss stops improving, and the
     model keeps the best epoch's weights (``History.chosen_epoch``). ``val_loader``'s numbers are
-    recorded, never used to decide. ``progress=None`` shows a bar only on a terminal.
+    recorded, never used to decide. ``deadline`` (a ``time.monotonic()`` value) stops a run that
+    passes it with TrainingTimeout, checked after every epoch. ``progress=None`` shows a bar only
+    on a terminal.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -208,6 +215,8 @@ def train_model(
             history.epochs[-1].update(holdout_loss=held.loss, holdout_accuracy=held.accuracy)
             if monitor.update(epoch, held.loss, model):
                 break
+        if deadline is not None and time.monotonic() > deadline and epoch < epochs:
+            raise TrainingTimeout(f"{desc}: still training after epoch {epoch} of {epochs} at the time limit")
     if monitor is not None:
         monitor.restore(model)
         history.chosen_epoch = monitor.best_epoch

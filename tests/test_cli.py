@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
-from regbench.pool import threads_per_worker
+from regbench.executors import threads_per_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--seeds", "1", "--epochs", "1", "--n-train", "5", "--n-test", "5", "--device", "cpu"]
@@ -23,7 +23,7 @@ def test_run_writes_results_report_and_plots(tmp_path, capsys):
     assert doc["settings"]["epochs"] == 1 and doc["environment"]["device"] == "cpu"
     assert doc["configs"]["l1"]["loss"]["args"] == {"l1_lambda": 1e-4}
     assert all(r["config_hash"] == doc["configs"][r["config"]]["hash"] and r["engine"] == "fast" and r["execution"] for r in doc["runs"])
-    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "weights_baseline_vs_l1.png", "learning_curves.png", "gap.png"}
+    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "journal.jsonl", "weights_baseline_vs_l1.png", "learning_curves.png", "gap.png"}
     printed = capsys.readouterr().out
     assert "| baseline | 2 |" in printed and "| l1 | 2 |" in printed
 
@@ -70,7 +70,7 @@ def test_workers_are_chosen_and_recorded(tmp_path):
             "--device", "cpu", "--execution", "single", "--workers", "2", "--no-plots", "--out", str(out)]
     assert main(argv) == 0
     doc = json.loads((out / "results.json").read_text())
-    assert doc["settings"]["execution"]["mlp-784-500-10"] == {"choice": "single", "members": 4, "configs": ["baseline", "dropout"], "workers": 2}
+    assert doc["settings"]["execution"]["mlp-784-500-10"] == {"choice": "single", "members": 4, "configs": ["baseline", "dropout"], "executor": "local", "workers": 2}
     assert [(r["config"], r["seed"], r["status"]) for r in doc["runs"]] == [("baseline", 0, "ok"), ("baseline", 1, "ok"), ("dropout", 0, "ok"), ("dropout", 1, "ok")]
     share = threads_per_worker(2)  # the environment says what the runs trained with, so the gate judges timings like for like
     assert [r["torch_threads"] for r in doc["runs"]] == [share] * 4 and doc["environment"]["torch_threads"] == share

@@ -36,7 +36,8 @@ def test_records_come_back_in_config_seed_order_with_their_execution(tiny_split)
     records, decisions = run_matrix(configs, 2, tiny_split, Settings(epochs=1, batch_size=16), execution="sweep", workers=1)
     assert [(r.config, r.seed, r.execution) for r in records] == [
         ("batchnorm", 0, "sweep"), ("batchnorm", 1, "sweep"), ("cnn", 0, "single"), ("cnn", 1, "single"), ("l1", 0, "sweep"), ("l1", 1, "sweep")]
-    assert decisions["one by one"] == {"choice": "single", "members": 2, "configs": ["cnn"], "workers": 1, "reasons": {"cnn": decisions["one by one"]["reasons"]["cnn"]}}
+    assert decisions["one by one"] == {"choice": "single", "members": 2, "configs": ["cnn"], "executor": "local", "workers": 1,
+                                       "reasons": {"cnn": decisions["one by one"]["reasons"]["cnn"]}}
     assert decisions["mlp-784-500-10"] == {"choice": "sweep", "members": 2, "configs": ["l1"]}
     assert all(r.members == (2 if r.execution == "sweep" else 1) for r in records)
 
@@ -55,7 +56,7 @@ def _broken_model() -> torch.nn.Module:
 def test_a_broken_config_stops_the_matrix_before_anything_trains(tiny_split, monkeypatch):
     """The preflight of every config comes first: a mistake in the last config costs no training of the first."""
     trained = []
-    monkeypatch.setattr("regbench.matrix.run_many", lambda cells, *a, **k: trained.extend(cells) or [])
+    monkeypatch.setattr("regbench.experiment.run_one", lambda config, *a, **k: trained.append(config))
     with pytest.raises(ConfigError, match="config 'broken'"):
         run_matrix([CONFIGS["l1"], Config(name="broken", model=_broken_model)], 1, tiny_split, Settings(epochs=1), execution="single")
     assert trained == []

@@ -117,7 +117,7 @@ def test_summary_and_table_count_failures():
 def test_report_names_environment_failures_and_plots():
     """report.md carries the device, the table, failed runs and plot links."""
     report = render_report(doc(RUNS), ["out/gap.png"])
-    assert "Device: cpu" in report and "- b seed 0: boom" in report and "![gap](gap.png)" in report
+    assert "Device: cpu" in report and "- b seed 0: diverged: boom" in report and "![gap](gap.png)" in report
     assert "- **a** (`hash-a`): config a; model `Net(width=3)`" in report  # what each config built, by its description
 
 
