@@ -224,7 +224,7 @@ class LocalPool(Executor):
                         except BrokenProcessPool:
                             suspects.append(cell)
             except BaseException:
-                self.close()  # Ctrl-C or a usage error: stop every worker now
+                self.close(force=True)  # Ctrl-C or a usage error: stop every worker now
                 raise
             if suspects:  # the pool is broken: every cell still in flight may have died with it
                 suspects += list(in_flight.values())
@@ -232,9 +232,10 @@ class LocalPool(Executor):
                 for cell in suspects:
                     yield self._alone(cell, ref, settings, time_limit)
 
-    def close(self) -> None:
+    def close(self, *, force: bool = False) -> None:
+        """Shut the pool down: after its runs, cleanly; with ``force`` (an interrupt), terminating workers mid-run."""
         if self._shared is not None:
-            _shut(self._shared)
+            _shut(self._shared) if force else self._shared.shutdown(wait=True, cancel_futures=True)
             self._shared = None
 
     def _alone(self, cell: Cell, ref: DataRef, settings: Settings, time_limit: Optional[float]) -> RunRecord:
@@ -246,7 +247,7 @@ class LocalPool(Executor):
             except BrokenProcessPool:
                 continue
             finally:
-                _shut(pool)
+                pool.shutdown(wait=True)  # a broken pool's worker is already gone; a finished one exits on its own
         return _crashed(cell, settings, f"on each of {MAX_ATTEMPTS} attempts, the last one alone")
 
 
