@@ -7,9 +7,11 @@ on the embedded digits, so "a rerun" and "a regression" are as noisy as real one
 
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,7 +92,7 @@ def test_a_rerun_with_fresh_seed_noise_passes(tmp_path, capsys, rerun):
     code, out, _ = gate(capsys, base, cand)
     assert code == 0, out
     assert "regression" not in rows(out).values()
-    assert out.rstrip().splitlines()[-1].startswith("gate: PASS")
+    assert out.rstrip().splitlines()[-1].startswith(("gate: PASS", "gate: UNDECIDED: no regression found"))
 
 
 def test_an_identical_rerun_passes_with_every_metric_ok(tmp_path, capsys):
@@ -152,7 +154,7 @@ def test_significant_but_small_changes_pass(tmp_path, capsys):
 
 
 def test_a_slower_training_step_fails_only_beyond_the_tolerance(tmp_path, capsys):
-    """Throughput fails when the median ratio is below 1 - tolerance and the seeds' ranks separate."""
+    """Throughput fails when the whole interval of the (geometric) ratio lies below 1 - tolerance."""
     base = results_file(tmp_path / "base.json", 1)
     slow = results_file(tmp_path / "slow.json", 2, scale={("l1", "samples_per_second"): 0.5})
     code, out, _ = gate(capsys, base, slow)
@@ -169,8 +171,9 @@ def test_a_metric_too_noisy_to_judge_is_undecidable_not_passed_silently(tmp_path
     verdicts = rows(out)
     assert verdicts[("augment", "test_accuracy")] == "undecidable"
     assert verdicts[("l1", "samples_per_second")] == "undecidable"
-    assert "Mann-Whitney U cannot reach p < 0.01 (smallest p 0.33)" in out
-    assert "seeds too noisy to tell" in out
+    assert "CI too wide to tell a change of 3x the minimum effect 0.01: 6 seeds per side would decide it" in out
+    summary = out.rstrip().splitlines()[-1]
+    assert summary.startswith("gate: UNDECIDED: no regression found, but ") and "seeds per side would resolve a 0.01 change" in summary
     assert gate(capsys, base, cand, "--strict")[0] == 1
 
 
@@ -180,7 +183,7 @@ def test_runs_that_now_diverge_fail(tmp_path, capsys):
     cand = results_file(tmp_path / "cand.json", 2, diverged={("l1", 0), ("l1", 3)})
     code, out, _ = gate(capsys, base, cand)
     assert code == 1
-    assert rows(out)[("l1", "unfinished_runs")] == "regression" and "0/5 -> 2/5 runs diverged" in out
+    assert rows(out)[("l1", "unfinished_runs")] == "regression" and "0/5 -> 2/5 runs did not finish" in out
 
 
 def test_a_config_missing_from_the_candidate_is_reported(tmp_path, capsys):
@@ -227,6 +230,88 @@ def test_welch_interval_matches_scipy():
     assert p == pytest.approx(ref.pvalue) and change == pytest.approx(np.mean(cand) - np.mean(base))
     assert ci == pytest.approx(tuple(ref.confidence_interval(0.99)))
     assert verdict == "regression"
+
+
+# ---------------------------------------------------------------- small samples, and the matrix as a whole
+
+MATRIX = [f"config-{k}" for k in range(9)]  # a 9-config matrix, as --quick trains it
+
+
+def matrix_file(path, seed, *, seeds=2, accuracy_shift=0.0, speed_scale=1.0, speed_cv=0.03, accuracy_sd=0.01, only=None):
+    """A 9-config results file: accuracy around 0.88 with seed SD accuracy_sd, throughput around 20k with relative spread speed_cv.
+
+    ``accuracy_shift`` and ``speed_scale`` apply to every config, or to the config named by ``only``.
+    """
+    rng = np.random.default_rng(seed)
+    runs = []
+    for k, config in enumerate(MATRIX):
+        hit = only is None or config == only
+        for s in range(seeds):
+            runs.append({"config": config, "config_hash": f"{config}-h", "seed": s, "engine": "fast", "execution": "single", "status": "ok",
+                         "test_accuracy": 0.88 + 0.003 * k + (accuracy_shift if hit else 0.0) + accuracy_sd * rng.standard_normal(),
+                         "samples_per_second": 20000.0 * (1 + 0.1 * k) * (speed_scale if hit else 1.0) * math.exp(speed_cv * rng.standard_normal())})
+    write_json(path, build_results(runs, settings={**SETTINGS, "seeds": seeds}, env=ENV,
+                                   configs={c: {"name": c, "hash": f"{c}-h"} for c in MATRIX}))
+    return path
+
+
+def test_a_20x_slowdown_fails_at_2_seeds_and_a_clean_rerun_does_not(tmp_path, capsys):
+    """What the issue found: every config 20x slower, 2 seeds a side. Log throughput makes each row a clear regression, and the pooled row too."""
+    base = matrix_file(tmp_path / "base.json", 1)
+    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "slow.json", 2, speed_scale=1 / 20))
+    verdicts = rows(out)
+    assert code == 1 and verdicts[("pooled (9 configs)", "samples_per_second")] == "regression"
+    assert all(verdicts[(c, "samples_per_second")] == "regression" for c in MATRIX)
+    assert "gate: FAIL: 10 regression(s): pooled (9 configs) samples_per_second," in out  # pooled rows named first
+    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "rerun.json", 3))
+    assert code == 0 and "regression" not in rows(out).values()
+
+
+def test_overlapping_throughput_at_2_values_stays_undecidable():
+    """2 against 2 with values that overlap: no verdict either way, and the number of rounds that would give one."""
+    change, ci, p, verdict, note = compare.judge_speed([100.0, 140.0], [95.0, 130.0], compare.RULES["samples_per_second"], 0.01, 0.2)
+    assert verdict == "undecidable" and ci[0] < 0.8 < 1.25 < ci[1] and 0.9 < change < 1.0
+
+
+def test_a_change_every_config_shows_a_little_of_fails_the_pooled_row(tmp_path, capsys):
+    """Every config 2.5 points worse at 2 seeds: each config alone is undecidable, the pooled row is a regression."""
+    base = matrix_file(tmp_path / "base.json", 1)
+    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "worse.json", 2, accuracy_shift=-0.025))
+    verdicts = rows(out)
+    assert code == 1 and verdicts[("pooled (9 configs)", "test_accuracy")] == "regression"
+    assert {verdicts[(c, "test_accuracy")] for c in MATRIX} <= {"undecidable", "ok"}
+    assert "gate: FAIL: 1 regression(s): pooled (9 configs) test_accuracy" in out
+
+
+def test_a_change_in_one_config_is_that_configs_to_judge(tmp_path, capsys):
+    """One config 6 points worse (5 seeds): its row fails; the pooled row, whose configs disagree, does not."""
+    base = matrix_file(tmp_path / "base.json", 1, seeds=5, accuracy_sd=0.004)
+    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "one.json", 2, seeds=5, accuracy_sd=0.004, accuracy_shift=-0.06, only="config-4"))
+    verdicts = rows(out)
+    assert code == 1 and verdicts[("config-4", "test_accuracy")] == "regression"
+    assert verdicts[("pooled (9 configs)", "test_accuracy")] != "regression"
+
+
+def test_undecided_gates_are_never_called_a_pass_and_say_what_would_decide_them(tmp_path, capsys):
+    """2 seeds of a noisy matrix: exit 0, but the summary says UNDECIDED with the seeds per side that would resolve a change."""
+    base = matrix_file(tmp_path / "base.json", 1, accuracy_sd=0.02)
+    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "cand.json", 2, accuracy_sd=0.02))
+    summary = out.rstrip().splitlines()[-1]
+    assert code == 0 and summary.startswith("gate: UNDECIDED: no regression found, but ") and "PASS" not in summary
+    assert re.search(r"test_accuracy \(config-0, config-1, config-2 and \d+ more\): \d+ seeds per side would resolve a 0.01 change", summary)
+
+
+def test_seeds_needed_are_where_the_interval_first_fits():
+    """needed_per_side: the first n whose t interval at the observed spread is no wider than asked, and not one before."""
+    from scipy.special import stdtrit
+
+    from regbench.compare.stats import needed_per_side
+
+    base, cand = [0.80, 0.84], [0.83, 0.79]
+    s = np.sqrt((np.var(base, ddof=1) + np.var(cand, ddof=1)) / 2)
+    n = needed_per_side(base, cand, 0.01, 0.03)
+    width = lambda k: stdtrit(2 * k - 2, 0.995) * s * np.sqrt(2 / k)  # noqa: E731
+    assert width(n) <= 0.03 < width(n - 1)
 
 
 # ---------------------------------------------------------------- refusing what does not compare
@@ -482,3 +567,15 @@ def test_a_penalty_that_also_shrinks_biases_fails(tmp_path, capsys, monkeypatch,
     assert code == 1, out
     assert rows(out)[("l2", "penalty_leak")] == "regression"
     assert rows(out)[("l2", "test_accuracy")] != "regression"  # why the invariant is needed
+
+
+def test_the_false_failure_rate_is_simulated_from_a_baselines_own_spreads():
+    """Fresh seed noise (drawn from the committed quick baseline's spreads, 2 seeds a side) rarely fails the gate; a loose alpha
+    (0.5) fails it often, so the simulation can tell. Seeded: the same counts on every run."""
+    from regbench.compare.simulate import false_failure_rate
+
+    path = Path(__file__).resolve().parents[1] / "results" / "baseline-cpu-quick.json"
+    strict = false_failure_rate(path, seeds=2, simulations=150)
+    assert strict["rows_per_gate"] >= 40 and strict["interval"][1] < 0.05, strict
+    loose = false_failure_rate(path, seeds=2, simulations=20, alpha=0.5)
+    assert loose["rate"] > 0.5, loose
