@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 
 PROFILE_ENV = "REGBENCH_HYPOTHESIS_PROFILE"
 # Statistical properties keep their false-failure rate under 1e-6 per run assuming at most this
-# many examples per test (see properties/stats.py); a profile asking for more is refused below.
+# many examples per test (see regbench/checks/statistics.py); a profile asking for more is refused below.
 MAX_EXAMPLES_CEILING = 1000
 
 _COMMON = dict(
@@ -77,7 +77,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             f"Hypothesis profile {settings.get_current_profile_name()!r} asks for "
             f"{settings.default.max_examples} examples; the statistical properties' false-failure "
-            f"bound (properties/stats.py) assumes at most {MAX_EXAMPLES_CEILING}"
+            f"bound (regbench/checks/statistics.py) assumes at most {MAX_EXAMPLES_CEILING}"
         )
 
 

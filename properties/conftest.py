@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-MUTATION_TEST = "test_mutations.py::test_property_kills_mutant"
+MUTATION_TESTS = (  # every test that runs a property on a mutant, so the score counts every mutant
+    "test_mutations.py::test_property_kills_mutant",
+    "test_batch_augment.py::test_mutant_is_killed",
+    "test_batch_augment.py::test_distribution_mutant_is_killed",
+)
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -24,7 +28,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
         r
         for outcome in ("passed", "failed")
         for r in terminalreporter.stats.get(outcome, [])
-        if getattr(r, "when", None) == "call" and MUTATION_TEST in r.nodeid
+        if getattr(r, "when", None) == "call" and any(test in r.nodeid for test in MUTATION_TESTS)
     ]
     if reports:
         killed = sum(r.passed for r in reports)

@@ -2,7 +2,7 @@
 
 - The per-sample parameters follow torchvision's distributions: RandomRotation(10)'s angle,
   RandomResizedCrop(28, scale=(0.8, 1.0)).get_params' crop box, RandomHorizontalFlip's coin
-  (scipy.stats goodness-of-fit tests at alpha = stats.ALPHA = 1e-10 each; see the rate below).
+  (scipy.stats goodness-of-fit tests at alpha = PROPERTY_ALPHA = 1e-10 each; see the rate below).
 - For fixed parameters the output matches torchvision's functional transforms (hflip, rotate,
   resized_crop) within interpolation tolerance.
 - Identity parameters give the input back; shape, dtype and range are preserved; a seed
@@ -27,23 +27,24 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from properties.mutation import find_counterexample
-from properties.stats import ALPHA
 from properties.strategies import seeds
 from properties.support import seeded
 from regbench import augment
 from regbench.augment import AugmentParams
+from regbench.checks.statistics import PROPERTY_ALPHA, assert_binomial, assert_pvalue
 from regbench.data import embedded_digits
 
 SIZE = 28
 DRAWS = 10_000  # parameter draws per distribution test: ~0.3 s of torchvision get_params calls
-# Four tests at ALPHA each per example, at most 1,010 examples per run (conftest's ceiling):
-# false-failure rate per run <= 4 * 1010 * 1e-10 < 1e-6.
+# Five tests at PROPERTY_ALPHA each per example (KS, binomial, three chi-square), at most 1,010
+# examples per run (conftest's ceiling): false-failure rate per run <= 5 * 1010 * 1e-10 < 1e-6.
 GOF_SETTINGS = settings(max_examples=3)  # each example draws DRAWS samples twice
 # Interpolation tolerance, on images blurred (Gaussian, sigma 1.5 px) so that what is compared is
 # geometry, not the sub-pixel differences between one bilinear resampling (ours) and torchvision's
-# two (rotate, then resized_crop): the relative L1 error measured over 1,500 random digit and
-# parameter pairs was at most 0.050, while a rotation of the wrong sign by more than 3 degrees
-# gives at least 0.081 (scripted in the closing note of the fast-path issue).
+# two (rotate, then resized_crop). test_geometry_tolerance_is_measured keeps the measurement: over
+# random digits and parameters as torchvision draws them the error stays well under it (at most
+# 0.050 over 1,500 pairs), while a rotation of the wrong sign by 3 to 10 degrees exceeds it (at
+# least 0.081).
 GEOMETRY_TOLERANCE = 0.07
 
 
@@ -69,17 +70,14 @@ def _chi2_same_distribution(ours: np.ndarray, theirs: np.ndarray, *, what: str) 
     if table.shape[1] < 2:
         assert np.array_equal(np.unique(ours), np.unique(theirs)), f"{what}: {np.unique(ours)} vs {np.unique(theirs)}"
         return
-    pvalue = sps.chi2_contingency(table).pvalue
-    assert pvalue >= ALPHA, f"{what}: regbench's distribution differs from torchvision's (chi-square p = {pvalue:.3g} < {ALPHA:g})"
+    assert_pvalue(sps.chi2_contingency(table).pvalue, PROPERTY_ALPHA, what=f"{what}: regbench's distribution differs from torchvision's (chi-square)")
 
 
 def check_params_follow_torchvision(impl, device, *, seed: int) -> None:
     """Angle ~ U(-10, 10) (KS), flip ~ Bernoulli(0.5) (binomial), crop box as get_params draws it (chi-square)."""
     ours = impl.sample_params(DRAWS, flip=True, generator=torch.Generator().manual_seed(seed))
-    ks = sps.kstest(ours.angle.numpy(), sps.uniform(loc=-10, scale=20).cdf).pvalue
-    assert ks >= ALPHA, f"rotation angle is not U(-10, 10): KS p = {ks:.3g}"
-    flips = int(ours.flip.sum())
-    assert sps.binomtest(flips, DRAWS, 0.5).pvalue >= ALPHA, f"{flips} flips of {DRAWS} is not Bernoulli(0.5)"
+    assert_pvalue(sps.kstest(ours.angle.numpy(), sps.uniform(loc=-10, scale=20).cdf).pvalue, PROPERTY_ALPHA, what="rotation angle is not U(-10, 10) (KS)")
+    assert_binomial(int(ours.flip.sum()), DRAWS, 0.5, what="horizontal flips")
     image = torch.zeros(1, SIZE, SIZE)
     with seeded(seed):
         theirs = np.array([transforms.RandomResizedCrop.get_params(image, [0.8, 1.0], [3 / 4, 4 / 3]) for _ in range(DRAWS)])
@@ -127,17 +125,48 @@ def _torchvision(image: torch.Tensor, p: AugmentParams) -> torch.Tensor:
     return TF.resized_crop(image, int(p.top[0]), int(p.left[0]), int(p.height[0]), int(p.width[0]), [SIZE, SIZE], InterpolationMode.BILINEAR, antialias=True)
 
 
+def geometry_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
+    """Relative L1 difference of the two images blurred (Gaussian, sigma 1.5 px): geometry, not interpolation."""
+    blur = lambda t: TF.gaussian_blur(t, [7, 7], [1.5, 1.5])  # noqa: E731
+    return float((blur(ours) - blur(theirs)).abs().sum() / blur(theirs).abs().sum().clamp_min(1e-6))
+
+
 def check_matches_torchvision(impl, device, *, index: int, params: AugmentParams) -> None:
     """Blurred relative L1 difference from torchvision's result stays under the interpolation tolerance."""
     image = _digit(index)
-    ours = impl.apply_params(image[None].to(device), params)[0].cpu()
-    theirs = _torchvision(image, params)
-    blur = lambda t: TF.gaussian_blur(t, [7, 7], [1.5, 1.5])  # noqa: E731
-    error = float((blur(ours) - blur(theirs)).abs().sum() / blur(theirs).abs().sum().clamp_min(1e-6))
+    error = geometry_error(impl.apply_params(image[None].to(device), params)[0].cpu(), _torchvision(image, params))
     assert error <= GEOMETRY_TOLERANCE, f"differs from torchvision by {error:.3f} (> {GEOMETRY_TOLERANCE}) for {params}"
 
 
 MATCH_INPUTS = {"index": st.integers(0, 4999), "params": fixed_params()}
+
+TOLERANCE_PAIRS = 300  # random (digit, parameters) pairs: about 2 s
+
+
+def test_geometry_tolerance_is_measured():
+    """GEOMETRY_TOLERANCE sits between what interpolation does and what a wrong rotation does, measured here.
+
+    Correct: regbench against torchvision on random digits with parameters as torchvision draws
+    them, the largest error at most 0.06. Wrong: the same with the angle's sign flipped, for angles
+    of 3 to 10 degrees, the smallest error above the tolerance.
+    """
+    g = torch.Generator().manual_seed(0)
+    params = augment.sample_params(TOLERANCE_PAIRS, flip=True, generator=g)
+    indices = torch.randint(5000, (TOLERANCE_PAIRS,), generator=g).tolist()
+    one = lambda p, k, angle=None: AugmentParams(*(  # noqa: E731
+        (torch.tensor([angle], dtype=p.angle.dtype) if name == "angle" and angle is not None else getattr(p, name)[k : k + 1])
+        for name in ("angle", "top", "left", "height", "width", "flip")))
+    correct, wrong = [], []
+    for k, index in enumerate(indices):
+        image = _digit(index)
+        p = one(params, k)
+        correct.append(geometry_error(augment.apply_params(image[None], p)[0], _torchvision(image, p)))
+        angle = float(params.angle[k])
+        if abs(angle) >= 3:
+            wrong.append(geometry_error(augment.apply_params(image[None], one(params, k, -angle))[0], _torchvision(image, p)))
+    print(f"geometry error: correct at most {max(correct):.3f} over {len(correct)}, wrong sign at least {min(wrong):.3f} over {len(wrong)}")
+    assert max(correct) <= 0.06 < GEOMETRY_TOLERANCE, f"interpolation alone reached {max(correct):.3f}"
+    assert min(wrong) > GEOMETRY_TOLERANCE, f"a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
 
 
 @given(**MATCH_INPUTS)

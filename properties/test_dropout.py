@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import assume, example, given
 
 from properties import strategies as gen
-from properties.stats import assert_binomial, assert_mean_within_hoeffding
+from regbench.checks.statistics import assert_binomial, assert_mean_within_hoeffding
 from properties.support import seeded
 from regbench.models import FullyConnected, FullyConnectedDropout
 
@@ -112,13 +112,13 @@ def test_train_mode_survivors_scaled(device, case, seed):
 @given(**TRAIN_INPUTS)
 @example(case=gen.ModelCase(gen.ModelSpec("dropout", 1, 1, 1, dropout_prob=2.2250738585072014e-308), torch.zeros(1, 1)), seed=0)  # once overflowed scipy's binomtest
 def test_train_mode_zeroed_fraction_is_binomial(device, case, seed):
-    """dropout_prob is the probability of dropping a unit, independently per unit (false-failure rate < 1e-6 per run, see stats.py)."""
+    """dropout_prob is the probability of dropping a unit, independently per unit (false-failure rate < 1e-6 per run, see regbench/checks/statistics.py)."""
     check_zeroed_fraction_is_binomial(FullyConnectedDropout, device, case=case, seed=seed)
 
 
 @given(**TRAIN_INPUTS)
 def test_train_mode_is_unbiased(device, case, seed):
-    """Train-mode activations equal eval-mode ones on average (false-failure rate < 1e-6 per run, see stats.py)."""
+    """Train-mode activations equal eval-mode ones on average (false-failure rate < 1e-6 per run, see regbench/checks/statistics.py)."""
     check_unbiased(FullyConnectedDropout, device, case=case, seed=seed)
 
 

@@ -111,8 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("targets", nargs="+", metavar="MODULE:ATTRIBUTE", help="e.g. my_models:MyNet, my_losses:MyL2Loss, my_data:augment, my_bench:CONFIGS")
     probe.add_argument("--kind", choices=("model", "loss", "transform"), help="check every target as this kind instead of inspecting it")
     probe.add_argument("--max-examples", type=positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
-    probe.add_argument("--input-shape", type=_shape, help="models: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
+    probe.add_argument("--input-shape", type=_shape, help="models, and a loss's --model: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
     probe.add_argument("--model", metavar="MODULE:ATTRIBUTE", help="losses: build the loss on copies of this model instead of regbench's models")
+    probe.add_argument("--loss-targets", choices=("classes", "probabilities", "dense", "binary"),
+                       help="losses: what the loss trains on: (N, C) logits with class indices (default) or class probabilities, "
+                            "(N, C, H, W) logits with a class per pixel, or binary logits with float targets (base criterion BCEWithLogitsLoss)")
     probe.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
     return parser
 
@@ -196,7 +199,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     search_current_directory()  # find the user's modules in the current directory, as pytest does
     model = checks.load_target(args.model) if args.model else None
     reports = [report for t in args.targets
-               for report in checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model)]
+               for report in checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model,
+                                                  targets=args.loss_targets)]
     print(json.dumps([r.to_dict() for r in reports], indent=2) if args.json else "\n\n".join(r.render() for r in reports))
     return 0 if all(r.ok for r in reports) else 1
 

@@ -94,10 +94,11 @@ private_rng = transforms.Compose([PrivateRotation(), transforms.ToTensor()])
 @pytest.mark.parametrize(
     "factory, skipped",
     [
-        (FullyConnected, {"dropout_identity_in_eval", "dropout_train_statistics", "batchnorm_rejects_batch_of_one"}),
-        (FullyConnectedDropout, {"batchnorm_rejects_batch_of_one"}),
-        (FullyConnectedBatchNorm, {"dropout_identity_in_eval", "dropout_train_statistics"}),
-        (my_models.MyNet, set()),
+        (FullyConnected, {"dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_train", "batchnorm_tracks_running_stats",
+                          "batchnorm_rejects_batch_of_one"}),
+        (FullyConnectedDropout, {"batch_independent_in_train", "batchnorm_tracks_running_stats", "batchnorm_rejects_batch_of_one"}),
+        (FullyConnectedBatchNorm, {"dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_train"}),
+        (my_models.MyNet, {"batch_independent_in_train"}),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -268,7 +269,7 @@ def test_report_renders_as_json_and_table():
     assert {r["status"] for r in doc["results"]} == {"passed", "not_applicable"}
     assert all({"invariant", "status", "explanation", "observed", "counterexample"} <= set(r) for r in doc["results"])
     table = report.render()
-    assert "ok    eval_deterministic" in table and "n/a   batchnorm_rejects_batch_of_one" in table and "5 passed, 0 failed, 1 not applicable" in table
+    assert "ok    eval_deterministic" in table and "n/a   batchnorm_rejects_batch_of_one" in table and "5 passed, 0 failed, 3 not applicable" in table
 
 
 # --------------------------------------------------------------------------------------- whole configs
@@ -385,7 +386,7 @@ def test_console_script_finds_modules_in_the_current_directory(tmp_path):
     done = subprocess.run([str(script), "check", "mine:Net", "--max-examples", "5"], cwd=tmp_path, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "mine:Net (model" in done.stdout and "4 passed, 0 failed, 2 not applicable" in done.stdout
+    assert "mine:Net (model" in done.stdout and "5 passed, 0 failed, 3 not applicable" in done.stdout
 
 
 def test_a_factory_handing_out_one_shared_model_leaves_it_alone():

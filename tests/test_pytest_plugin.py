@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+import scipy.stats  # noqa: F401  (imported here first: pytester's in-process runs drop the modules first imported
+import torchvision  # noqa: F401   inside them, and these two cannot be imported twice in one process)
 
 pytest_plugins = ["pytester"]
 
@@ -14,7 +16,7 @@ def test_the_readme_example_gives_one_test_per_invariant(pytester: pytest.Pytest
     """examples/test_my_models.py: the correct components pass, each broken one fails just the invariants its bug breaks."""
     pytester.makepyfile(my_models=(EXAMPLES / "my_models.py").read_text(), test_my_models=(EXAMPLES / "test_my_models.py").read_text())
     result = pytester.runpytest(*FEW)
-    result.assert_outcomes(passed=24, failed=8)
+    result.assert_outcomes(passed=27, failed=8, skipped=3)
     failed = {line.split("::")[1].split(" ")[0] for line in result.stdout.lines if line.startswith("FAILED")}
     assert failed == {
         "test_leaky_dropout_net[eval_deterministic]",
@@ -44,7 +46,7 @@ def test_a_failure_names_the_invariant_counterexample_and_fix(pytester: pytest.P
         """
     )
     result = pytester.runpytest(*FEW, "-k", "dropout_identity_in_eval")
-    result.assert_outcomes(failed=1, deselected=5)
+    result.assert_outcomes(failed=1, deselected=7)
     result.stdout.fnmatch_lines([
         "*regbench invariant 'dropout_identity_in_eval' failed for test_a_failure_names_the_invariant_counterexample_and_fix:AlwaysDropping",
         "  observed: eval-mode output differs from the same model with every dropout rate set to 0 by up to *",
@@ -66,9 +68,9 @@ def test_invariants_that_do_not_apply_are_skipped_with_the_reason(pytester: pyte
         """
     )
     result = pytester.runpytest(*FEW, "-rs")
-    result.assert_outcomes(passed=5, skipped=5)
+    result.assert_outcomes(passed=5, skipped=7)
     result.stdout.fnmatch_lines([
-        "SKIPPED*dropout_identity_in_eval does not apply to *FullyConnected: no dropout layer*",
+        "SKIPPED*dropout_identity_in_eval does not apply to *FullyConnected: no dropout-like module*",
         "SKIPPED*lambda_zero_is_base does not apply to *: the constructor takes no lambda argument*",
     ])
 
@@ -84,7 +86,7 @@ def test_a_config_gives_one_test_per_invariant_of_each_part(pytester: pytest.Pyt
         """
     )
     result = pytester.runpytest(*FEW, "-rs")
-    result.assert_outcomes(passed=7, skipped=12)  # 3 model invariants apply to the plain MLP, and all 4 loss ones
+    result.assert_outcomes(passed=7, skipped=14)  # 3 model invariants apply to the plain MLP, and all 4 loss ones
     result.stdout.fnmatch_lines(["SKIPPED*augment.label_preservation does not apply to l1: the config has no augment*"])
 
 
@@ -100,7 +102,7 @@ def test_an_object_it_cannot_check_fails_every_test_in_one_line(pytester: pytest
         """
     )
     result = pytester.runpytest(*FEW)
-    result.assert_outcomes(failed=6)
+    result.assert_outcomes(failed=8)
     result.stdout.fnmatch_lines(["*regbench cannot check *make_model as a model: the model factory returned int, not a torch.nn.Module*"])
 
 
@@ -130,3 +132,60 @@ def test_option_help_and_header(pytester: pytest.Pytester):
     refused = pytester.runpytest("--regbench-max-examples", "0")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*--regbench-max-examples: must be >= 1, got 0*"])
+
+
+def test_the_marker_form_checks_the_object_before_the_test_body(pytester: pytest.Pytester):
+    """@pytest.mark.regbench_check(obj, **options) on a test: one test per invariant, judged as the generated ones, then the body runs."""
+    pytester.makepyfile(
+        """
+        import pytest
+        import torch.nn.functional as F
+        from regbench.models import FullyConnected, FullyConnectedDropout
+
+        class AlwaysDropping(FullyConnectedDropout):
+            def hidden(self, x):
+                return F.dropout(F.relu(self.linear_1(x.reshape(-1, 784))), 0.5, training=True)
+
+        BODIES = []
+
+        @pytest.mark.regbench_check(FullyConnected, input_shape=(784,))
+        def test_plain(request):
+            BODIES.append(request.node.name)
+
+        @pytest.mark.regbench_check.with_args(AlwaysDropping)
+        def test_always_dropping():
+            pass
+
+        @pytest.mark.regbench_check("regbench.models:FullyConnectedDropout")
+        def test_by_name():
+            pass
+
+        def test_bodies_ran_after_each_passing_invariant():
+            assert sorted(BODIES) == ["test_plain[batch_independent_in_eval]", "test_plain[eval_deterministic]", "test_plain[eval_keeps_state]"]
+        """
+    )
+    result = pytester.runpytest(*FEW, "-p", "no:randomly")
+    result.assert_outcomes(passed=10, failed=4, skipped=11)
+    result.stdout.fnmatch_lines(["*test_always_dropping?dropout_identity_in_eval?*", "*fix: dropout still acts in eval mode*"])
+    assert "test_by_name[dropout_train_statistics] PASSED" in pytester.runpytest(*FEW, "-v", "-k", "by_name").stdout.str()
+
+
+def test_a_marker_on_something_it_cannot_check_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.regbench_check(42)
+        def test_number():
+            pass
+
+        @pytest.mark.regbench_check("nowhere:Net")
+        def test_missing():
+            pass
+        """
+    )
+    result = pytester.runpytest(*FEW)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*@pytest.mark.regbench_check: *int* is a int, not a model, loss or transform*",
+                                 "*@pytest.mark.regbench_check: *nowhere*"])
+    assert "Traceback" not in result.stdout.str()

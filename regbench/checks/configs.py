@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
 from regbench.checks.report import MAX_EXAMPLES, Invariant, Report, Result, Status
-from regbench.checks.search import _built, _not_applicable, _property_result
+from regbench.checks.search import built, not_applicable, property_result
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
 from regbench.configs import BatchTransform, Config
 from regbench.losses import penalized_parameters
@@ -89,7 +89,7 @@ def _absent(part: str, reason: str) -> list[Result]:
 
 
 def _prop_decay_scope(config: Config, seed: int) -> None:
-    model = _built(config.build_model, seed)
+    model = built(config.build_model, seed)
     twin = copy.deepcopy(model)
     decayed = config.build_optimizer(model, DECAY_LR)
     undecayed = dataclasses.replace(config, optimizer_args={**config.optimizer_args, "weight_decay": 0.0}).build_optimizer(twin, DECAY_LR)
@@ -144,15 +144,15 @@ def _prop_smoothed_targets(config: Config, batch: tuple[torch.Tensor, torch.Tens
 def _training_parts(config: Config, max_examples: int) -> list[Result]:
     """The optimizer's and the criterion's invariants, where the config's choices make them apply."""
     decay = OPTIMIZER_INVARIANTS["weight_decay_skips_biases_and_1d"]
-    results = [_property_result(decay, functools.partial(_prop_decay_scope, config), {"seed": st.integers(0, 2**16 - 1)}, max_examples)
-               if _decays(config) else _not_applicable(decay, "the optimizer has no weight decay")]
+    results = [property_result(decay, functools.partial(_prop_decay_scope, config), {"seed": st.integers(0, 2**16 - 1)}, max_examples)
+               if _decays(config) else not_applicable(decay, "the optimizer has no weight decay")]
     smoothing = "label_smoothing" in config.criterion_args and "label_smoothing" in config.arguments("criterion")
     reason = "the config does not set the criterion's label_smoothing"
     zero, targets = CRITERION_INVARIANTS["smoothing_zero_is_cross_entropy"], CRITERION_INVARIANTS["smoothing_is_cross_entropy_on_smoothed_targets"]
-    results.append(_property_result(zero, functools.partial(_prop_zero_smoothing, config), {"batch": _logits()}, max_examples)
-                   if smoothing else _not_applicable(zero, reason))
-    results.append(_property_result(targets, functools.partial(_prop_smoothed_targets, config), {"batch": _logits(), "eps": st.floats(0.0, 1.0)}, max_examples)
-                   if smoothing else _not_applicable(targets, reason))
+    results.append(property_result(zero, functools.partial(_prop_zero_smoothing, config), {"batch": _logits()}, max_examples)
+                   if smoothing else not_applicable(zero, reason))
+    results.append(property_result(targets, functools.partial(_prop_smoothed_targets, config), {"batch": _logits(), "eps": st.floats(0.0, 1.0)}, max_examples)
+                   if smoothing else not_applicable(targets, reason))
     return _prefixed("optimizer", results[:1]) + _prefixed("criterion", results[1:])
 
 
@@ -164,10 +164,10 @@ def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shap
         results += _absent("loss", "the config trains on its base criterion alone: there is no penalty to check")
     else:  # the config's keywords are the defaults; the checks set every lambda argument themselves
         loss = functools.partial(config.loss, **config.loss_args)
-        results += _prefixed("loss", check_loss(loss, model=config.build_model, max_examples=max_examples).results)
-    for part, built in (("augment", config.build_augment()), ("transform", config.build_transform())):
-        if built is None:
+        results += _prefixed("loss", check_loss(loss, model=config.build_model, input_shape=input_shape, max_examples=max_examples).results)
+    for part, made_part in (("augment", config.build_augment()), ("transform", config.build_transform())):
+        if made_part is None:
             results += _absent(part, f"the config has no {part} ({'fast' if part == 'augment' else 'notebook'} engine)")
         else:
-            results += _prefixed(part, check_transform(OneImage(built) if part == "augment" else built, max_examples=max_examples).results)
+            results += _prefixed(part, check_transform(OneImage(made_part) if part == "augment" else made_part, max_examples=max_examples).results)
     return Report(name or config.name, "config", results + _training_parts(config, max_examples), {"hash": config.hash, "examples": max_examples})

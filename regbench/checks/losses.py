@@ -6,21 +6,21 @@ import copy
 import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from hypothesis import strategies as st
 from torch import nn
 
-from regbench.checks.models import Batch, _model_subject
+from regbench.checks.models import Batch, model_subject
 from regbench.checks.report import MAX_EXAMPLES, CheckUsageError, Invariant, Report
 from regbench.checks.search import (
     IMAGE_NAMES,
-    _built,
-    _named_like,
-    _not_applicable,
-    _parameters,
-    _property_result,
+    built,
+    named_like,
+    not_applicable,
+    signature_parameters,
+    property_result,
     name_of,
 )
 from regbench.losses import PenaltyLoss, loss_parts, penalized_parameters
@@ -66,6 +66,30 @@ REGBENCH_MODELS = {"plain": FullyConnected, "dropout": FullyConnectedDropout, "b
 
 
 @dataclass(frozen=True)
+class Targets:
+    """What a loss is trained on: the logits' shape per sample, the targets drawn for them, and the base criterion that takes both."""
+
+    name: str
+    description: str
+    base: Callable[[], nn.Module]
+    default_shape: tuple[int, ...]  # one sample's logits when the loss is built on regbench's models
+    draw: Callable[[int, tuple[int, ...], torch.Generator], torch.Tensor]  # (batch, logits shape, generator) -> targets
+    accepts: Callable[[tuple[int, ...]], bool]  # which logits shapes these targets fit
+
+
+TARGETS = {t.name: t for t in (
+    Targets("classes", "(N, C) logits, class indices", nn.CrossEntropyLoss, (10,),
+            lambda n, shape, g: torch.randint(shape[0], (n,), generator=g), lambda shape: len(shape) == 1),
+    Targets("probabilities", "(N, C) logits, class probabilities (soft labels)", nn.CrossEntropyLoss, (10,),
+            lambda n, shape, g: torch.softmax(torch.randn(n, *shape, generator=g, dtype=torch.float64), dim=1), lambda shape: len(shape) == 1),
+    Targets("dense", "(N, C, H, W) logits, a class index per pixel (segmentation)", nn.CrossEntropyLoss, (10, 4, 4),
+            lambda n, shape, g: torch.randint(shape[0], (n, *shape[1:]), generator=g), lambda shape: len(shape) >= 2),
+    Targets("binary", "logits of any shape, float targets in [0, 1] (BCEWithLogitsLoss)", nn.BCEWithLogitsLoss, (),
+            lambda n, shape, g: torch.rand(n, *shape, generator=g, dtype=torch.float64), lambda shape: True),
+)}
+
+
+@dataclass(frozen=True)
 class Net:
     """A model to attach the loss to: one of regbench's, with any widths, or the user's factory; initialized from ``seed``."""
 
@@ -76,8 +100,8 @@ class Net:
     def build(self, factory: Optional[Callable[[], nn.Module]]) -> nn.Module:
         """A fresh model; the user's factory's product is copied, in case it hands out one shared instance."""
         if self.kind == "yours":
-            return copy.deepcopy(_built(factory, self.seed))
-        return _built(functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
+            return copy.deepcopy(built(factory, self.seed))
+        return built(functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
 
     def __str__(self) -> str:
         what = "your model" if self.kind == "yours" else f"{REGBENCH_MODELS[self.kind].__name__}{self.sizes}"
@@ -93,44 +117,49 @@ class LossCase:
     batch_size: int
     seed: int
 
-    def outputs(self, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """float64 logits (so base + penalty - base keeps the penalty's digits) and int64 targets."""
+    def outputs(self, shape: tuple[int, ...], targets: Targets) -> tuple[torch.Tensor, torch.Tensor]:
+        """float64 logits of one sample's ``shape`` (so base + penalty - base keeps the penalty's digits) and targets drawn for them."""
         g = torch.Generator().manual_seed(self.seed)
-        return torch.randn(self.batch_size, classes, generator=g, dtype=torch.float64), torch.randint(classes, (self.batch_size,), generator=g)
+        return torch.randn(self.batch_size, *shape, generator=g, dtype=torch.float64), targets.draw(self.batch_size, shape, g)
 
     def __str__(self) -> str:
         return f"{self.net}, lambda {self.lam:.4g}, {self.batch_size} logit rows from seed {self.seed}"
 
 
 @dataclass
-class _LossSubject:
+class LossSubject:
     """How to build the user's loss on a model, and what its constructor takes."""
 
     factory: Callable[..., nn.Module]
     takes_base: bool  # the notebook's Loss(base_criterion, model, lam) convention
     lambda_names: tuple[str, ...]
     model_factory: Optional[Callable[[], nn.Module]]
-    classes: int
+    shape: tuple[int, ...]  # one sample's logits
+    targets: Targets
 
     def build(self, model: nn.Module, lam: Optional[float] = None) -> nn.Module:
         """The loss on ``model``; with ``lam``, every lambda argument set to it."""
         if not self.takes_base:
             return self.factory(model)
         lambdas = {} if lam is None else {name: lam for name in self.lambda_names}
-        return self.factory(nn.CrossEntropyLoss(), model, **lambdas)
+        return self.factory(self.targets.base(), model, **lambdas)
 
     def penalty(self, loss_fn: nn.Module, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Loss minus base criterion: regbench's own split for a PenaltyLoss, else the total minus the base we passed."""
         if isinstance(loss_fn, PenaltyLoss):
             return loss_parts(loss_fn, outputs, targets).penalty
-        return loss_fn(outputs, targets) - nn.CrossEntropyLoss()(outputs, targets)
+        return loss_fn(outputs, targets) - self.targets.base()(outputs, targets)
+
+    def example(self, case: LossCase) -> tuple[torch.Tensor, torch.Tensor]:
+        """The case's fixed logits and targets."""
+        return case.outputs(self.shape, self.targets)
 
     def nets(self) -> st.SearchStrategy[Net]:
         """regbench's three models with widths 1..12 (BatchNorm's 1-D weights included), or the user's model."""
         if self.model_factory is not None:
             return st.builds(Net, kind=st.just("yours"), sizes=st.just(()), seed=st.integers(0, 2**16 - 1))
         width = st.integers(1, 12)
-        return st.builds(Net, kind=st.sampled_from(("plain", "dropout", "batchnorm")), sizes=st.tuples(width, width, st.just(self.classes)), seed=st.integers(0, 2**16 - 1))
+        return st.builds(Net, kind=st.sampled_from(("plain", "dropout", "batchnorm")), sizes=st.tuples(width, width, st.just(10)), seed=st.integers(0, 2**16 - 1))
 
     def cases(self, *, lam: Optional[float] = None) -> st.SearchStrategy[LossCase]:
         """Cases with lambdas log-uniform in [1e-4, 1] (they span decades in practice), or all at ``lam``."""
@@ -138,14 +167,14 @@ class _LossSubject:
         return st.builds(LossCase, net=self.nets(), lam=lams, batch_size=st.integers(1, 8), seed=st.integers(0, 2**16 - 1))
 
 
-def _loss_subject(factory: Any, model: Any) -> _LossSubject:
+def loss_subject(factory: Any, model: Any, input_shape: Optional[Sequence[int]] = None, targets: str = "classes") -> LossSubject:
     """Read the constructor: (base_criterion, model, lambdas...) or (model); lambdas are required arguments after the model or numeric defaults named *lam*."""
     if isinstance(factory, nn.Module):
         raise CheckUsageError(f"{name_of(factory)} is a loss already built on one model; pass its class, or a function taking a model and returning the loss")
-    params = _parameters(factory)
+    params = signature_parameters(factory)
     positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     required = [p for p in positional if p.default is inspect.Parameter.empty]
-    if len(required) == 1 and not _named_like(required[0], IMAGE_NAMES):
+    if len(required) == 1 and not named_like(required[0], IMAGE_NAMES):
         takes_base, rest = False, []
     elif len(positional) >= 2 and len(required) >= 2:
         takes_base, rest = True, params[2:]
@@ -156,32 +185,37 @@ def _loss_subject(factory: Any, model: Any) -> _LossSubject:
         if p.kind is not inspect.Parameter.VAR_POSITIONAL and p.kind is not inspect.Parameter.VAR_KEYWORD
         and (p.default is inspect.Parameter.empty or ("lam" in p.name.lower() and isinstance(p.default, (int, float)) and not isinstance(p.default, bool)))
     )
-    model_factory = None
-    classes = 10
+    if targets not in TARGETS:
+        raise CheckUsageError(f"unknown targets {targets!r}; choose one of {', '.join(TARGETS)}")
+    kind = TARGETS[targets]
+    model_factory, shape = None, kind.default_shape
     if model is not None:
         model_factory = (lambda: copy.deepcopy(model)) if isinstance(model, nn.Module) else model
-        subject = _model_subject(model_factory, None)
+        subject = model_subject(model_factory, input_shape)
         with torch.no_grad(), rngs_restored():
-            out = subject.fresh().eval()(subject.inputs(Batch(2, "uniform", 0)))
-        classes = int(out.shape[-1])
-    return _LossSubject(factory, takes_base, lambda_names, model_factory, classes)
+            shape = tuple(subject.fresh().eval()(subject.inputs(Batch(2, "uniform", 0))).shape[1:])
+        if not kind.accepts(shape):
+            fitting = [t.name for t in TARGETS.values() if t.accepts(shape)]
+            raise CheckUsageError(f"your model's output is (N, {', '.join(map(str, shape))}), which {targets} targets do not fit ({kind.description}); "
+                                  f"pass targets (--loss-targets) {' or '.join(fitting)}")
+    return LossSubject(factory, takes_base, lambda_names, model_factory, shape, kind)
 
 
-def _prop_lambda_zero(subject: _LossSubject, case: LossCase) -> None:
+def _prop_lambda_zero(subject: LossSubject, case: LossCase) -> None:
     model = case.net.build(subject.model_factory)
     loss_fn = subject.build(model, case.lam)
-    outputs, targets = case.outputs(subject.classes)
-    total, base = loss_fn(outputs, targets), nn.CrossEntropyLoss()(outputs, targets)
+    outputs, targets = subject.example(case)
+    total, base = loss_fn(outputs, targets), subject.targets.base()(outputs, targets)
     assert torch.allclose(total.double(), base.double(), rtol=1e-6, atol=1e-12), f"with lambda = 0 the loss is {float(total.detach()):.6g}, the base criterion {float(base):.6g}"
     total.backward()
     touched = [n for n, p in model.named_parameters() if p.grad is not None and p.grad.any()]
     assert not touched, f"with lambda = 0 the loss still has a gradient on {', '.join(touched[:4])}"
 
 
-def _prop_skips_unpenalized(subject: _LossSubject, case: LossCase) -> None:
+def _prop_skips_unpenalized(subject: LossSubject, case: LossCase) -> None:
     model = case.net.build(subject.model_factory)
     loss_fn = subject.build(model, case.lam)
-    outputs, targets = case.outputs(subject.classes)
+    outputs, targets = subject.example(case)
     value = loss_fn(outputs, targets)  # the logits are constants: any dependence on the model is the penalty's
     value.backward()
     penalized = {n for n, _ in penalized_parameters(model)}
@@ -197,8 +231,8 @@ def _prop_skips_unpenalized(subject: _LossSubject, case: LossCase) -> None:
         assert torch.equal(changed.detach(), value.detach()), f"changing {name} changed the loss from {float(value.detach()):.8g} to {float(changed):.8g}"
 
 
-def _prop_linear_in_lambda(subject: _LossSubject, case: LossCase, scale: float) -> None:
-    outputs, targets = case.outputs(subject.classes)
+def _prop_linear_in_lambda(subject: LossSubject, case: LossCase, scale: float) -> None:
+    outputs, targets = subject.example(case)
     model = case.net.build(subject.model_factory)
     with torch.no_grad():
         low = subject.penalty(subject.build(model, case.lam), outputs, targets).double()
@@ -208,44 +242,48 @@ def _prop_linear_in_lambda(subject: _LossSubject, case: LossCase, scale: float) 
     )
 
 
-def _prop_non_negative(subject: _LossSubject, case: LossCase) -> None:
-    outputs, targets = case.outputs(subject.classes)
+def _prop_non_negative(subject: LossSubject, case: LossCase) -> None:
+    outputs, targets = subject.example(case)
     with torch.no_grad():
         penalty = float(subject.penalty(subject.build(case.net.build(subject.model_factory), case.lam), outputs, targets))
     assert penalty >= -1e-9, f"the penalty is {penalty:.6g}"
 
 
-def check_loss(factory: Any, *, model: Any = None, max_examples: int = MAX_EXAMPLES, name: Optional[str] = None) -> Report:
+def check_loss(factory: Any, *, model: Any = None, input_shape: Optional[Sequence[int]] = None, targets: str = "classes",
+               max_examples: int = MAX_EXAMPLES, name: Optional[str] = None) -> Report:
     """Every loss invariant on ``factory``: a class or callable ``(base_criterion, model, lam, ...)``, or ``model -> loss``.
 
     The loss is built on regbench's three models with generated widths, or on copies of ``model``
-    (a factory or module) when given; it is called on fixed logits and class targets, as
-    CrossEntropyLoss takes, so whatever depends on the model is the penalty.
+    (a factory or module; ``input_shape`` as for check_model) when given. It is called on fixed
+    logits and targets, so whatever depends on the model is the penalty; ``targets`` says their
+    form (TARGETS: "classes", "probabilities", "dense" or "binary") and so the base criterion
+    passed to a (base_criterion, model, lam) constructor: CrossEntropyLoss, or BCEWithLogitsLoss
+    for binary targets. With ``model``, the logits take the shape of its output.
     """
     inv = LOSS_INVARIANTS
     with rngs_restored():
-        subject = _loss_subject(factory, model)
+        subject = loss_subject(factory, model, input_shape, targets)
         bind = lambda prop: functools.partial(prop, subject)  # noqa: E731
         cases = subject.cases()
-        probe = Net("yours" if model is not None else "batchnorm", (3, 3, subject.classes), 0).build(subject.model_factory)
+        probe = Net("yours" if model is not None else "batchnorm", (3, 3, 10), 0).build(subject.model_factory)
         penalized = {n for n, _ in penalized_parameters(probe)}
         unpenalized = [n for n, p in probe.named_parameters() if p.requires_grad and n not in penalized]
         separable = subject.takes_base or isinstance(subject.build(probe), PenaltyLoss)  # can the penalty be read apart from the base?
         no_lambda = "the constructor takes no lambda argument (only (base_criterion, model, lam, ...) constructors can be scaled)"
         no_base = "the loss is built by a function of the model alone, so its base criterion is unknown; pass a (base_criterion, model, lam) class, or return a regbench PenaltyLoss"
         results = [
-            _property_result(inv["lambda_zero_is_base"], bind(_prop_lambda_zero), {"case": subject.cases(lam=0.0)}, max_examples)
+            property_result(inv["lambda_zero_is_base"], bind(_prop_lambda_zero), {"case": subject.cases(lam=0.0)}, max_examples)
             if subject.lambda_names
-            else _not_applicable(inv["lambda_zero_is_base"], no_lambda),
-            _property_result(inv["penalty_skips_biases_and_1d"], bind(_prop_skips_unpenalized), {"case": cases}, max_examples)
+            else not_applicable(inv["lambda_zero_is_base"], no_lambda),
+            property_result(inv["penalty_skips_biases_and_1d"], bind(_prop_skips_unpenalized), {"case": cases}, max_examples)
             if unpenalized
-            else _not_applicable(inv["penalty_skips_biases_and_1d"], "the model has no bias or 1-D parameter for a penalty to leave out"),
-            _property_result(inv["penalty_linear_in_lambda"], bind(_prop_linear_in_lambda), {"case": cases, "scale": st.sampled_from((2.0, 3.0, 10.0, 0.5))}, max_examples)
+            else not_applicable(inv["penalty_skips_biases_and_1d"], "the model has no bias or 1-D parameter for a penalty to leave out"),
+            property_result(inv["penalty_linear_in_lambda"], bind(_prop_linear_in_lambda), {"case": cases, "scale": st.sampled_from((2.0, 3.0, 10.0, 0.5))}, max_examples)
             if subject.lambda_names
-            else _not_applicable(inv["penalty_linear_in_lambda"], no_lambda),
-            _property_result(inv["penalty_non_negative"], bind(_prop_non_negative), {"case": cases}, max_examples)
+            else not_applicable(inv["penalty_linear_in_lambda"], no_lambda),
+            property_result(inv["penalty_non_negative"], bind(_prop_non_negative), {"case": cases}, max_examples)
             if separable
-            else _not_applicable(inv["penalty_non_negative"], no_base),
+            else not_applicable(inv["penalty_non_negative"], no_base),
         ]
-    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "models": "yours" if model is not None else "regbench's", "examples": max_examples}
+    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "targets": f"{targets}: {subject.targets.description}", "models": "yours" if model is not None else "regbench's", "examples": max_examples}
     return Report(name or name_of(factory), "loss", results, options)

@@ -7,19 +7,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from torch import nn
 
 from regbench.errors import UsageError
 
 KINDS = ("model", "loss", "transform", "config")
 MAX_EXAMPLES = 30  # per invariant: finds every bug in tests/test_checks.py, and a check run stays around a second
 ALPHA = 1e-7  # false-failure budget of each statistical invariant per check run (the brief asks < 1e-6)
-# Eval-mode predictions of one sample alone and inside a batch go through float32 kernels chosen by
-# batch size; their summation orders move a logit by a few ulps. Batch-dependence bugs move it by O(1).
-TOLERANCE = dict(rtol=1e-4, atol=1e-5)
-
-DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
-BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class CheckUsageError(UsageError):

@@ -18,7 +18,7 @@ from regbench.errors import first_line
 from regbench.train import rngs_restored, seed_everything
 
 
-def _search_settings(max_examples: int) -> settings:
+def search_settings(max_examples: int) -> settings:
     """Derandomized and database-free, so a verdict is the same on every run and machine; quiet, since the report says it all."""
     return settings(
         max_examples=max_examples,
@@ -34,14 +34,14 @@ def _search_settings(max_examples: int) -> settings:
 
 
 @dataclass(frozen=True)
-class _Found:
+class Found:
     """A failing example as the report shows it."""
 
     example: str
     observed: str
 
 
-def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Optional[_Found]:
+def search_example(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Optional[Found]:
     """The minimal example on which ``prop`` raises, or None when Hypothesis finds none.
 
     Every example runs with torch seeded to 0, so a random bug fails again on replay; Hypothesis
@@ -50,7 +50,7 @@ def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrateg
     """
     failures: list[tuple[dict, BaseException]] = []
 
-    @_search_settings(max_examples)
+    @search_settings(max_examples)
     @given(**strategies)
     def run(**drawn: Any) -> None:
         try:
@@ -67,48 +67,48 @@ def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrateg
         if not failures:
             raise  # Hypothesis itself failed: not a verdict about the user's code
         drawn, error = failures[-1]
-        return _Found("; ".join(f"{k} = {v}" for k, v in drawn.items()), _one_line(error))
+        return Found("; ".join(f"{k} = {v}" for k, v in drawn.items()), one_line(error))
     return None
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """An assertion's message as is; any other exception with its type; first line only."""
     return (first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {first_line(error)}")[:400]
 
 
-def _property_result(invariant: Invariant, prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Result:
+def property_result(invariant: Invariant, prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Result:
     """Search ``prop`` and turn the outcome into a Result."""
-    found = _search(prop, strategies, max_examples)
+    found = search_example(prop, strategies, max_examples)
     if found is None:
         return Result(invariant.name, Status.PASSED, invariant.checks, f"held on {max_examples} generated examples")
     return Result(invariant.name, Status.FAILED, invariant.fix, found.observed, found.example)
 
 
-def _not_applicable(invariant: Invariant, reason: str) -> Result:
+def not_applicable(invariant: Invariant, reason: str) -> Result:
     return Result(invariant.name, Status.NOT_APPLICABLE, reason)
 
 
-def _built(factory: Callable[[], Any], seed: int) -> Any:
+def built(factory: Callable[[], Any], seed: int) -> Any:
     """factory() with its random initialization drawn from ``seed``, leaving the global RNGs alone."""
     with rngs_restored():
         seed_everything(seed)
         return factory()
 
 
-def _made(factory: Callable[[], Any]) -> Any:
+def made(factory: Callable[[], Any]) -> Any:
     """The user's object built once for inspection; an error there is a usage problem, reported in one line."""
     try:
-        return _built(factory, 0)
+        return built(factory, 0)
     except Exception as error:
         raise CheckUsageError(f"calling {name_of(factory)}() failed: {type(error).__name__}: {first_line(error)}") from None
 
 
-def _max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest absolute difference, for messages."""
     return float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
 
 
-def _tensor_output(output: Any, what: str) -> torch.Tensor:
+def tensor_output(output: Any, what: str) -> torch.Tensor:
     """A model's output as one tensor; a tuple or dict is a usage problem the message names."""
     assert isinstance(output, torch.Tensor), f"{what} returned {type(output).__name__}, not a tensor"
     return output
@@ -118,11 +118,11 @@ MODEL_NAMES = ("model", "net", "network", "module", "classifier")
 IMAGE_NAMES = ("img", "image", "images", "pic", "picture", "x", "tensor", "sample")
 
 
-def _is_torchvision_transform(obj: Any) -> bool:
+def is_torchvision_transform(obj: Any) -> bool:
     return (type(obj).__module__ or "").startswith("torchvision.transforms") or (getattr(obj, "__module__", "") or "").startswith("torchvision.transforms")
 
 
-def _parameters(obj: Any) -> list[inspect.Parameter]:
+def signature_parameters(obj: Any) -> list[inspect.Parameter]:
     """The call (or constructor) signature's parameters, without self."""
     try:
         return list(inspect.signature(obj).parameters.values())
@@ -130,14 +130,14 @@ def _parameters(obj: Any) -> list[inspect.Parameter]:
         return []
 
 
-def _is_factory(obj: Any) -> bool:
+def is_factory(obj: Any) -> bool:
     """A class, function or partial callable with no arguments (an object instance is the thing itself, not its maker)."""
     if not (inspect.isclass(obj) or inspect.isroutine(obj) or isinstance(obj, functools.partial)):
         return False
-    return not any(p.default is inspect.Parameter.empty and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in _parameters(obj))
+    return not any(p.default is inspect.Parameter.empty and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in signature_parameters(obj))
 
 
-def _named_like(param: inspect.Parameter, names: Sequence[str]) -> bool:
+def named_like(param: inspect.Parameter, names: Sequence[str]) -> bool:
     """A parameter called like one of ``names``, or annotated as a model (for MODEL_NAMES) or an image (for IMAGE_NAMES)."""
     annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
     hint = r"(torch\.)?(nn\.)?Module" if names is MODEL_NAMES else r"(PIL\.)?(Image\.)?Image|(torch\.)?Tensor"
@@ -150,7 +150,7 @@ def name_of(obj: Any) -> str:
         return obj.name
     if hasattr(obj, "__qualname__"):
         return f"{obj.__module__}:{obj.__qualname__}"
-    if _is_torchvision_transform(obj):
+    if is_torchvision_transform(obj):
         text = re.sub(r"\s+", " ", repr(obj)).replace("( ", "(").replace(" )", ")").replace(") ", "), ")
         return text if len(text) <= 100 else text[:97] + "..."
     return f"{type(obj).__module__}:{type(obj).__qualname__}()"

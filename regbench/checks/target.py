@@ -15,11 +15,11 @@ from regbench.checks.report import KINDS, CheckUsageError, Report
 from regbench.checks.search import (
     IMAGE_NAMES,
     MODEL_NAMES,
-    _is_factory,
-    _is_torchvision_transform,
-    _made,
-    _named_like,
-    _parameters,
+    is_factory,
+    is_torchvision_transform,
+    made,
+    named_like,
+    signature_parameters,
     name_of,
 )
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
@@ -35,7 +35,7 @@ def kind_of(obj: Any) -> str:
     """"model", "loss", "transform" or "config", by inspection; CheckUsageError when the object does not say."""
     if isinstance(obj, Config):
         return "config"
-    if _is_torchvision_transform(obj):
+    if is_torchvision_transform(obj):
         return "transform"
     if isinstance(obj, PenaltyLoss) or (inspect.isclass(obj) and issubclass(obj, PenaltyLoss)):
         return "loss"
@@ -43,22 +43,22 @@ def kind_of(obj: Any) -> str:
         return "model"
     if not callable(obj):
         raise CheckUsageError(f"{name_of(obj)} is a {type(obj).__name__}, not a model, loss or transform (nor a callable making one)")
-    params = [p for p in _parameters(obj) if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params = [p for p in signature_parameters(obj) if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     required = [p for p in params if p.default is inspect.Parameter.empty]
-    if len(required) >= 2 and _named_like(required[1], MODEL_NAMES):
+    if len(required) >= 2 and named_like(required[1], MODEL_NAMES):
         return "loss"  # the notebook's Loss(base_criterion, model, lam)
     if len(required) == 1:
-        if _named_like(required[0], MODEL_NAMES):
+        if named_like(required[0], MODEL_NAMES):
             return "loss"
-        if _named_like(required[0], IMAGE_NAMES):
+        if named_like(required[0], IMAGE_NAMES):
             return "transform"
-    if not required and _is_factory(obj):
+    if not required and is_factory(obj):
         if inspect.isclass(obj) and issubclass(obj, nn.Module):
             return "model"
-        made = _made(obj)  # a factory: what it makes says what it is
-        if _is_torchvision_transform(made) or (callable(made) and not isinstance(made, nn.Module) and not inspect.isclass(made)):
+        product = made(obj)  # a factory: what it makes says what it is
+        if is_torchvision_transform(product) or (callable(product) and not isinstance(product, nn.Module) and not inspect.isclass(product)):
             return "transform"
-        if isinstance(made, nn.Module):
+        if isinstance(product, nn.Module):
             return "model"
     signature = f"({', '.join(p.name for p in required)})"
     raise CheckUsageError(f"cannot tell what {name_of(obj)}{signature} is: name the argument model or img, or pass --kind model|loss|transform")

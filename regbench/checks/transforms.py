@@ -26,10 +26,10 @@ from regbench.checks.report import (
     Status,
 )
 from regbench.checks.search import (
-    _is_factory,
-    _made,
-    _not_applicable,
-    _property_result,
+    is_factory,
+    made,
+    not_applicable,
+    property_result,
     name_of,
 )
 from regbench.data import Split, TensorLoader, load_dataset
@@ -99,8 +99,8 @@ class _TransformSubject:
 
 def _transform_subject(transform: Any) -> _TransformSubject:
     """A copy of the transform (or a factory's product), fed PIL images or tensors, whichever gives a tensor back (PIL first)."""
-    if _is_factory(transform):
-        transform = _made(transform)
+    if is_factory(transform):
+        transform = made(transform)
     try:
         transform = copy.deepcopy(transform)
     except Exception:  # an uncopyable transform (holding a file, a lock) is used as is
@@ -242,11 +242,11 @@ def _label_preservation(invariant: Invariant, subject: _TransformSubject, split:
         for pixels in ref.test_pixels:
             out = subject.apply(pixels)
             if not isinstance(out, torch.Tensor) or out.numel() != pixels.size:
-                return _not_applicable(invariant, f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape} image the reference classifier can read")
+                return not_applicable(invariant, f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape} image the reference classifier can read")
             outputs.append(out.reshape(1, *pixels.shape).float())
     transformed = torch.stack(outputs)
     if transformed.min() < -1e-6 or transformed.max() > 1 + 1e-6:
-        return _not_applicable(invariant, f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the reference classifier reads")
+        return not_applicable(invariant, f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the reference classifier reads")
     with torch.no_grad():
         predictions = ref.model(transformed).argmax(1)
     changed = (predictions != ref.clean_predictions).nonzero().flatten().tolist()
@@ -296,8 +296,8 @@ def check_transform(
     with rngs_restored():
         subject = _transform_subject(transform)
         results = [
-            _property_result(inv["output_shape_dtype_range"], functools.partial(_prop_output, subject, value_range=value_range), {"image": images()}, max_examples),
-            _property_result(inv["reproducible_under_seed"], functools.partial(_prop_reproducible, subject), {"image": images(), "seed": st.integers(0, 2**16 - 1)}, max_examples),
+            property_result(inv["output_shape_dtype_range"], functools.partial(_prop_output, subject, value_range=value_range), {"image": images()}, max_examples),
+            property_result(inv["reproducible_under_seed"], functools.partial(_prop_reproducible, subject), {"image": images(), "seed": st.integers(0, 2**16 - 1)}, max_examples),
             _label_preservation(inv["label_preservation"], subject, split, label_threshold),
         ]
     return Report(name or name_of(transform), "transform", results, {"input": "PIL image" if subject.takes == "pil" else "tensor (1, H, W)", "examples": max_examples})
