@@ -15,7 +15,8 @@ import math
 import torch
 from scipy import stats
 
-__all__ = ["PROPERTY_ALPHA", "assert_binomial", "assert_mean_within_hoeffding", "assert_pvalue", "binomial_pvalue"]
+__all__ = ["PROPERTY_ALPHA", "assert_binomial", "assert_mean_within_hoeffding", "assert_pvalue", "binomial_excess_pvalue", "binomial_pvalue",
+           "binomial_upper_bound"]
 
 PROPERTY_ALPHA = 1e-10
 
@@ -29,6 +30,16 @@ def binomial_pvalue(successes: int, trials: int, p: float) -> float:
     """
     tails = stats.binom.cdf(successes, trials, p), stats.binom.sf(successes - 1, trials, p)
     return float(min(1.0, 2 * min(tails)))
+
+
+def binomial_excess_pvalue(successes: int, trials: int, p: float) -> float:
+    """One-sided exact binomial test that the rate exceeds ``p``: P(K >= successes) under Binomial(trials, p)."""
+    return float(stats.binom.sf(successes - 1, trials, p))
+
+
+def binomial_upper_bound(successes: int, trials: int, alpha: float) -> float:
+    """Clopper-Pearson upper bound of a rate: exceeded by the true rate with probability at most alpha / 2."""
+    return float(stats.binomtest(successes, trials).proportion_ci(1 - alpha, method="exact").high)
 
 
 def assert_pvalue(pvalue: float, alpha: float, *, what: str) -> None:

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-from scipy import stats
 from torch import nn
 
 from regbench.checks.report import (
@@ -32,6 +31,7 @@ from regbench.checks.search import (
     property_result,
     name_of,
 )
+from regbench.checks.statistics import binomial_excess_pvalue, binomial_upper_bound
 from regbench.data import Split, TensorLoader, load_dataset
 from regbench.models import FullyConnected
 from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
@@ -251,8 +251,8 @@ def _label_preservation(invariant: Invariant, subject: _TransformSubject, split:
         predictions = ref.model(transformed).argmax(1)
     changed = (predictions != ref.clean_predictions).nonzero().flatten().tolist()
     k, e = len(changed), ref.errors
-    error_bound = threshold if threshold is not None else float(stats.binomtest(e, n).proportion_ci(1 - ALPHA, method="exact").high)
-    pvalue = float(stats.binomtest(k, n, error_bound, alternative="greater").pvalue)
+    error_bound = threshold if threshold is not None else binomial_upper_bound(e, n, ALPHA)
+    pvalue = binomial_excess_pvalue(k, n, error_bound)
     observed = (
         f"changed {k} of {n} predictions ({k / n:.1%}); allowed {error_bound:.1%} "
         + ("(given threshold)" if threshold is not None else f"(classifier error {e / n:.1%}, upper bound at alpha {ALPHA / 2:g})")
