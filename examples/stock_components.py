@@ -16,6 +16,8 @@ convention that scales in eval instead of in train) and ``BatchStatsInEvalNet`` 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,11 +70,10 @@ class DropBlock2d(nn.Module):
 class ResidualBlock(nn.Module):
     """conv -> norm -> ReLU -> conv -> norm, plus the input, with the branch passed through ``drop``."""
 
-    def __init__(self, channels: int, norm: type[nn.Module] | None = None, drop: nn.Module | None = None) -> None:
+    def __init__(self, channels: int, norm: Callable[[int], nn.Module], drop: nn.Module | None = None) -> None:
         super().__init__()
-        make_norm = norm or (lambda c: nn.BatchNorm2d(c))
-        self.conv1, self.norm1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), make_norm(channels)
-        self.conv2, self.norm2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), make_norm(channels)
+        self.conv1, self.norm1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), norm(channels)
+        self.conv2, self.norm2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), norm(channels)
         self.drop = drop or nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,10 +84,9 @@ class ResidualBlock(nn.Module):
 class SmallResNet(nn.Module):
     """A 28x28 digit classifier: a stem, two residual blocks, global average pooling, a linear head."""
 
-    def __init__(self, norm: type[nn.Module] | None = None, drop: type[nn.Module] | None = None, channels: int = 8) -> None:
+    def __init__(self, norm: Callable[[int], nn.Module] = nn.BatchNorm2d, drop: Callable[[], nn.Module] | None = None, channels: int = 8) -> None:
         super().__init__()
-        make_norm = norm or (lambda c: nn.BatchNorm2d(c))
-        self.stem = nn.Sequential(nn.Conv2d(1, channels, 3, stride=2, padding=1, bias=False), make_norm(channels), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(1, channels, 3, stride=2, padding=1, bias=False), norm(channels), nn.ReLU())
         self.blocks = nn.Sequential(*(ResidualBlock(channels, norm, drop() if drop else None) for _ in range(2)))
         self.head = nn.Linear(channels, 10)
 

@@ -82,7 +82,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                          ids=checks.INVARIANTS[kind])
 
 
-
 @pytest.fixture(autouse=True)
 def regbench_marked_invariant(request: pytest.FixtureRequest) -> Any:
     """The (kind, object, options, invariant) a regbench_check marker gave this test, or None; pytest_runtest_call judges it."""
@@ -98,7 +97,6 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         if not kind:
             pytest.fail(invariant, pytrace=False)
         _judge(kind, obj, dict(options), invariant, item.config, item.session.stash.setdefault(REPORTS, {}))
-
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import numbers
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -104,17 +104,17 @@ def stochastic_modules(model: nn.Module, run: Callable[[nn.Module], object]) -> 
     """torch's dropout modules with 0 < p < 1, and modules with a drop-rate attribute that are random in train mode on what ``run`` feeds them."""
     found = [Stochastic(name, "p", float(m.p)) for name, m in model.named_modules() if isinstance(m, DROPOUT_TYPES) and 0 < m.p < 1]
     known = {s.name for s in found}
-    candidates = {name: m for name, m in model.named_modules()
-                  if name not in known and not isinstance(m, DROPOUT_TYPES) and _rate_attribute(m) is not None}
+    candidates = {name: (m, attribute) for name, m in model.named_modules()
+                  if name not in known and not isinstance(m, DROPOUT_TYPES) and (attribute := _rate_attribute(m)) is not None}
     inputs = _inputs_seen(model, set(candidates), run) if candidates else {}
     for name, args in inputs.items():
-        if _random_in_train(candidates[name], args):
-            attribute = _rate_attribute(candidates[name])
-            found.append(Stochastic(name, attribute, float(getattr(candidates[name], attribute))))
+        module, attribute = candidates[name]
+        if _random_in_train(module, args):
+            found.append(Stochastic(name, attribute, float(getattr(module, attribute))))
     return sorted(found, key=lambda s: s.name)
 
 
-def with_rates(model: nn.Module, stochastic: list[Stochastic], rate: float = 0.0) -> nn.Module:
+def with_rates(model: nn.Module, stochastic: Sequence[Stochastic], rate: float = 0.0) -> nn.Module:
     """A copy of ``model`` with every stochastic module's rate set to ``rate`` (0: the model as eval mode should compute it)."""
     copied = copy.deepcopy(model)
     modules = dict(copied.named_modules())

@@ -18,7 +18,7 @@ from regbench.errors import first_line
 from regbench.train import rngs_restored, seed_everything
 
 
-def search_settings(max_examples: int) -> settings:
+def _search_settings(max_examples: int) -> settings:
     """Derandomized and database-free, so a verdict is the same on every run and machine; quiet, since the report says it all."""
     return settings(
         max_examples=max_examples,
@@ -34,14 +34,14 @@ def search_settings(max_examples: int) -> settings:
 
 
 @dataclass(frozen=True)
-class Found:
+class _Found:
     """A failing example as the report shows it."""
 
     example: str
     observed: str
 
 
-def search_example(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Optional[Found]:
+def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Optional[_Found]:
     """The minimal example on which ``prop`` raises, or None when Hypothesis finds none.
 
     Every example runs with torch seeded to 0, so a random bug fails again on replay; Hypothesis
@@ -50,7 +50,7 @@ def search_example(prop: Callable[..., None], strategies: Mapping[str, st.Search
     """
     failures: list[tuple[dict, BaseException]] = []
 
-    @search_settings(max_examples)
+    @_search_settings(max_examples)
     @given(**strategies)
     def run(**drawn: Any) -> None:
         try:
@@ -67,18 +67,18 @@ def search_example(prop: Callable[..., None], strategies: Mapping[str, st.Search
         if not failures:
             raise  # Hypothesis itself failed: not a verdict about the user's code
         drawn, error = failures[-1]
-        return Found("; ".join(f"{k} = {v}" for k, v in drawn.items()), one_line(error))
+        return _Found("; ".join(f"{k} = {v}" for k, v in drawn.items()), _one_line(error))
     return None
 
 
-def one_line(error: BaseException) -> str:
+def _one_line(error: BaseException) -> str:
     """An assertion's message as is; any other exception with its type; first line only."""
     return (first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {first_line(error)}")[:400]
 
 
 def property_result(invariant: Invariant, prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Result:
     """Search ``prop`` and turn the outcome into a Result."""
-    found = search_example(prop, strategies, max_examples)
+    found = _search(prop, strategies, max_examples)
     if found is None:
         return Result(invariant.name, Status.PASSED, invariant.checks, f"held on {max_examples} generated examples")
     return Result(invariant.name, Status.FAILED, invariant.fix, found.observed, found.example)
