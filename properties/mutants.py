@@ -132,6 +132,24 @@ class BatchNormWithoutBatchSizeCheck(FullyConnectedBatchNorm):
         return F.relu(self.bn_1(self.linear_1(x.reshape(x.size(0), -1))))
 
 
+class BatchNormWithoutRunningStatistics(FullyConnectedBatchNorm):
+    """Bug: BatchNorm1d(track_running_stats=False), so eval mode normalizes with the statistics of the batch it is given."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
+        super().__init__(input_size, hidden_size, output_size)
+        self.bn_1 = nn.BatchNorm1d(hidden_size, track_running_stats=False)
+
+
+class BatchNormAcceptingOneSample(FullyConnectedBatchNorm):
+    """Bug: a train-mode batch of 1 quietly normalized with the running statistics instead of refused."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        z, bn = self.linear_1(self.flatten(x)), self.bn_1
+        if self.training and len(z) == 1:
+            return F.relu(F.batch_norm(z, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
+        return F.relu(bn(z))
+
+
 # ----------------------------------------------------------------------------------------- models
 
 
@@ -149,6 +167,11 @@ class InputsCenteredByBatch(FullyConnected):
 def l1_norm_without_abs(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """Bug: sum W instead of sum |W|, so negative weights cancel positive ones."""
     return torch.stack([p.sum() for p in params]).sum()
+
+
+def lasso_without_abs(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: lambda * sum W (no abs), a penalty that goes negative and so grows the weights it should shrink."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, l1_norm_without_abs, _weights(model))])
 
 
 class _AbsWithWrongGradient(torch.autograd.Function):
@@ -267,6 +290,12 @@ def train_transform_with_private_rng() -> transforms.Compose:
     return transforms.Compose([steps[0], _UnseededRotation(), *steps[2:]])
 
 
+def train_transform_filling_white() -> transforms.Compose:
+    """Bug: the rotation fills the corners it uncovers with white (fill=255), adding ink the digit never had."""
+    steps = augment.notebook_train_transform().transforms
+    return transforms.Compose([steps[0], transforms.RandomRotation(10, fill=255), *steps[2:]])
+
+
 class _RotateInsteadOfFlip(transforms.RandomHorizontalFlip):
     """A "flip" that turns the image a quarter turn, an easy slip with PIL's transpose constants."""
 
@@ -322,6 +351,13 @@ def seed_everything_without_torch(seed: int) -> None:
 def adamw_decaying_everything(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Bug: AdamW over model.parameters(), so biases and BatchNorm's 1-D parameters shrink too."""
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+class AdamWIgnoringGroups(torch.optim.AdamW):
+    """Bug: an optimizer that merges the parameter groups it is given, so its weight decay reaches biases and 1-D parameters."""
+
+    def __init__(self, params, lr: float = 1e-3, weight_decay: float = 1e-2) -> None:
+        super().__init__([p for group in params for p in group["params"]], lr=lr, weight_decay=weight_decay)
 
 
 def adam_with_coupled_decay(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:

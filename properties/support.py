@@ -1,17 +1,31 @@
-"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule as written in the design."""
+"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule as written in the design,
+and the checks engine's invariants as property checks on regbench's components or their mutants."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from hypothesis import settings
+from hypothesis import strategies as st
 from torch import nn
 
-__all__ = ["CPU", "fewer_examples", "is_penalized", "penalty_losses", "seeded"]
+from regbench.checks import strategies as gen
+from regbench.checks.configs import PARTS
+from regbench.checks.engine import Invariant
+from regbench.checks.losses import LOSS_INVARIANTS, loss_subject
+from regbench.checks.models import MODEL_INVARIANTS, ModelSubject
+from regbench.checks.transforms import TRANSFORM_INVARIANTS, transform_subject
+from regbench.configs import Config
+from regbench.models import FullyConnectedBatchNorm
+
+__all__ = ["CPU", "DATA", "config_check", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
+           "trained_state", "transform_check"]
 
 CPU = torch.device("cpu")
+DATA = {"data": st.data()}  # what every engine check draws its inputs (and model) from
+Check = Callable[..., None]
 
 
 @contextlib.contextmanager
@@ -43,3 +57,49 @@ def penalty_losses() -> dict[str, Callable[[nn.Module, nn.Module, float], nn.Mod
         "elasticnet": lambda base, model, lam: losses.ElasticNetLoss(base, model, lam, lam),
         "mixed": lambda base, model, lam: losses.MixedL1L2Loss(base, model, lam, lam),
     }
+
+
+def trained_state(model: nn.Module, spec: gen.ModelSpec, device: torch.device) -> nn.Module:
+    """Give BatchNorm non-trivial running statistics and affine parameters, as after training."""
+    if hasattr(model, "bn_1"):
+        with torch.no_grad(), seeded(spec.seed, device):
+            model.bn_1.weight.uniform_(0.5, 2.0)
+            model.bn_1.bias.uniform_(-1.0, 1.0)
+            model.train()(torch.randn(8, spec.input_size, device=device) * 2 + 0.5)
+    return model.eval()
+
+
+def _engine_check(invariant: Invariant, subject: Callable[[Any, torch.device, st.DataObject], Any]) -> Check:
+    """``invariant`` as a property check ``check(impl, device, *, data)``: the subject built from the implementation under test
+    (regbench's, or a mutant of it), its inputs drawn as ``regbench check`` draws them."""
+
+    def check(impl: Any, device: torch.device, *, data: st.DataObject) -> None:
+        invariant.holds(subject(impl, device, data), data)
+
+    check.__name__ = check.__qualname__ = invariant.name
+    return check
+
+
+def model_check(name: str, kind: str) -> Check:
+    """A model invariant on a class of ``kind``'s constructor, with generated widths, dropout rate, seed and trained BatchNorm statistics."""
+
+    def subject(model_class: Any, device: torch.device, data: st.DataObject) -> ModelSubject:
+        spec = data.draw(gen.model_specs(kinds=(kind,), min_dropout=0.01), label="model")
+        return ModelSubject(trained_state(spec.build(model_class, device), spec, device), (spec.input_size,))
+
+    return _engine_check(MODEL_INVARIANTS[name], subject)
+
+
+def loss_check(name: str) -> Check:
+    """A loss invariant on a (base, model, lambda) factory, over regbench's models."""
+    return _engine_check(LOSS_INVARIANTS[name], lambda factory, device, data: loss_subject(factory, device=device))
+
+
+def transform_check(name: str) -> Check:
+    """A transform invariant on a zero-argument transform factory."""
+    return _engine_check(TRANSFORM_INVARIANTS[name], lambda factory, device, data: transform_subject(factory))
+
+
+def config_check(part: str, name: str, **arguments: Any) -> Check:
+    """An optimizer or criterion invariant on a factory, as a config with that part and ``arguments`` builds it."""
+    return _engine_check(PARTS[part][name], lambda factory, device, data: Config(name=part, model=FullyConnectedBatchNorm, **{part: factory}, **arguments))

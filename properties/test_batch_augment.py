@@ -27,7 +27,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from properties.mutation import find_counterexample
-from properties.strategies import seeds
+from regbench.checks.strategies import seeds
 from properties.support import seeded
 from regbench import augment
 from regbench.augment import AugmentParams

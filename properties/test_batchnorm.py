@@ -1,4 +1,4 @@
-"""FullyConnectedBatchNorm: eval mode is per-sample; train mode normalizes each batch and updates running statistics by the momentum rule; a batch of 1 in train mode is refused clearly.
+"""FullyConnectedBatchNorm beyond the checks engine (test_invariants.py): train mode normalizes each batch and updates running statistics by the momentum rule; a batch of 1 in train mode is refused clearly.
 
 The checks read bn_1's input and output through forward hooks, so they see the normalization
 itself rather than what is left of it after the ReLU.
@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import torch
 from hypothesis import assume, given
-from hypothesis import strategies as st
 
-from properties import strategies as gen
-from properties.support import seeded
-from properties.test_models import trained_state
+from properties.support import seeded, trained_state
+from regbench.checks import strategies as gen
 from regbench.models import FullyConnectedBatchNorm
 
 CASES = gen.model_cases(kinds=("batchnorm",), min_batch=2)
-EVAL_INPUTS = dict(case=CASES, data=st.data())
 TRAIN_INPUTS = dict(case=CASES)
 RUNNING_INPUTS = dict(case=CASES, momentum=gen.momenta())
 SINGLE_INPUTS = dict(case=gen.model_cases(kinds=("batchnorm",), min_batch=1, max_batch=1))
@@ -39,21 +36,6 @@ class Recorder:
 
     def __call__(self, module, inputs, output) -> None:
         self.input, self.output = inputs[0].detach(), output.detach()
-
-
-def check_eval_is_per_sample(model_class, device, *, case: gen.ModelCase, data: st.DataObject) -> None:
-    """Eval mode: a sample's normalized pre-activations are the same in batches of any size and company."""
-    model = trained_state(case.spec.build(model_class, device), case.spec, device)
-    record = Recorder(model.bn_1)
-    x = case.inputs.to(device)
-    i = data.draw(st.integers(0, len(x) - 1), label="sample")
-    others = data.draw(gen.batches(case.spec.input_size, min_size=1), label="other samples").to(device)
-    with torch.no_grad():
-        model(x)
-        in_batch = record.output[i]
-        model(torch.cat([others, x[i : i + 1]]))
-        among_others = record.output[-1]
-    torch.testing.assert_close(among_others, in_batch, rtol=TOLERANCE, atol=TOLERANCE, msg="eval-mode BatchNorm output depends on the batch")
 
 
 def check_train_normalizes_batch(model_class, device, *, case: gen.ModelCase) -> None:
@@ -105,12 +87,6 @@ def check_single_sample_refused(model_class, device, *, case: gen.ModelCase) -> 
         raise AssertionError("a batch of 1 in train mode did not raise")
     assert "at least 2" in message and "eval()" in message, f"unclear error for a batch of 1: {message!r}"
     assert model.eval()(x).shape == (1, case.spec.output_size)
-
-
-@given(**EVAL_INPUTS)
-def test_eval_output_is_per_sample(device, case, data):
-    """Running statistics, not the batch, normalize at inference."""
-    check_eval_is_per_sample(FullyConnectedBatchNorm, device, case=case, data=data)
 
 
 @given(**TRAIN_INPUTS)

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties import strategies as gen
 from properties.support import CPU
+from regbench.checks import strategies as gen
 from regbench.data import NUM_CLASSES, ImageDataset, select_n_per_class, small_data_split
 
 SELECT_INPUTS = dict(labels=gen.class_labels(min_per_class=0, max_extra=6), n=st.integers(0, 5))

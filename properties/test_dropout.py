@@ -1,4 +1,4 @@
-"""FullyConnectedDropout: identity in eval; in train, Binomial(n, p) zeros, survivors scaled by 1/(1-p), unbiased, and commuting with ReLU.
+"""FullyConnectedDropout beyond the checks engine (test_invariants.py): dropout_prob is the drop rate; train mode is unbiased and commutes with ReLU.
 
 Every check takes the model class first, so test_mutations.py runs the same check on broken classes.
 """
@@ -9,12 +9,13 @@ import math
 
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, example, given
+from hypothesis import assume, given
 
-from properties import strategies as gen
-from regbench.checks.statistics import assert_binomial, assert_mean_within_hoeffding
 from properties.support import seeded
-from regbench.models import FullyConnected, FullyConnectedDropout
+from regbench.checks import strategies as gen
+from regbench.checks.models import ModelSubject
+from regbench.checks.statistics import assert_mean_within_hoeffding
+from regbench.models import FullyConnectedDropout
 
 # Enough masked units that an error of a few percent is far outside the statistical bounds: with
 # 50,000 equal terms Hoeffding's bound at alpha = 1e-10 is 3.44 / (sqrt(50,000) (1 - p)) =
@@ -25,20 +26,7 @@ EFFECTIVE_UNITS = 50_000
 MAX_ROWS = 200_000  # cap on repeated rows, a few MB however degenerate the generated example
 
 CASES = gen.model_cases(kinds=("dropout",))
-EVAL_INPUTS = dict(case=CASES)
 TRAIN_INPUTS = dict(case=CASES, seed=gen.seeds())
-
-
-def check_eval_is_identity(model_class, device, *, case: gen.ModelCase) -> None:
-    """In eval mode the dropout model is the plain model with the same weights, and deterministic."""
-    model = case.spec.build(model_class, device).eval()
-    plain = FullyConnected(case.spec.input_size, case.spec.hidden_size, case.spec.output_size).to(device).eval()
-    plain.load_state_dict(model.state_dict())
-    x = case.inputs.to(device)
-    with torch.no_grad():
-        first, second, reference = model(x), model(x), plain(x)
-    torch.testing.assert_close(first, second, rtol=0, atol=0, msg="eval-mode output changed between two calls")
-    torch.testing.assert_close(first, reference, msg="eval-mode dropout model differs from the model without dropout")
 
 
 def _masked_hidden(model_class, device, case: gen.ModelCase, seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -63,19 +51,12 @@ def _masked_hidden(model_class, device, case: gen.ModelCase, seed: int) -> tuple
     return clean[keep], noisy[keep], case.spec.dropout_prob
 
 
-def check_survivors_are_rescaled(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
-    """Train mode: every unit that survives is its eval value times exactly 1/(1-p)."""
-    clean, noisy, p = _masked_hidden(model_class, device, case, seed)
-    survived = noisy != 0
-    torch.testing.assert_close(
-        noisy[survived], clean[survived] / (1 - p), msg=f"survivors are not scaled by 1/(1-p) = {1 / (1 - p):.4f}"
-    )
-
-
-def check_zeroed_fraction_is_binomial(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
-    """Train mode: the number of zeroed units is Binomial(n, p) (exact test at alpha = 1e-10 per example)."""
-    clean, noisy, p = _masked_hidden(model_class, device, case, seed)
-    assert_binomial(int((noisy == 0).sum()), len(noisy), p, what="zeroed units")
+def check_rate_is_dropout_prob(model_class, device, *, case: gen.ModelCase) -> None:
+    """The constructor's dropout_prob is the rate of the model's one dropout layer, found by behaviour (its law: test_invariants.py)."""
+    p = case.spec.dropout_prob
+    subject = ModelSubject(case.spec.build(model_class, device), (case.spec.input_size,))
+    rates = [s.rate for s in subject.stochastic]
+    assert rates == ([p] if 0 < p < 1 else []), f"dropout_prob {p:.4g} built dropout layers with rates {rates}"
 
 
 def check_unbiased(model_class, device, *, case: gen.ModelCase, seed: int) -> None:
@@ -97,23 +78,10 @@ def check_commutes_with_relu(model_class, device, *, case: gen.ModelCase, seed: 
     torch.testing.assert_close(before, after, msg="dropout before the ReLU gives different numbers than after it")
 
 
-@given(**EVAL_INPUTS)
-def test_eval_mode_is_deterministic_identity(device, case):
-    """Eval mode turns dropout off entirely: what users deploy is the plain network."""
-    check_eval_is_identity(FullyConnectedDropout, device, case=case)
-
-
-@given(**TRAIN_INPUTS)
-def test_train_mode_survivors_scaled(device, case, seed):
-    """Inverted dropout scales at train time so eval needs no correction."""
-    check_survivors_are_rescaled(FullyConnectedDropout, device, case=case, seed=seed)
-
-
-@given(**TRAIN_INPUTS)
-@example(case=gen.ModelCase(gen.ModelSpec("dropout", 1, 1, 1, dropout_prob=2.2250738585072014e-308), torch.zeros(1, 1)), seed=0)  # once overflowed scipy's binomtest
-def test_train_mode_zeroed_fraction_is_binomial(device, case, seed):
-    """dropout_prob is the probability of dropping a unit, independently per unit (false-failure rate < 1e-6 per run, see regbench/checks/statistics.py)."""
-    check_zeroed_fraction_is_binomial(FullyConnectedDropout, device, case=case, seed=seed)
+@given(case=CASES)
+def test_dropout_prob_is_the_drop_rate(device, case):
+    """dropout_prob is the probability of dropping a unit (Keras' keep_prob is the other convention)."""
+    check_rate_is_dropout_prob(FullyConnectedDropout, device, case=case)
 
 
 @given(**TRAIN_INPUTS)

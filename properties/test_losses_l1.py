@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
-from properties import strategies as gen
 from properties.support import fewer_examples, is_penalized
+from regbench.checks import strategies as gen
 from regbench.losses import LassoLoss, l1_norm
 from regbench.metrics import SPARSITY_THRESHOLD, sparsity
 

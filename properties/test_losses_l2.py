@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
-from properties import strategies as gen
 from properties.support import is_penalized, seeded
+from regbench.checks import strategies as gen
 from regbench.losses import RidgeLoss
 
 

@@ -1,67 +1,18 @@
-"""All three models in eval mode: a sample's prediction is the same alone or inside any batch; one prediction per sample."""
+"""All three models: one prediction per sample, or a clear error for samples of the wrong size (batch independence: test_invariants.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from properties import strategies as gen
-from properties.support import seeded
+from regbench.checks import strategies as gen
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
 CLASSES = {"plain": FullyConnected, "dropout": FullyConnectedDropout, "batchnorm": FullyConnectedBatchNorm}
-INPUTS = dict(case=gen.model_cases(), data=st.data())
-# float32 matmuls of different batch sizes may take different kernels and summation orders; for
-# widths <= 24 and |x| <= 1 that moves a logit by a few float32 ulps, far below 1e-4. The mutants
-# below change predictions by amounts of the order of the logits themselves.
-TOLERANCE = dict(rtol=1e-4, atol=1e-5)
-
-
-def trained_state(model: torch.nn.Module, spec: gen.ModelSpec, device: torch.device) -> torch.nn.Module:
-    """Give BatchNorm non-trivial running statistics and affine parameters, as after training."""
-    if hasattr(model, "bn_1"):
-        with torch.no_grad(), seeded(spec.seed, device):
-            model.bn_1.weight.uniform_(0.5, 2.0)
-            model.bn_1.bias.uniform_(-1.0, 1.0)
-            model.train()(torch.randn(8, spec.input_size, device=device) * 2 + 0.5)
-    return model.eval()
-
-
-def check_batch_independent_in_eval(model_class, device, *, case: gen.ModelCase, data: st.DataObject) -> None:
-    """Predict sample i alone, in the generated batch, and among other generated samples: all agree."""
-    model = trained_state(case.spec.build(model_class, device), case.spec, device)
-    x = case.inputs.to(device)
-    i = data.draw(st.integers(0, len(x) - 1), label="sample")
-    others = data.draw(gen.batches(case.spec.input_size, min_size=0), label="other samples").to(device)
-    j = data.draw(st.integers(0, len(others)), label="position among them")
-    with torch.no_grad():
-        try:
-            alone = model(x[i : i + 1])[0]
-        except Exception as error:  # a crash is a wrong answer too, but report it as the property's failure
-            raise AssertionError(f"eval-mode prediction of a single sample raised {error!r}") from error
-        in_batch = model(x)[i]
-        among_others = model(torch.cat([others[:j], x[i : i + 1], others[j:]]))[j]
-    torch.testing.assert_close(in_batch, alone, **TOLERANCE, msg="prediction in the batch differs from the sample alone")
-    torch.testing.assert_close(among_others, alone, **TOLERANCE, msg="prediction depends on the other samples in the batch")
-
-
-@given(**INPUTS)
-def test_eval_prediction_independent_of_batch(device, case, data):
-    """Deployment predicts one sample at a time, evaluation predicts batches: they must agree, for every model."""
-    check_batch_independent_in_eval(CLASSES[case.spec.kind], device, case=case, data=data)
-
-
-def inputs_for(kind: str) -> dict:
-    """The same property's inputs restricted to one model kind (a mutant is one class)."""
-    return dict(case=gen.model_cases(kinds=(kind,)), data=st.data())
-
-
-# ------------------------------------------------------------------------- inputs of the wrong size
 
 
 @st.composite

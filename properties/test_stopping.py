@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties import strategies as gen
+from regbench.checks import strategies as gen
 from regbench.configs import Config
 from regbench.data import NUM_CLASSES, ImageDataset, Split, holdout_split
 from regbench.experiment import Settings, prepare

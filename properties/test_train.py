@@ -10,12 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties import strategies as gen
-from regbench.train import rngs_restored
 from properties.support import CPU, fewer_examples
+from regbench.checks import strategies as gen
 from regbench.data import TensorLoader
 from regbench.losses import LassoLoss
-from regbench.train import seed_everything, train_model
+from regbench.train import rngs_restored, seed_everything, train_model
 
 TRAIN_INPUTS = dict(
     spec=gen.model_specs(max_width=8),

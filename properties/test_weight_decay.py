@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties import strategies as gen
 from properties.support import is_penalized, seeded
+from regbench.checks import strategies as gen
 from regbench.configs import Config
 from regbench.losses import RidgeLoss
 from regbench.models import FullyConnected

@@ -39,13 +39,28 @@ def penalized_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """The one rule for what a penalty touches: trainable weights, never biases or 1-D parameters.
 
     Biases and BatchNorm's affine parameters shift or rescale activations; shrinking them does not
-    simplify the model, so every penalty in regbench (and in the notebook) leaves them alone.
+    simplify the model, so every penalty in regbench (and in the notebook) leaves them alone. A
+    weight under ``torch.nn.utils.parametrize`` (spectral norm, weight norm) counts once, through
+    the original that holds its entries: spectral norm's ``original``, weight norm's direction
+    ``original1``, never weight norm's magnitude ``original0``, a per-row scale like BatchNorm's.
     """
+    left_out = {id(p) for m in model.modules() for p in _scales_of_parametrized_weights(m)}
     return [
         (name, p)
         for name, p in model.named_parameters()
-        if p.requires_grad and name.rsplit(".", 1)[-1] != "bias" and p.ndim > 1
+        if p.requires_grad and name.rsplit(".", 1)[-1] != "bias" and p.ndim > 1 and id(p) not in left_out
     ]
+
+
+def _scales_of_parametrized_weights(module: nn.Module) -> list[nn.Parameter]:
+    """Every original of a parametrized tensor but the last of the tensor's own shape (the one that holds its entries)."""
+    scales = []
+    for tensor, originals in getattr(module, "parametrizations", {}).items():
+        params = [p for _, p in sorted(originals.named_parameters(recurse=False))]
+        shape = getattr(module, tensor).shape
+        holder = next((p for p in reversed(params) if p.shape == shape), None)
+        scales += [p for p in params if p is not holder]
+    return scales
 
 
 def weight_decay_groups(model: nn.Module) -> list[dict]:

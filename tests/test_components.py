@@ -9,7 +9,7 @@ from torchvision.ops import StochasticDepth
 from examples import stock_components as stock
 from regbench import checks
 from regbench.checks import CheckUsageError, components
-from regbench.losses import LassoLoss, PenaltyLoss, PenaltyTerm, RidgeLoss, penalized_parameters
+from regbench.losses import LassoLoss, PenaltyLoss, PenaltyTerm, RidgeLoss, penalized_parameters, squared_l2_norm
 
 FEW = 10  # Hypothesis examples per invariant: enough for every bug below, and the file stays around 20 s
 
@@ -86,6 +86,26 @@ def test_a_spectrally_normalized_weight_is_penalized_once():
     assert names == ["fc1.parametrizations.weight.original", "fc2.weight"]
     report = checks.check_loss(RidgeLoss, model=stock.SpectralNormNet, max_examples=FEW)
     assert report.ok and statuses(report)["penalty_skips_biases_and_1d"] == "passed", report.render()
+
+
+def weight_normed() -> nn.Module:
+    """An MLP whose layers are weight-normalized: each weight is magnitude g (original0) times direction v (original1)."""
+    weight_norm = nn.utils.parametrizations.weight_norm
+    return nn.Sequential(nn.Flatten(), weight_norm(nn.Linear(784, 16)), nn.ReLU(), weight_norm(nn.Linear(16, 1)), nn.Flatten(0))
+
+
+def penalty_on_every_matrix(base: nn.Module, model: nn.Module, lam: float) -> PenaltyLoss:
+    """The naive rule (every trainable parameter with ndim > 1), which under weight norm penalizes each weight twice."""
+    return PenaltyLoss(base, [PenaltyTerm("l2", lam, squared_l2_norm, [p for p in model.parameters() if p.ndim > 1])])
+
+
+def test_a_weight_normed_weight_is_penalized_once_through_its_direction():
+    """Weight norm splits a weight in two originals: the rule sees it once (v, which holds its entries), never g, a per-row scale."""
+    names = [n for n, _ in penalized_parameters(weight_normed())]
+    assert names == ["1.parametrizations.weight.original1", "3.parametrizations.weight.original1"]
+    assert checks.check_loss(RidgeLoss, model=weight_normed, targets="binary", max_examples=FEW).ok
+    naive = checks.check_loss(penalty_on_every_matrix, model=weight_normed, targets="binary", max_examples=FEW)["penalty_skips_biases_and_1d"]
+    assert naive.status is checks.Status.FAILED and "original0" in naive.observed, naive.describe("penalty_on_every_matrix")
 
 
 @pytest.mark.parametrize("targets", ["classes", "probabilities", "dense", "binary"])

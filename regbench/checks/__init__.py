@@ -7,11 +7,15 @@
     report = checks.check_config(MY_CONFIG)         # its model, its loss on that model, its augmentations
     print(report.render()); report.ok
 
-Each invariant is a property searched with Hypothesis (derandomized, no example database, so a
-run is the same on every machine), except label preservation, which is a one-sided binomial test
-on a reference classifier. What applies is decided by inspecting the object (has dropout? has
-BatchNorm? does the loss take a lambda?); an invariant that does not apply is reported
-``not_applicable`` with the reason. The user's object is never modified: checks work on deep
+Each invariant is defined once, in ``engine.Invariant`` form (what it checks, when it applies, how
+its inputs are drawn, what it asserts, the fix), and runs from three places: here, searched with
+Hypothesis (derandomized, no example database, so a run is the same on every machine); in the
+property suite on regbench's own components (properties/test_invariants.py); and in the mutation
+check that proves it can fail (properties/test_mutations.py). A few are read off the object, not
+searched (BatchNorm's running statistics; label preservation, a one-sided binomial test on a
+reference classifier). What applies is decided by inspecting the object's behaviour (has it a
+module that drops at random in train mode? BatchNorm? does the loss take a lambda?); an invariant
+that does not apply is reported ``not_applicable`` with the reason. The user's object is never modified: checks work on deep
 copies or on fresh instances from the factory, and every global RNG is restored afterwards.
 
 Statistical invariants keep their false-failure rate per check run under ``ALPHA`` = 1e-7.

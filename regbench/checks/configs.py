@@ -20,48 +20,16 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
+from regbench.checks.engine import Invariant
 from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
-from regbench.checks.report import MAX_EXAMPLES, Invariant, Report, Result, Status
-from regbench.checks.search import built, not_applicable, property_result
+from regbench.checks.objects import built
+from regbench.checks.report import MAX_EXAMPLES, Report, Result, Status
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
 from regbench.configs import BatchTransform, Config
 from regbench.losses import penalized_parameters
 
 __all__ = ["CONFIG_INVARIANTS", "check_config"]
-
-OPTIMIZER_INVARIANTS = {
-    i.name: i
-    for i in (
-        Invariant(
-            "weight_decay_skips_biases_and_1d",
-            "a step with the config's weight decay moves biases and 1-D parameters exactly as the same step without decay",
-            "the optimizer decays biases or 1-D parameters (BatchNorm's scale and shift); build it from "
-            "regbench.losses.weight_decay_groups(model), as regbench does for any optimizer taking weight_decay",
-        ),
-    )
-}
-CRITERION_INVARIANTS = {
-    i.name: i
-    for i in (
-        Invariant(
-            "smoothing_zero_is_cross_entropy",
-            "with label_smoothing = 0 the criterion equals torch.nn.functional.cross_entropy",
-            "label_smoothing = 0 still smooths (a floor or an offset on the smoothing); eps = 0 must be plain cross-entropy",
-        ),
-        Invariant(
-            "smoothing_is_cross_entropy_on_smoothed_targets",
-            "the loss is -sum(q log softmax(z)) with q = (1 - eps) one-hot + eps / C, so never below the entropy of q",
-            "the criterion is not cross-entropy against the smoothed targets (the uniform part missing, or eps / (C - 1) "
-            "spread over the other classes); use torch.nn.CrossEntropyLoss(label_smoothing=eps)",
-        ),
-    )
-}
-PARTS = {"model": MODEL_INVARIANTS, "loss": LOSS_INVARIANTS, "augment": TRANSFORM_INVARIANTS, "transform": TRANSFORM_INVARIANTS,
-         "optimizer": OPTIMIZER_INVARIANTS, "criterion": CRITERION_INVARIANTS}
-DECAY_LR = 1e-2  # the step size of the weight-decay check: any positive lr shows where the decay acts
-CONFIG_INVARIANTS = tuple(f"{part}.{name}" for part, invariants in PARTS.items() for name in invariants)
-
 
 class OneImage:
     """A batch augmentation seen as a per-image transform (a (1, H, W) tensor in, a tensor out), as the transform checks take them.
@@ -141,19 +109,56 @@ def _prop_smoothed_targets(config: Config, batch: tuple[torch.Tensor, torch.Tens
     assert abs(loss - expected) <= 1e-7 * max(1.0, abs(expected)), f"at label_smoothing {eps:.4g} the loss is {loss:.8g}, cross-entropy on the smoothed targets {expected:.8g}"
 
 
+def _needs_decay(config: Config) -> Optional[str]:
+    return None if _decays(config) else "the optimizer has no weight decay"
+
+
+def _needs_smoothing(config: Config) -> Optional[str]:
+    smoothing = "label_smoothing" in config.criterion_args and "label_smoothing" in config.arguments("criterion")
+    return None if smoothing else "the config does not set the criterion's label_smoothing"
+
+
+OPTIMIZER_INVARIANTS = {
+    i.name: i
+    for i in (
+        Invariant(
+            "weight_decay_skips_biases_and_1d",
+            "a step with the config's weight decay moves biases and 1-D parameters exactly as the same step without decay",
+            "the optimizer decays biases or 1-D parameters (BatchNorm's scale and shift); build it from "
+            "regbench.losses.weight_decay_groups(model), as regbench does for any optimizer taking weight_decay",
+            _prop_decay_scope, lambda config: {"seed": st.integers(0, 2**16 - 1)}, _needs_decay,
+        ),
+    )
+}
+CRITERION_INVARIANTS = {
+    i.name: i
+    for i in (
+        Invariant(
+            "smoothing_zero_is_cross_entropy",
+            "with label_smoothing = 0 the criterion equals torch.nn.functional.cross_entropy",
+            "label_smoothing = 0 still smooths (a floor or an offset on the smoothing); eps = 0 must be plain cross-entropy",
+            _prop_zero_smoothing, lambda config: {"batch": _logits()}, _needs_smoothing,
+        ),
+        Invariant(
+            "smoothing_is_cross_entropy_on_smoothed_targets",
+            "the loss is -sum(q log softmax(z)) with q = (1 - eps) one-hot + eps / C, so never below the entropy of q",
+            "the criterion is not cross-entropy against the smoothed targets (the uniform part missing, or eps / (C - 1) "
+            "spread over the other classes); use torch.nn.CrossEntropyLoss(label_smoothing=eps)",
+            _prop_smoothed_targets, lambda config: {"batch": _logits(), "eps": st.floats(0.0, 1.0)}, _needs_smoothing,
+        ),
+    )
+}
+PARTS = {"model": MODEL_INVARIANTS, "loss": LOSS_INVARIANTS, "augment": TRANSFORM_INVARIANTS, "transform": TRANSFORM_INVARIANTS,
+         "optimizer": OPTIMIZER_INVARIANTS, "criterion": CRITERION_INVARIANTS}
+DECAY_LR = 1e-2  # the step size of the weight-decay check: any positive lr shows where the decay acts
+CONFIG_INVARIANTS = tuple(f"{part}.{name}" for part, invariants in PARTS.items() for name in invariants)
+
+
+
+
 def _training_parts(config: Config, max_examples: int) -> list[Result]:
     """The optimizer's and the criterion's invariants, where the config's choices make them apply."""
-    decay = OPTIMIZER_INVARIANTS["weight_decay_skips_biases_and_1d"]
-    results = [property_result(decay, functools.partial(_prop_decay_scope, config), {"seed": st.integers(0, 2**16 - 1)}, max_examples)
-               if _decays(config) else not_applicable(decay, "the optimizer has no weight decay")]
-    smoothing = "label_smoothing" in config.criterion_args and "label_smoothing" in config.arguments("criterion")
-    reason = "the config does not set the criterion's label_smoothing"
-    zero, targets = CRITERION_INVARIANTS["smoothing_zero_is_cross_entropy"], CRITERION_INVARIANTS["smoothing_is_cross_entropy_on_smoothed_targets"]
-    results.append(property_result(zero, functools.partial(_prop_zero_smoothing, config), {"batch": _logits()}, max_examples)
-                   if smoothing else not_applicable(zero, reason))
-    results.append(property_result(targets, functools.partial(_prop_smoothed_targets, config), {"batch": _logits(), "eps": st.floats(0.0, 1.0)}, max_examples)
-                   if smoothing else not_applicable(targets, reason))
-    return _prefixed("optimizer", results[:1]) + _prefixed("criterion", results[1:])
+    return [result for part in ("optimizer", "criterion") for result in _prefixed(part, [i.result(config, max_examples) for i in PARTS[part].values()])]
 
 
 def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shape: Optional[Sequence[int]] = None,

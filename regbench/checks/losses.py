@@ -12,57 +12,13 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
-from regbench.checks.models import Batch, model_subject
-from regbench.checks.report import MAX_EXAMPLES, CheckUsageError, Invariant, Report
-from regbench.checks.search import (
-    IMAGE_NAMES,
-    built,
-    named_like,
-    not_applicable,
-    signature_parameters,
-    property_result,
-    name_of,
-)
+from regbench.checks.engine import Invariant
+from regbench.checks.models import model_subject
+from regbench.checks.objects import IMAGE_NAMES, name_of, named_like, signature_parameters
+from regbench.checks.report import MAX_EXAMPLES, CheckUsageError, Report
+from regbench.checks.strategies import ModelSpec, model_specs
 from regbench.losses import PenaltyLoss, loss_parts, penalized_parameters
-from regbench.models import (
-    FullyConnected,
-    FullyConnectedBatchNorm,
-    FullyConnectedDropout,
-)
 from regbench.train import rngs_restored
-
-
-LOSS_INVARIANTS = {
-    i.name: i
-    for i in (
-        Invariant(
-            "lambda_zero_is_base",
-            "with every lambda = 0 the loss equals the base criterion and puts no gradient on the model",
-            "lambda = 0 still penalizes: a default like `lam or 1e-4`, or a penalty not multiplied by lambda; "
-            "use `if lam is None` for defaults and multiply the whole penalty by lambda",
-        ),
-        Invariant(
-            "penalty_skips_biases_and_1d",
-            "changing a bias or another 1-D parameter (BatchNorm's weight and bias) leaves the loss unchanged, with zero gradient there",
-            "the penalty reaches biases or 1-D parameters, which shift or rescale activations without simplifying the "
-            "model; select weights with regbench.losses.penalized_parameters(model) (trainable, not a bias, ndim > 1)",
-        ),
-        Invariant(
-            "penalty_linear_in_lambda",
-            "scaling every lambda by c scales the penalty (loss minus base criterion) by c",
-            "the penalty is not lambda times a norm (lambda applied twice, or added rather than multiplied); "
-            "return base + lam * norm(weights)",
-        ),
-        Invariant(
-            "penalty_non_negative",
-            "the penalty (loss minus base criterion) is never negative",
-            "the penalty can be negative, so minimizing it grows weights instead of shrinking them (a sum of W "
-            "without abs(), a sign error); use sum(|W|) or sum(W**2)",
-        ),
-    )
-}
-
-REGBENCH_MODELS = {"plain": FullyConnected, "dropout": FullyConnectedDropout, "batchnorm": FullyConnectedBatchNorm}
 
 
 @dataclass(frozen=True)
@@ -90,37 +46,19 @@ TARGETS = {t.name: t for t in (
 
 
 @dataclass(frozen=True)
-class Net:
-    """A model to attach the loss to: one of regbench's, with any widths, or the user's factory; initialized from ``seed``."""
-
-    kind: str  # "plain", "dropout", "batchnorm", or "yours"
-    sizes: tuple[int, ...]
-    seed: int
-
-    def build(self, factory: Optional[Callable[[], nn.Module]]) -> nn.Module:
-        """A fresh model; the user's factory's product is copied, in case it hands out one shared instance."""
-        if self.kind == "yours":
-            return copy.deepcopy(built(factory, self.seed))
-        return built(functools.partial(REGBENCH_MODELS[self.kind], *self.sizes), self.seed)
-
-    def __str__(self) -> str:
-        what = "your model" if self.kind == "yours" else f"{REGBENCH_MODELS[self.kind].__name__}{self.sizes}"
-        return f"{what} initialized from seed {self.seed}"
-
-
-@dataclass(frozen=True)
 class LossCase:
     """A model, a lambda and a batch of (fixed, model-independent) logits and class targets."""
 
-    net: Net
+    net: ModelSpec
     lam: float
     batch_size: int
     seed: int
 
-    def outputs(self, shape: tuple[int, ...], targets: Targets) -> tuple[torch.Tensor, torch.Tensor]:
+    def outputs(self, shape: tuple[int, ...], targets: Targets, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """float64 logits of one sample's ``shape`` (so base + penalty - base keeps the penalty's digits) and targets drawn for them."""
         g = torch.Generator().manual_seed(self.seed)
-        return torch.randn(self.batch_size, *shape, generator=g, dtype=torch.float64), targets.draw(self.batch_size, shape, g)
+        logits = torch.randn(self.batch_size, *shape, generator=g, dtype=torch.float64)
+        return logits.to(device), targets.draw(self.batch_size, shape, g).to(device)
 
     def __str__(self) -> str:
         return f"{self.net}, lambda {self.lam:.4g}, {self.batch_size} logit rows from seed {self.seed}"
@@ -136,6 +74,7 @@ class LossSubject:
     model_factory: Optional[Callable[[], nn.Module]]
     shape: tuple[int, ...]  # one sample's logits
     targets: Targets
+    device: torch.device | str = "cpu"
 
     def build(self, model: nn.Module, lam: Optional[float] = None) -> nn.Module:
         """The loss on ``model``; with ``lam``, every lambda argument set to it."""
@@ -152,14 +91,29 @@ class LossSubject:
 
     def example(self, case: LossCase) -> tuple[torch.Tensor, torch.Tensor]:
         """The case's fixed logits and targets."""
-        return case.outputs(self.shape, self.targets)
+        return case.outputs(self.shape, self.targets, self.device)
 
-    def nets(self) -> st.SearchStrategy[Net]:
+    def model(self, case: LossCase) -> nn.Module:
+        """The case's model, built on the subject's device."""
+        return case.net.build(self.model_factory, self.device)
+
+    def nets(self) -> st.SearchStrategy[ModelSpec]:
         """regbench's three models with widths 1..12 (BatchNorm's 1-D weights included), or the user's model."""
         if self.model_factory is not None:
-            return st.builds(Net, kind=st.just("yours"), sizes=st.just(()), seed=st.integers(0, 2**16 - 1))
-        width = st.integers(1, 12)
-        return st.builds(Net, kind=st.sampled_from(("plain", "dropout", "batchnorm")), sizes=st.tuples(width, width, st.just(10)), seed=st.integers(0, 2**16 - 1))
+            return st.builds(ModelSpec, kind=st.just("yours"), seed=st.integers(0, 2**16 - 1))
+        return model_specs(max_width=12)
+
+    @functools.cached_property
+    def unpenalized(self) -> list[str]:
+        """Trainable parameters the penalty rule leaves out, on a probe model: biases, 1-D parameters."""
+        probe = self.model(LossCase(ModelSpec("yours" if self.model_factory else "batchnorm", 3, 3, 10), 0.0, 1, 0))
+        penalized = {n for n, _ in penalized_parameters(probe)}
+        return [n for n, p in probe.named_parameters() if p.requires_grad and n not in penalized]
+
+    @functools.cached_property
+    def separable(self) -> bool:
+        """Whether the penalty can be read apart from the base criterion."""
+        return self.takes_base or isinstance(self.build(self.model(LossCase(ModelSpec("yours" if self.model_factory else "plain", 3, 3, 10), 0.0, 1, 0))), PenaltyLoss)
 
     def cases(self, *, lam: Optional[float] = None) -> st.SearchStrategy[LossCase]:
         """Cases with lambdas log-uniform in [1e-4, 1] (they span decades in practice), or all at ``lam``."""
@@ -167,7 +121,8 @@ class LossSubject:
         return st.builds(LossCase, net=self.nets(), lam=lams, batch_size=st.integers(1, 8), seed=st.integers(0, 2**16 - 1))
 
 
-def loss_subject(factory: Any, model: Any, input_shape: Optional[Sequence[int]] = None, targets: str = "classes") -> LossSubject:
+def loss_subject(factory: Any, model: Any = None, input_shape: Optional[Sequence[int]] = None, targets: str = "classes",
+                 device: torch.device | str = "cpu") -> LossSubject:
     """Read the constructor: (base_criterion, model, lambdas...) or (model); lambdas are required arguments after the model or numeric defaults named *lam*."""
     if isinstance(factory, nn.Module):
         raise CheckUsageError(f"{name_of(factory)} is a loss already built on one model; pass its class, or a function taking a model and returning the loss")
@@ -193,16 +148,16 @@ def loss_subject(factory: Any, model: Any, input_shape: Optional[Sequence[int]] 
         model_factory = (lambda: copy.deepcopy(model)) if isinstance(model, nn.Module) else model
         subject = model_subject(model_factory, input_shape)
         with torch.no_grad(), rngs_restored():
-            shape = tuple(subject.fresh().eval()(subject.inputs(Batch(2, "uniform", 0))).shape[1:])
+            shape = tuple(subject.forward_on(subject.fresh().eval()).shape[1:])
         if not kind.accepts(shape):
             fitting = [t.name for t in TARGETS.values() if t.accepts(shape)]
             raise CheckUsageError(f"your model's output is (N, {', '.join(map(str, shape))}), which {targets} targets do not fit ({kind.description}); "
                                   f"pass targets (--loss-targets) {' or '.join(fitting)}")
-    return LossSubject(factory, takes_base, lambda_names, model_factory, shape, kind)
+    return LossSubject(factory, takes_base, lambda_names, model_factory, shape, kind, device)
 
 
 def _prop_lambda_zero(subject: LossSubject, case: LossCase) -> None:
-    model = case.net.build(subject.model_factory)
+    model = subject.model(case)
     loss_fn = subject.build(model, case.lam)
     outputs, targets = subject.example(case)
     total, base = loss_fn(outputs, targets), subject.targets.base()(outputs, targets)
@@ -213,7 +168,7 @@ def _prop_lambda_zero(subject: LossSubject, case: LossCase) -> None:
 
 
 def _prop_skips_unpenalized(subject: LossSubject, case: LossCase) -> None:
-    model = case.net.build(subject.model_factory)
+    model = subject.model(case)
     loss_fn = subject.build(model, case.lam)
     outputs, targets = subject.example(case)
     value = loss_fn(outputs, targets)  # the logits are constants: any dependence on the model is the penalty's
@@ -233,7 +188,7 @@ def _prop_skips_unpenalized(subject: LossSubject, case: LossCase) -> None:
 
 def _prop_linear_in_lambda(subject: LossSubject, case: LossCase, scale: float) -> None:
     outputs, targets = subject.example(case)
-    model = case.net.build(subject.model_factory)
+    model = subject.model(case)
     with torch.no_grad():
         low = subject.penalty(subject.build(model, case.lam), outputs, targets).double()
         high = subject.penalty(subject.build(model, case.lam * scale), outputs, targets).double()
@@ -245,8 +200,54 @@ def _prop_linear_in_lambda(subject: LossSubject, case: LossCase, scale: float) -
 def _prop_non_negative(subject: LossSubject, case: LossCase) -> None:
     outputs, targets = subject.example(case)
     with torch.no_grad():
-        penalty = float(subject.penalty(subject.build(case.net.build(subject.model_factory), case.lam), outputs, targets))
+        penalty = float(subject.penalty(subject.build(subject.model(case), case.lam), outputs, targets))
     assert penalty >= -1e-9, f"the penalty is {penalty:.6g}"
+
+
+NO_LAMBDA = "the constructor takes no lambda argument (only (base_criterion, model, lam, ...) constructors can be scaled)"
+
+
+def _needs_lambda(subject: LossSubject) -> Optional[str]:
+    return None if subject.lambda_names else NO_LAMBDA
+
+
+LOSS_INVARIANTS = {
+    i.name: i
+    for i in (
+        Invariant(
+            "lambda_zero_is_base",
+            "with every lambda = 0 the loss equals the base criterion and puts no gradient on the model",
+            "lambda = 0 still penalizes: a default like `lam or 1e-4`, or a penalty not multiplied by lambda; "
+            "use `if lam is None` for defaults and multiply the whole penalty by lambda",
+            _prop_lambda_zero, lambda subject: {"case": subject.cases(lam=0.0)}, _needs_lambda,
+        ),
+        Invariant(
+            "penalty_skips_biases_and_1d",
+            "changing a bias or another 1-D parameter (BatchNorm's weight and bias) leaves the loss unchanged, with zero gradient there",
+            "the penalty reaches biases or 1-D parameters, which shift or rescale activations without simplifying the "
+            "model; select weights with regbench.losses.penalized_parameters(model) (trainable, not a bias, ndim > 1)",
+            _prop_skips_unpenalized, lambda subject: {"case": subject.cases()},
+            lambda subject: None if subject.unpenalized else "the model has no bias or 1-D parameter for a penalty to leave out",
+        ),
+        Invariant(
+            "penalty_linear_in_lambda",
+            "scaling every lambda by c scales the penalty (loss minus base criterion) by c",
+            "the penalty is not lambda times a norm (lambda applied twice, or added rather than multiplied); "
+            "return base + lam * norm(weights)",
+            _prop_linear_in_lambda, lambda subject: {"case": subject.cases(), "scale": st.sampled_from((2.0, 3.0, 10.0, 0.5))}, _needs_lambda,
+        ),
+        Invariant(
+            "penalty_non_negative",
+            "the penalty (loss minus base criterion) is never negative",
+            "the penalty can be negative, so minimizing it grows weights instead of shrinking them (a sum of W "
+            "without abs(), a sign error); use sum(|W|) or sum(W**2)",
+            _prop_non_negative, lambda subject: {"case": subject.cases()},
+            lambda subject: None if subject.separable else (
+                "the loss is built by a function of the model alone, so its base criterion is unknown; pass a (base_criterion, model, lam) class, "
+                "or return a regbench PenaltyLoss"),
+        ),
+    )
+}
 
 
 def check_loss(factory: Any, *, model: Any = None, input_shape: Optional[Sequence[int]] = None, targets: str = "classes",
@@ -260,30 +261,9 @@ def check_loss(factory: Any, *, model: Any = None, input_shape: Optional[Sequenc
     passed to a (base_criterion, model, lam) constructor: CrossEntropyLoss, or BCEWithLogitsLoss
     for binary targets. With ``model``, the logits take the shape of its output.
     """
-    inv = LOSS_INVARIANTS
     with rngs_restored():
         subject = loss_subject(factory, model, input_shape, targets)
-        bind = lambda prop: functools.partial(prop, subject)  # noqa: E731
-        cases = subject.cases()
-        probe = Net("yours" if model is not None else "batchnorm", (3, 3, 10), 0).build(subject.model_factory)
-        penalized = {n for n, _ in penalized_parameters(probe)}
-        unpenalized = [n for n, p in probe.named_parameters() if p.requires_grad and n not in penalized]
-        separable = subject.takes_base or isinstance(subject.build(probe), PenaltyLoss)  # can the penalty be read apart from the base?
-        no_lambda = "the constructor takes no lambda argument (only (base_criterion, model, lam, ...) constructors can be scaled)"
-        no_base = "the loss is built by a function of the model alone, so its base criterion is unknown; pass a (base_criterion, model, lam) class, or return a regbench PenaltyLoss"
-        results = [
-            property_result(inv["lambda_zero_is_base"], bind(_prop_lambda_zero), {"case": subject.cases(lam=0.0)}, max_examples)
-            if subject.lambda_names
-            else not_applicable(inv["lambda_zero_is_base"], no_lambda),
-            property_result(inv["penalty_skips_biases_and_1d"], bind(_prop_skips_unpenalized), {"case": cases}, max_examples)
-            if unpenalized
-            else not_applicable(inv["penalty_skips_biases_and_1d"], "the model has no bias or 1-D parameter for a penalty to leave out"),
-            property_result(inv["penalty_linear_in_lambda"], bind(_prop_linear_in_lambda), {"case": cases, "scale": st.sampled_from((2.0, 3.0, 10.0, 0.5))}, max_examples)
-            if subject.lambda_names
-            else not_applicable(inv["penalty_linear_in_lambda"], no_lambda),
-            property_result(inv["penalty_non_negative"], bind(_prop_non_negative), {"case": cases}, max_examples)
-            if separable
-            else not_applicable(inv["penalty_non_negative"], no_base),
-        ]
-    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "targets": f"{targets}: {subject.targets.description}", "models": "yours" if model is not None else "regbench's", "examples": max_examples}
+        results = [invariant.result(subject, max_examples) for invariant in LOSS_INVARIANTS.values()]
+    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "targets": f"{targets}: {subject.targets.description}",
+               "models": "yours" if model is not None else "regbench's", "examples": max_examples}
     return Report(name or name_of(factory), "loss", results, options)

@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-
 from regbench.errors import UsageError
 
 KINDS = ("model", "loss", "transform", "config")
@@ -25,15 +24,6 @@ class Status(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     NOT_APPLICABLE = "not_applicable"
-
-
-@dataclass(frozen=True)
-class Invariant:
-    """A named property: what it checks, and what a failure means with how to fix it."""
-
-    name: str
-    checks: str
-    fix: str
 
 
 @dataclass(frozen=True)

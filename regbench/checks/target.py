@@ -11,21 +11,11 @@ from regbench import targets
 from regbench.checks.configs import CONFIG_INVARIANTS, check_config
 from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
+from regbench.checks.objects import IMAGE_NAMES, MODEL_NAMES, is_factory, is_torchvision_transform, made, name_of, named_like, signature_parameters
 from regbench.checks.report import KINDS, CheckUsageError, Report
-from regbench.checks.search import (
-    IMAGE_NAMES,
-    MODEL_NAMES,
-    is_factory,
-    is_torchvision_transform,
-    made,
-    named_like,
-    signature_parameters,
-    name_of,
-)
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
 from regbench.configs import Config
 from regbench.losses import PenaltyLoss
-
 
 INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS),
               "config": CONFIG_INVARIANTS}

@@ -11,93 +11,45 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from PIL import Image
 from torch import nn
 
-from regbench.checks.report import (
-    ALPHA,
-    MAX_EXAMPLES,
-    CheckUsageError,
-    Invariant,
-    Report,
-    Result,
-    Status,
-)
-from regbench.checks.search import (
-    is_factory,
-    made,
-    not_applicable,
-    property_result,
-    name_of,
-)
+from regbench.checks.engine import Invariant
+from regbench.checks.objects import is_factory, made, name_of
+from regbench.checks.report import ALPHA, MAX_EXAMPLES, CheckUsageError, Report
 from regbench.checks.statistics import binomial_excess_pvalue, binomial_upper_bound
+from regbench.checks.strategies import DigitImage, digit_images
 from regbench.data import Split, TensorLoader, load_dataset
 from regbench.models import FullyConnected
 from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
 
 
-TRANSFORM_INVARIANTS = {
-    i.name: i
-    for i in (
-        Invariant(
-            "output_shape_dtype_range",
-            "every image comes out as a finite floating-point tensor of shape (1, H, W) with values in [0, 1], as ToTensor gives",
-            "the transform's output is not what the model expects (PILToTensor's uint8 0..255 instead of ToTensor's "
-            "floats, a lost channel dimension, NaNs); end the pipeline with ToTensor",
-        ),
-        Invariant(
-            "reproducible_under_seed",
-            "seeding torch, numpy and random (regbench.seed_everything) fixes the transform's output",
-            "the transform draws from an RNG no seed reaches (np.random.default_rng(), a private Generator), so "
-            "runs cannot be repeated; draw from torch's global RNG as torchvision's transforms do",
-        ),
-        Invariant(
-            "label_preservation",
-f"a reference classifier trained on clean images changes its prediction under the transform no more often than it errs on them (one-sided binomial test, alpha {ALPHA:g})",
-            "the transform changes what the images show, not just how they look (a mirrored 3, 5 or 7 is no longer "
-            "that digit): training on it teaches wrong labels; drop that step (as regbench.digit_train_transform does)",
-        ),
-    )
-}
-
-
-@dataclass(frozen=True)
-class DigitImage:
-    """A generated grayscale uint8 image, shown by its content rather than 784 numbers."""
-
-    pixels: np.ndarray
-
-    def __str__(self) -> str:
-        p, h, w = self.pixels, *self.pixels.shape
-        values, counts = np.unique(p, return_counts=True)
-        background = int(values[counts.argmax()])
-        if len(values) == 1:
-            return f"{h}x{w} image, every pixel {background}"
-        rows, cols = np.nonzero(p != background)
-        shown = ", ".join(f"({r},{c})={p[r, c]}" for r, c in list(zip(rows, cols))[:4])
-        return f"{h}x{w} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}: {shown}{' ...' if len(rows) > 4 else ''}"
-
-
-def images(side: int = 28) -> st.SearchStrategy[DigitImage]:
-    """uint8 images; Hypothesis' array filling makes most a flat background with a few strokes."""
-    return hnp.arrays(np.uint8, (side, side), elements=st.integers(0, 255)).map(DigitImage)
-
-
 @dataclass
-class _TransformSubject:
-    """The user's transform and what it takes: a PIL image, or a float tensor (1, H, W) in [0, 1]."""
+class TransformSubject:
+    """The user's transform, what it takes (a PIL image, or a float tensor (1, H, W) in [0, 1]) and the options it is checked with.
+
+    ``value_range`` None skips the range check (a pipeline ending in Normalize); ``split`` holds
+    the clean images of the label-preservation test; ``threshold`` fixes its allowed change rate.
+    """
 
     transform: Callable[[Any], Any]
-    takes: str  # "pil" or "tensor"
+    takes: str = "pil"  # "pil" or "tensor"
+    value_range: Optional[tuple[float, float]] = (0.0, 1.0)
+    split: Optional[Split] = None
+    threshold: Optional[float] = None
 
     def apply(self, pixels: np.ndarray) -> Any:
         """The transform of one uint8 (H, W) image, given in the form the transform takes."""
         image = Image.fromarray(pixels) if self.takes == "pil" else torch.from_numpy(pixels).unsqueeze(0).float() / 255
         return self.transform(image)
 
+    @functools.cached_property
+    def references(self) -> torch.Tensor | str:
+        """The label-preservation test's images under the transform, or why the reference classifier cannot read them."""
+        return _transformed_references(self)
 
-def _transform_subject(transform: Any) -> _TransformSubject:
+
+def transform_subject(transform: Any, **options: Any) -> TransformSubject:
     """A copy of the transform (or a factory's product), fed PIL images or tensors, whichever gives a tensor back (PIL first)."""
     if is_factory(transform):
         transform = made(transform)
@@ -108,7 +60,7 @@ def _transform_subject(transform: Any) -> _TransformSubject:
     blank = np.zeros((28, 28), dtype=np.uint8)
     accepted = []
     for takes in ("pil", "tensor"):
-        subject = _TransformSubject(transform, takes)
+        subject = TransformSubject(transform, takes, **options)
         try:
             with rngs_restored():
                 out = subject.apply(blank)
@@ -118,22 +70,22 @@ def _transform_subject(transform: Any) -> _TransformSubject:
             return subject
         accepted.append(subject)
     # Returns no tensor for either (or takes neither): output_shape_dtype_range reports what it does.
-    return accepted[0] if accepted else _TransformSubject(transform, "pil")
+    return accepted[0] if accepted else TransformSubject(transform, "pil", **options)
 
 
-def _prop_output(subject: _TransformSubject, image: DigitImage, value_range: Optional[tuple[float, float]]) -> None:
+def _prop_output(subject: TransformSubject, image: DigitImage) -> None:
     out = subject.apply(image.pixels)
     assert isinstance(out, torch.Tensor), f"returned {type(out).__name__}, not a tensor"
     assert out.is_floating_point(), f"dtype {out.dtype}, not a floating-point tensor (values {float(out.min()):g}..{float(out.max()):g})"
     expected = (1, *image.pixels.shape)
     assert tuple(out.shape) == expected, f"shape {tuple(out.shape)}, expected {expected}"
     assert torch.isfinite(out).all(), "non-finite values in the output"
-    if value_range is not None:
-        low, high = float(out.min()), float(out.max())
-        assert value_range[0] <= low and high <= value_range[1], f"values {low:g}..{high:g} outside [{value_range[0]:g}, {value_range[1]:g}]"
+    if subject.value_range is not None:
+        (least, most), low, high = subject.value_range, float(out.min()), float(out.max())
+        assert least <= low and high <= most, f"values {low:g}..{high:g} outside [{least:g}, {most:g}]"
 
 
-def _prop_reproducible(subject: _TransformSubject, image: DigitImage, seed: int) -> None:
+def _prop_reproducible(subject: TransformSubject, image: DigitImage, seed: int) -> None:
     outputs = []
     for _ in range(2):
         seed_everything(seed)
@@ -223,7 +175,28 @@ def _train_reference(split: Split) -> _Reference:
     return _Reference(model, split.test.data.numpy(), test_y, clean, split.source)
 
 
-def _label_preservation(invariant: Invariant, subject: _TransformSubject, split: Optional[Split], threshold: Optional[float]) -> Result:
+def _transformed_references(subject: TransformSubject) -> torch.Tensor | str:
+    """The reference's test images under the transform (seeded), or why the classifier cannot read them."""
+    ref = _reference(subject.split)
+    outputs = []
+    with rngs_restored():
+        seed_everything(0)
+        for pixels in ref.test_pixels:
+            out = subject.apply(pixels)
+            if not isinstance(out, torch.Tensor) or out.numel() != pixels.size:
+                return f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape} image the reference classifier can read"
+            outputs.append(out.reshape(1, *pixels.shape).float())
+    transformed = torch.stack(outputs)
+    if transformed.min() < -1e-6 or transformed.max() > 1 + 1e-6:
+        return f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the reference classifier reads"
+    return transformed
+
+
+def _readable(subject: TransformSubject) -> Optional[str]:
+    return subject.references if isinstance(subject.references, str) else None
+
+
+def _prop_label_preservation(subject: TransformSubject) -> str:
     """One-sided binomial test that the prediction-change rate exceeds the classifier's own error rate.
 
     n test images, k predictions changed by the transform, e clean errors. The allowed rate is the
@@ -232,35 +205,21 @@ def _label_preservation(invariant: Invariant, subject: _TransformSubject, split:
     Clopper-Pearson upper bound at level ALPHA/2; the transform is flagged when P(K >= k) under
     Binomial(n, bound) is below ALPHA/2. A transform that truly changes predictions no more often
     than the classifier errs is flagged with probability at most ALPHA (union bound over the two
-    steps), treating the test images as a random sample. ``threshold`` replaces the bound.
+    steps), treating the test images as a random sample. ``subject.threshold`` replaces the bound.
     """
-    ref = _reference(split)
-    n = len(ref.test_labels)
-    outputs = []
-    with rngs_restored():
-        seed_everything(0)
-        for pixels in ref.test_pixels:
-            out = subject.apply(pixels)
-            if not isinstance(out, torch.Tensor) or out.numel() != pixels.size:
-                return not_applicable(invariant, f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape} image the reference classifier can read")
-            outputs.append(out.reshape(1, *pixels.shape).float())
-    transformed = torch.stack(outputs)
-    if transformed.min() < -1e-6 or transformed.max() > 1 + 1e-6:
-        return not_applicable(invariant, f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the reference classifier reads")
+    ref = _reference(subject.split)
     with torch.no_grad():
-        predictions = ref.model(transformed).argmax(1)
-    changed = (predictions != ref.clean_predictions).nonzero().flatten().tolist()
-    k, e = len(changed), ref.errors
-    error_bound = threshold if threshold is not None else binomial_upper_bound(e, n, ALPHA)
+        predictions = ref.model(subject.references).argmax(1)
+    n, k, e = len(ref.test_labels), int((predictions != ref.clean_predictions).sum()), ref.errors
+    error_bound = subject.threshold if subject.threshold is not None else binomial_upper_bound(e, n, ALPHA)
     pvalue = binomial_excess_pvalue(k, n, error_bound)
     observed = (
         f"changed {k} of {n} predictions ({k / n:.1%}); allowed {error_bound:.1%} "
-        + ("(given threshold)" if threshold is not None else f"(classifier error {e / n:.1%}, upper bound at alpha {ALPHA / 2:g})")
+        + ("(given threshold)" if subject.threshold is not None else f"(classifier error {e / n:.1%}, upper bound at alpha {ALPHA / 2:g})")
         + f"; one-sided binomial p {'= %.3g' % pvalue if pvalue > 0 else '< 1e-300'}"
     )
-    if pvalue >= ALPHA / 2:
-        return Result(invariant.name, Status.PASSED, invariant.checks, observed)
-    return Result(invariant.name, Status.FAILED, invariant.fix, observed, _most_changed(ref, predictions))
+    assert pvalue >= ALPHA / 2, f"{observed}\n{_most_changed(ref, predictions)}"
+    return observed
 
 
 def _most_changed(ref: _Reference, predictions: torch.Tensor) -> str:
@@ -273,6 +232,34 @@ def _most_changed(ref: _Reference, predictions: torch.Tensor) -> str:
         shown = f", e.g. #{int(flipped[0])} read as {int(predictions[flipped[0]])}" if len(flipped) else ""
         parts.append(f"class {c}: {rates[c]:.0%} changed{shown}")
     return f"test images of {ref.source}: " + "; ".join(parts)
+
+
+TRANSFORM_INVARIANTS = {
+    i.name: i
+    for i in (
+        Invariant(
+            "output_shape_dtype_range",
+            "every image comes out as a finite floating-point tensor of shape (1, H, W) with values in [0, 1], as ToTensor gives",
+            "the transform's output is not what the model expects (PILToTensor's uint8 0..255 instead of ToTensor's "
+            "floats, a lost channel dimension, NaNs); end the pipeline with ToTensor",
+            _prop_output, lambda subject: {"image": digit_images()},
+        ),
+        Invariant(
+            "reproducible_under_seed",
+            "seeding torch, numpy and random (regbench.seed_everything) fixes the transform's output",
+            "the transform draws from an RNG no seed reaches (np.random.default_rng(), a private Generator), so "
+            "runs cannot be repeated; draw from torch's global RNG as torchvision's transforms do",
+            _prop_reproducible, lambda subject: {"image": digit_images(), "seed": st.integers(0, 2**16 - 1)},
+        ),
+        Invariant(
+            "label_preservation",
+            f"a reference classifier trained on clean images changes its prediction under the transform no more often than it errs on them (one-sided binomial test, alpha {ALPHA:g})",
+            "the transform changes what the images show, not just how they look (a mirrored 3, 5 or 7 is no longer "
+            "that digit): training on it teaches wrong labels; drop that step (as regbench.digit_train_transform does)",
+            _prop_label_preservation, applies=_readable,
+        ),
+    )
+}
 
 
 def check_transform(
@@ -292,12 +279,7 @@ def check_transform(
     """
     if label_threshold is not None and not 0 < label_threshold < 1:
         raise CheckUsageError(f"label_threshold is a rate of changed predictions, strictly between 0 and 1; got {label_threshold!r}")
-    inv = TRANSFORM_INVARIANTS
     with rngs_restored():
-        subject = _transform_subject(transform)
-        results = [
-            property_result(inv["output_shape_dtype_range"], functools.partial(_prop_output, subject, value_range=value_range), {"image": images()}, max_examples),
-            property_result(inv["reproducible_under_seed"], functools.partial(_prop_reproducible, subject), {"image": images(), "seed": st.integers(0, 2**16 - 1)}, max_examples),
-            _label_preservation(inv["label_preservation"], subject, split, label_threshold),
-        ]
+        subject = transform_subject(transform, value_range=value_range, split=split, threshold=label_threshold)
+        results = [invariant.result(subject, max_examples) for invariant in TRANSFORM_INVARIANTS.values()]
     return Report(name or name_of(transform), "transform", results, {"input": "PIL image" if subject.takes == "pil" else "tensor (1, H, W)", "examples": max_examples})

@@ -1,91 +1,18 @@
-"""Searching a property with Hypothesis, derandomized, and turning what it finds into a Result."""
+"""The user's objects as the checks meet them: built seeded, named, their signatures read."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import strategies as st
 
-from regbench.checks.report import CheckUsageError, Invariant, Result, Status
+from regbench.checks.report import CheckUsageError
 from regbench.configs import Config
 from regbench.errors import first_line
 from regbench.train import rngs_restored, seed_everything
-
-
-def _search_settings(max_examples: int) -> settings:
-    """Derandomized and database-free, so a verdict is the same on every run and machine; quiet, since the report says it all."""
-    return settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-        print_blob=False,
-        verbosity=Verbosity.quiet,
-        suppress_health_check=list(HealthCheck),
-    )
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A failing example as the report shows it."""
-
-    example: str
-    observed: str
-
-
-def _search(prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Optional[_Found]:
-    """The minimal example on which ``prop`` raises, or None when Hypothesis finds none.
-
-    Every example runs with torch seeded to 0, so a random bug fails again on replay; Hypothesis
-    replays the shrunk example last, so the last failure recorded is the minimal one. An exception
-    from the user's code is a failure of the invariant too (the check could not hold).
-    """
-    failures: list[tuple[dict, BaseException]] = []
-
-    @_search_settings(max_examples)
-    @given(**strategies)
-    def run(**drawn: Any) -> None:
-        try:
-            with rngs_restored():
-                torch.manual_seed(0)
-                prop(**drawn)
-        except Exception as error:
-            failures.append((drawn, error))
-            raise
-
-    try:
-        run()
-    except Exception:
-        if not failures:
-            raise  # Hypothesis itself failed: not a verdict about the user's code
-        drawn, error = failures[-1]
-        return _Found("; ".join(f"{k} = {v}" for k, v in drawn.items()), _one_line(error))
-    return None
-
-
-def _one_line(error: BaseException) -> str:
-    """An assertion's message as is; any other exception with its type; first line only."""
-    return (first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {first_line(error)}")[:400]
-
-
-def property_result(invariant: Invariant, prop: Callable[..., None], strategies: Mapping[str, st.SearchStrategy], max_examples: int) -> Result:
-    """Search ``prop`` and turn the outcome into a Result."""
-    found = _search(prop, strategies, max_examples)
-    if found is None:
-        return Result(invariant.name, Status.PASSED, invariant.checks, f"held on {max_examples} generated examples")
-    return Result(invariant.name, Status.FAILED, invariant.fix, found.observed, found.example)
-
-
-def not_applicable(invariant: Invariant, reason: str) -> Result:
-    return Result(invariant.name, Status.NOT_APPLICABLE, reason)
 
 
 def built(factory: Callable[[], Any], seed: int) -> Any:

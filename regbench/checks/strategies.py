@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by the property modules: seeds, widths, lambdas, models, batches, images, labels.
+"""The one set of Hypothesis strategies, for ``regbench check`` and the property suite: seeds, widths, lambdas, models, batches, images, labels.
 
 Models are generated as ``ModelSpec`` values (kind, widths, dropout rate, init seed) rather than
 built modules, so a failing example prints as something a person can rebuild, and so the same
@@ -7,6 +7,8 @@ spec can build regbench's class or a mutant of it.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -17,12 +19,17 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
+from regbench.train import rngs_restored, seed_everything
+
 __all__ = [
     "KINDS",
     "ModelCase",
     "ModelSpec",
+    "Batch",
     "batches",
+    "DigitImage",
     "class_labels",
+    "digit_images",
     "dropout_rates",
     "images",
     "increasing_lambdas",
@@ -31,6 +38,7 @@ __all__ = [
     "model_specs",
     "momenta",
     "seeds",
+    "tensor_batches",
     "tensors",
     "widths",
 ]
@@ -83,29 +91,39 @@ def increasing_lambdas(
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything that fixes a model: its kind, widths, dropout rate and the seed of its initialization."""
+    """Everything that fixes a model: its kind (regbench's "plain", "dropout", "batchnorm", or "yours"), widths, dropout rate, init seed."""
 
     kind: str
-    input_size: int
-    hidden_size: int
-    output_size: int
+    input_size: int = 0
+    hidden_size: int = 0
+    output_size: int = 0
     dropout_prob: float = 0.0
     seed: int = 0
 
     def build(self, model_class: Optional[Callable[..., nn.Module]] = None, device: torch.device | str = "cpu", *, reseed: bool = True) -> nn.Module:
         """The spec's model (regbench's class for its kind, unless another class is given), initialized from the spec's seed.
 
-        ``reseed=False`` draws the initialization from torch's global RNG as it stands instead.
+        Kind "yours" calls ``model_class`` (the user's zero-argument factory) and copies what it
+        returns, in case it hands out one shared instance. ``reseed=False`` draws the
+        initialization from torch's global RNG as it stands instead.
         """
-        if model_class is None:
-            model_class = _regbench_class(self.kind)
-        sizes = (self.input_size, self.hidden_size, self.output_size)
-        kwargs = {"dropout_prob": self.dropout_prob} if self.kind == "dropout" else {}
+        if self.kind == "yours":
+            make = lambda: copy.deepcopy(model_class())  # noqa: E731
+        else:
+            sizes = (self.input_size, self.hidden_size, self.output_size)
+            kwargs = {"dropout_prob": self.dropout_prob} if self.kind == "dropout" else {}
+            make = functools.partial(model_class or _regbench_class(self.kind), *sizes, **kwargs)
         if not reseed:
-            return model_class(*sizes, **kwargs).to(device)
-        with torch.random.fork_rng(devices=[]):  # built on the CPU; leave the global RNG as it was
-            torch.manual_seed(self.seed)
-            return model_class(*sizes, **kwargs).to(device)
+            return make().to(device)
+        with rngs_restored():  # built on the CPU; leave the global RNGs as they were
+            seed_everything(self.seed)
+            return make().to(device)
+
+    def __str__(self) -> str:
+        if self.kind == "yours":
+            return f"your model initialized from seed {self.seed}"
+        dropout = f", dropout {self.dropout_prob:.3g}" if self.kind == "dropout" else ""
+        return f"{_regbench_class(self.kind).__name__}({self.input_size}, {self.hidden_size}, {self.output_size}{dropout}) initialized from seed {self.seed}"
 
 
 def _regbench_class(kind: str) -> Callable[..., nn.Module]:
@@ -121,10 +139,11 @@ def model_specs(
     *,
     kinds: Sequence[str] = KINDS,
     max_width: int = MAX_WIDTH,
+    min_dropout: float = 0.0,
 ) -> ModelSpec:
     """Models of the given kinds with any widths, any dropout rate and any initialization."""
     kind = draw(st.sampled_from(kinds))
-    p = draw(dropout_rates()) if kind == "dropout" else 0.0
+    p = draw(dropout_rates(min_value=min_dropout)) if kind == "dropout" else 0.0
     return ModelSpec(
         kind=kind,
         input_size=draw(widths(max_value=max_width)),
@@ -141,7 +160,7 @@ def tensors(shape: tuple[int, ...], *, elements: st.SearchStrategy[float] = UNIT
 
 
 @st.composite
-def batches(draw: st.DrawFn, input_size: int, *, min_size: int = 1, max_size: int = MAX_BATCH) -> torch.Tensor:
+def tensor_batches(draw: st.DrawFn, input_size: int, *, min_size: int = 1, max_size: int = MAX_BATCH) -> torch.Tensor:
     """A (batch, input_size) float32 batch with a generated batch size."""
     n = draw(st.integers(min_size, max_size))
     return draw(tensors((n, input_size)))
@@ -165,12 +184,61 @@ def model_cases(
 ) -> ModelCase:
     """A model and an input batch for it, the batch size drawn independently of the widths."""
     spec = draw(model_specs(kinds=kinds))
-    return ModelCase(spec, draw(batches(spec.input_size, min_size=min_batch, max_size=max_batch)))
+    return ModelCase(spec, draw(tensor_batches(spec.input_size, min_size=min_batch, max_size=max_batch)))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of inputs of any shape, described by how it is filled, so a counterexample reads as a sentence."""
+
+    size: int
+    fill: str  # "zeros", "ones", "uniform" (pixels in [0, 1)) or "normal"
+    seed: int
+
+    def tensor(self, shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+        """(size, *shape) float32, drawn from the batch's own generator."""
+        full = (self.size, *shape)
+        makers = {"zeros": torch.zeros, "ones": torch.ones}
+        if self.fill in makers:
+            return makers[self.fill](full).to(device)
+        g = torch.Generator().manual_seed(self.seed)
+        return (torch.rand if self.fill == "uniform" else torch.randn)(full, generator=g).to(device)
+
+    def __str__(self) -> str:
+        fills = {"zeros": "all zeros", "ones": "all ones", "uniform": f"uniform in [0, 1) from seed {self.seed}", "normal": f"standard normal from seed {self.seed}"}
+        return f"{self.size} sample{'s' if self.size > 1 else ''}, {fills[self.fill]}"
+
+
+def batches(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Batch]:
+    """Batches of any fill for a model of any input shape; small, since batch effects show from 2 samples on."""
+    return st.builds(Batch, size=st.integers(min_size, max_size), fill=st.sampled_from(("zeros", "ones", "uniform", "normal")), seed=st.integers(0, 2**16 - 1))
 
 
 def images(*, side: int = 28) -> st.SearchStrategy[np.ndarray]:
     """Grayscale uint8 images; Hypothesis' array filling makes most of them a flat background with strokes, like digits."""
     return hnp.arrays(np.uint8, (side, side), elements=st.integers(0, 255))
+
+
+@dataclass(frozen=True)
+class DigitImage:
+    """A generated grayscale uint8 image, shown by its content rather than 784 numbers."""
+
+    pixels: np.ndarray
+
+    def __str__(self) -> str:
+        p, h, w = self.pixels, *self.pixels.shape
+        values, counts = np.unique(p, return_counts=True)
+        background = int(values[counts.argmax()])
+        if len(values) == 1:
+            return f"{h}x{w} image, every pixel {background}"
+        rows, cols = np.nonzero(p != background)
+        shown = ", ".join(f"({r},{c})={p[r, c]}" for r, c in list(zip(rows, cols))[:4])
+        return f"{h}x{w} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}: {shown}{' ...' if len(rows) > 4 else ''}"
+
+
+def digit_images(*, side: int = 28) -> st.SearchStrategy[DigitImage]:
+    """images(), each shown by its content in a counterexample."""
+    return images(side=side).map(DigitImage)
 
 
 @st.composite
