@@ -258,7 +258,11 @@ def _shut(pool: ProcessPoolExecutor) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+    for process in processes:  # on a loaded machine a worker may outlive SIGTERM's grace: SIGKILL it then
         process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 class DaskExecutor(Executor):
