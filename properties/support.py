@@ -19,8 +19,9 @@ from regbench.checks.models import MODEL_INVARIANTS, ModelSubject
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, transform_subject
 from regbench.configs import Config
 from regbench.models import FullyConnectedBatchNorm
+from regbench.train import seed_torch
 
-__all__ = ["CPU", "DATA", "config_check", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
+__all__ = ["CPU", "DATA", "config_check", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
            "trained_state", "transform_check"]
 
 CPU = torch.device("cpu")
@@ -33,7 +34,7 @@ def seeded(seed: int, device: torch.device = CPU) -> Iterator[None]:
     """Seed torch's global RNG (CPU and this CUDA device) inside the block only, so examples stay independent."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        seed_torch(seed)
         yield
 
 
@@ -80,14 +81,15 @@ def _engine_check(invariant: Invariant, subject: Callable[[Any, torch.device, st
     return check
 
 
+def drawn_model(model_class: Any, kind: str, device: torch.device, data: st.DataObject) -> ModelSubject:
+    """A model of ``kind``'s constructor as the engine sees it, with generated widths, dropout rate, seed and trained BatchNorm statistics."""
+    spec = data.draw(gen.model_specs(kinds=(kind,), min_dropout=0.01), label="model")
+    return ModelSubject(trained_state(spec.build(model_class, device), spec, device), (spec.input_size,))
+
+
 def model_check(name: str, kind: str) -> Check:
-    """A model invariant on a class of ``kind``'s constructor, with generated widths, dropout rate, seed and trained BatchNorm statistics."""
-
-    def subject(model_class: Any, device: torch.device, data: st.DataObject) -> ModelSubject:
-        spec = data.draw(gen.model_specs(kinds=(kind,), min_dropout=0.01), label="model")
-        return ModelSubject(trained_state(spec.build(model_class, device), spec, device), (spec.input_size,))
-
-    return _engine_check(MODEL_INVARIANTS[name], subject)
+    """A model invariant on a class of ``kind``'s constructor (drawn_model)."""
+    return _engine_check(MODEL_INVARIANTS[name], lambda model_class, device, data: drawn_model(model_class, kind, device, data))
 
 
 def loss_check(name: str) -> Check:
@@ -101,5 +103,6 @@ def transform_check(name: str) -> Check:
 
 
 def config_check(part: str, name: str, **arguments: Any) -> Check:
-    """An optimizer or criterion invariant on a factory, as a config with that part and ``arguments`` builds it."""
-    return _engine_check(PARTS[part][name], lambda factory, device, data: Config(name=part, model=FullyConnectedBatchNorm, **{part: factory}, **arguments))
+    """An optimizer or criterion invariant on a factory, as a config with that part and ``arguments`` builds it (on a small BatchNorm MLP)."""
+    return _engine_check(PARTS[part][name], lambda factory, device, data: Config(
+        name=part, model=FullyConnectedBatchNorm, model_args={"input_size": 12, "hidden_size": 12}, **{part: factory}, **arguments))

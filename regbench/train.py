@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from regbench.losses import PenaltyLoss, loss_parts
 from regbench.stopping import EarlyStopping
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "TrainingTimeout", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "synchronize", "train_model"]
+__all__ = ["EpochStats", "History", "TrainingDiverged", "TrainingTimeout", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "seed_torch", "synchronize", "train_model"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -44,7 +44,20 @@ def seed_everything(seed: int) -> None:
     """Seed every RNG a run touches (torch, numpy, random), so a CPU run repeats exactly."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    seed_torch(seed)
+
+
+def seed_torch(seed: int) -> None:
+    """torch.manual_seed, minus its lazy seeding of accelerators a CPU-only machine does not have.
+
+    For each absent backend (CUDA, XPU, MTIA) torch.manual_seed queues the seed with a formatted
+    stack trace, about 6 ms per call deep inside a property test: there, more than seeding costs.
+    """
+    accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6
+    if accelerator is None or accelerator.is_available():
+        torch.manual_seed(seed)
+    else:
+        torch.default_generator.manual_seed(seed)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from regbench.train import rngs_restored
+from regbench.train import rngs_restored, seed_torch
 
 __all__ = [
     "DROPOUT_TYPES",
@@ -92,7 +92,7 @@ def _random_in_train(module: nn.Module, args: tuple) -> bool:
     outputs = []
     with torch.no_grad(), rngs_restored():
         for seed in (0, 1):
-            torch.manual_seed(seed)
+            seed_torch(seed)
             try:
                 outputs.append(probe(*args))
             except Exception:

@@ -13,14 +13,13 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-import torch
 from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import strategies as st
 
 from regbench.checks.report import ALPHA, Result, Status
 from regbench.checks.statistics import PROPERTY_ALPHA
 from regbench.errors import first_line
-from regbench.train import rngs_restored
+from regbench.train import rngs_restored, seed_torch
 
 __all__ = ["Invariant", "search_settings"]
 
@@ -75,7 +74,7 @@ class Invariant:
         assume(self.applies(subject) is None)
         drawn = {name: data.draw(strategy, label=name) for name, strategy in self.inputs(subject).items()}
         with rngs_restored():
-            torch.manual_seed(0)
+            seed_torch(0)
             self.bound(subject, alpha)(**drawn)
 
 
@@ -116,7 +115,7 @@ def _search(prop: Callable[..., Any], strategies: Strategies, max_examples: int)
     def run(**drawn: Any) -> None:
         try:
             with rngs_restored():
-                torch.manual_seed(0)
+                seed_torch(0)
                 prop(**drawn)
         except Exception as error:
             failures.append((drawn, error))
@@ -136,7 +135,7 @@ def _read(prop: Callable[[], Optional[str]]) -> Optional[str] | _Found:
     """An invariant read off the subject: what it saw, or the violation (an assertion's second line, if any, shows where)."""
     try:
         with rngs_restored():
-            torch.manual_seed(0)
+            seed_torch(0)
             return prop()
     except Exception as error:
         where = str(error).split("\n", 1)[1] if isinstance(error, AssertionError) and "\n" in str(error) else ""

@@ -16,7 +16,7 @@ from regbench.checks.engine import Invariant
 from regbench.checks.models import model_subject
 from regbench.checks.objects import IMAGE_NAMES, name_of, named_like, signature_parameters
 from regbench.checks.report import MAX_EXAMPLES, CheckUsageError, Report
-from regbench.checks.strategies import ModelSpec, model_specs
+from regbench.checks.strategies import ModelSpec, lambdas, model_specs
 from regbench.losses import PenaltyLoss, loss_parts, penalized_parameters
 from regbench.train import rngs_restored
 
@@ -104,21 +104,24 @@ class LossSubject:
         return model_specs(max_width=12)
 
     @functools.cached_property
+    def probe(self) -> nn.Module:
+        """A model to read the loss's scope on: the user's, or regbench's BatchNorm MLP (biases and 1-D weights both)."""
+        return ModelSpec("yours" if self.model_factory else "batchnorm", 3, 3, 10).build(self.model_factory, self.device)
+
+    @functools.cached_property
     def unpenalized(self) -> list[str]:
-        """Trainable parameters the penalty rule leaves out, on a probe model: biases, 1-D parameters."""
-        probe = self.model(LossCase(ModelSpec("yours" if self.model_factory else "batchnorm", 3, 3, 10), 0.0, 1, 0))
-        penalized = {n for n, _ in penalized_parameters(probe)}
-        return [n for n, p in probe.named_parameters() if p.requires_grad and n not in penalized]
+        """Trainable parameters the penalty rule leaves out: biases, 1-D parameters."""
+        penalized = {n for n, _ in penalized_parameters(self.probe)}
+        return [n for n, p in self.probe.named_parameters() if p.requires_grad and n not in penalized]
 
     @functools.cached_property
     def separable(self) -> bool:
         """Whether the penalty can be read apart from the base criterion."""
-        return self.takes_base or isinstance(self.build(self.model(LossCase(ModelSpec("yours" if self.model_factory else "plain", 3, 3, 10), 0.0, 1, 0))), PenaltyLoss)
+        return self.takes_base or isinstance(self.build(self.probe), PenaltyLoss)
 
     def cases(self, *, lam: Optional[float] = None) -> st.SearchStrategy[LossCase]:
         """Cases with lambdas log-uniform in [1e-4, 1] (they span decades in practice), or all at ``lam``."""
-        lams = st.just(lam) if lam is not None else st.floats(-4, 0).map(lambda e: float(10.0**e))
-        return st.builds(LossCase, net=self.nets(), lam=lams, batch_size=st.integers(1, 8), seed=st.integers(0, 2**16 - 1))
+        return st.builds(LossCase, net=self.nets(), lam=st.just(lam) if lam is not None else lambdas(), batch_size=st.integers(1, 8), seed=st.integers(0, 2**16 - 1))
 
 
 def loss_subject(factory: Any, model: Any = None, input_shape: Optional[Sequence[int]] = None, targets: str = "classes",
