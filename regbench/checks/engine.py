@@ -27,10 +27,12 @@ Strategies = Mapping[str, st.SearchStrategy]
 
 
 def _no_inputs(subject: Any) -> Strategies:
+    """An invariant read off the subject: nothing to draw."""
     return {}
 
 
 def _always(subject: Any) -> Optional[str]:
+    """An invariant every subject of its kind has."""
     return None
 
 
