@@ -26,7 +26,7 @@ from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from properties.mutation import find_counterexample
+from properties.mutation import Mutation
 from regbench.checks.strategies import seeds
 from properties.support import seeded
 from regbench import augment
@@ -291,24 +291,18 @@ def _unseeded(n, *, generator=None, **kw):
     return augment.sample_params(n, generator=None, **kw)
 
 
-MUTANTS = [
-    ("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS),
-    ("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS),
-    ("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS),
-    ("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS),
-    ("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS),
-    ("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS),
+MUTATIONS = [  # run by test_mutations.py with every other mutant
+    Mutation("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS),
+    Mutation("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS),
+    Mutation("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS),
+    Mutation("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS),
+    Mutation("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS),
+    Mutation("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS),
 ]
 GOF_MUTANTS = [
     ("angles drawn from U(-20, 20)", _with(sample_params=_wide_angles)),
     ("crop always at the top-left corner", _with(sample_params=_crops_at_origin)),
 ]
-
-
-@pytest.mark.parametrize("name, mutant, check, inputs", MUTANTS, ids=[m[0] for m in MUTANTS])
-def test_mutant_is_killed(name, mutant, check, inputs):
-    """Hypothesis finds a counterexample for the broken variant with the same property and strategies."""
-    assert find_counterexample(check, mutant, inputs) is not None, f"mutant survived: {name}"
 
 
 @pytest.mark.parametrize("name, mutant", GOF_MUTANTS, ids=[m[0] for m in GOF_MUTANTS])

@@ -14,6 +14,7 @@ import pytest
 
 from properties import mutants
 from properties import test_augment as augment
+from properties import test_batch_augment as batch_augment
 from properties import test_batchnorm as batchnorm
 from properties import test_data as data
 from properties import test_dropout as dropout
@@ -92,6 +93,8 @@ MUTATIONS = [
     Mutation("early stopping keeping the last weights", mutants.EarlyStoppingKeepingTheLast, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
     Mutation("early stopping without patience", mutants.EarlyStoppingWithoutPatience, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
 ]
+
+MUTATIONS += batch_augment.MUTATIONS  # the fast engine's batch augmentation, beside its properties
 
 # Not mutants: implementations that are right in a different way. Their properties must hold, or
 # the kills above could be the harness failing rather than the property catching a bug.
