@@ -254,15 +254,20 @@ class LocalPool(Executor):
 def _shut(pool: ProcessPoolExecutor) -> None:
     """Stop a pool without waiting for runs in flight (after Ctrl-C, say), leaving no process behind."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # ProcessPoolExecutor keeps no public handle on its workers
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
-    for process in processes:  # on a loaded machine a worker may outlive SIGTERM's grace: SIGKILL it then
+    for process in processes:  # a worker that outlives SIGTERM's grace gets SIGKILL
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
             process.join()
+    if manager is not None:
+        # The pool's manager thread reaps the workers too; a worker it reaped first reads as alive here
+        # (waitpid: no such child) until it has recorded the exit code, so wait for it to finish.
+        manager.join(timeout=10)
 
 
 class DaskExecutor(Executor):

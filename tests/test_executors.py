@@ -183,4 +183,14 @@ def test_ctrl_c_leaves_no_worker_behind(split, pool):
     assert workers and all(p.is_alive() for p in workers)
     with pytest.raises(KeyboardInterrupt):
         records.throw(KeyboardInterrupt)
-    assert not any(p.is_alive() for p in workers) and pool._shared is None
+    assert not any(p.is_alive() for p in workers), [(p.pid, p.exitcode, _state(p.pid)) for p in workers]
+    assert pool._shared is None
+
+
+def _state(pid: int) -> str:
+    """What the kernel says of a process (for a failure message): its State line, or that it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(line.strip() for line in status if line.startswith("State"))
+    except (OSError, StopIteration):
+        return "no such process"
