@@ -53,12 +53,15 @@ def penalized_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 def _scales_of_parametrized_weights(module: nn.Module) -> list[nn.Parameter]:
-    """Every original of a parametrized tensor but the last of the tensor's own shape (the one that holds its entries)."""
+    """Every original of a parametrized tensor but the one holding its entries: the largest, the last of equals (weight norm's v).
+
+    Read from the originals alone: computing the tensor runs its parametrization, and spectral
+    norm's advances its power iteration in train mode, so merely asking the rule would train.
+    """
     scales = []
-    for tensor, originals in getattr(module, "parametrizations", {}).items():
+    for originals in getattr(module, "parametrizations", {}).values():
         params = [p for _, p in sorted(originals.named_parameters(recurse=False))]
-        shape = getattr(module, tensor).shape
-        holder = next((p for p in reversed(params) if p.shape == shape), None)
+        holder = max(reversed(params), key=lambda p: p.numel(), default=None)
         scales += [p for p in params if p is not holder]
     return scales
 

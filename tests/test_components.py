@@ -88,6 +88,14 @@ def test_a_spectrally_normalized_weight_is_penalized_once():
     assert report.ok and statuses(report)["penalty_skips_biases_and_1d"] == "passed", report.render()
 
 
+def test_asking_the_penalty_rule_leaves_a_spectral_norm_alone():
+    """The rule reads the originals, never the parametrized weight: in train mode that would advance the power iteration."""
+    model = stock.SpectralNormNet().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    penalized_parameters(model)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def weight_normed() -> nn.Module:
     """An MLP whose layers are weight-normalized: each weight is magnitude g (original0) times direction v (original1)."""
     weight_norm = nn.utils.parametrizations.weight_norm
