@@ -140,3 +140,13 @@ def test_cuda_request_without_a_gpu(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["run", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_check_offers_exactly_the_loss_target_forms_the_checks_know():
+    """--loss-targets lists its choices without importing the checks at start-up, so this keeps the two lists one."""
+    from regbench.checks.losses import TARGETS
+    from regbench.cli import build_parser
+
+    check = build_parser()._subparsers._group_actions[0].choices["check"]
+    (action,) = [a for a in check._actions if "--loss-targets" in a.option_strings]
+    assert tuple(action.choices) == tuple(TARGETS)

@@ -28,6 +28,7 @@ __all__ = [
     "TOLERANCE",
     "Stochastic",
     "batchnorms",
+    "inputs_seen",
     "per_sample_norms",
     "stochastic_modules",
     "with_rates",
@@ -70,7 +71,7 @@ def _rate_attribute(module: nn.Module) -> str | None:
     return None
 
 
-def _inputs_seen(model: nn.Module, names: set[str], run: Callable[[nn.Module], object]) -> dict[str, tuple]:
+def inputs_seen(model: nn.Module, names: set[str], run: Callable[[nn.Module], object]) -> dict[str, tuple]:
     """The positional inputs each module named in ``names`` receives during ``run`` on a copy of ``model`` in eval mode."""
     model, seen = copy.deepcopy(model), {}
     handles = [m.register_forward_pre_hook(lambda mod, args, name=name: seen.setdefault(name, tuple(a.detach() if torch.is_tensor(a) else a for a in args)))
@@ -106,7 +107,7 @@ def stochastic_modules(model: nn.Module, run: Callable[[nn.Module], object]) -> 
     known = {s.name for s in found}
     candidates = {name: (m, attribute) for name, m in model.named_modules()
                   if name not in known and not isinstance(m, DROPOUT_TYPES) and (attribute := _rate_attribute(m)) is not None}
-    inputs = _inputs_seen(model, set(candidates), run) if candidates else {}
+    inputs = inputs_seen(model, set(candidates), run) if candidates else {}
     for name, args in inputs.items():
         module, attribute = candidates[name]
         if _random_in_train(module, args):

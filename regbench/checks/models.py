@@ -70,11 +70,11 @@ def model_subject(factory: Any, input_shape: Optional[Sequence[int]]) -> ModelSu
     shapes = [tuple(input_shape)] if input_shape else list(INPUT_SHAPES)
     errors = []
     for shape in shapes:
-        probe = copy.deepcopy(prototype).eval()
+        subject = ModelSubject(prototype, shape)
         try:
             with torch.no_grad(), rngs_restored():
-                probe(Batch(2, "uniform", 0).tensor(shape, next((p.device for p in probe.parameters()), "cpu")))
-            return ModelSubject(prototype, shape)
+                subject.forward_on(subject.fresh().eval())
+            return subject
         except Exception as error:  # the user's forward may raise anything on the wrong shape
             errors.append(f"{shape}: {type(error).__name__}: {first_line(error)}")
     raise CheckUsageError(f"the model accepts none of the input shapes tried ({'; '.join(errors)}); pass input_shape (--input-shape), the shape of one sample")
@@ -194,19 +194,8 @@ def _needs_one_value_per_channel(subject: ModelSubject) -> Optional[str]:
     """
     if not subject.batchnorms:
         return "no BatchNorm layer in the model"
-    model, seen = subject.fresh().eval(), {}
-    modules = dict(model.named_modules())
-    handles = [modules[name].register_forward_hook(lambda mod, inp, out, name=name: seen.__setitem__(name, inp[0][0, 0].numel() == 1))
-               for name, _ in subject.batchnorms]
-    try:
-        with torch.no_grad(), rngs_restored():
-            subject.forward_on(model)
-    except Exception:  # a model that fails here fails batch_independent_in_eval with the reason
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    if any(seen.values()) or not seen:
+    seen = components.inputs_seen(subject.prototype, {name for name, _ in subject.batchnorms}, subject.forward_on)
+    if any(args[0][0, 0].numel() == 1 for args in seen.values()) or not seen:
         return None
     return "every BatchNorm layer sees several values per channel per sample (spatial positions), so a batch of 1 is well defined"
 
