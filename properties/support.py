@@ -21,7 +21,7 @@ from regbench.configs import Config
 from regbench.models import FullyConnectedBatchNorm
 from regbench.train import seed_torch
 
-__all__ = ["CPU", "DATA", "config_check", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
+__all__ = ["CPU", "DATA", "config_check", "config_with", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
            "trained_state", "transform_check"]
 
 CPU = torch.device("cpu")
@@ -102,7 +102,11 @@ def transform_check(name: str) -> Check:
     return _engine_check(TRANSFORM_INVARIANTS[name], lambda factory, device, data: transform_subject(factory))
 
 
+def config_with(part: str, factory: Any, **arguments: Any) -> Config:
+    """A config whose ``part`` (optimizer or criterion) is ``factory`` with ``arguments``, on a small BatchNorm MLP."""
+    return Config(name=part, model=FullyConnectedBatchNorm, model_args={"input_size": 12, "hidden_size": 12}, **{part: factory}, **arguments)
+
+
 def config_check(part: str, name: str, **arguments: Any) -> Check:
-    """An optimizer or criterion invariant on a factory, as a config with that part and ``arguments`` builds it (on a small BatchNorm MLP)."""
-    return _engine_check(PARTS[part][name], lambda factory, device, data: Config(
-        name=part, model=FullyConnectedBatchNorm, model_args={"input_size": 12, "hidden_size": 12}, **{part: factory}, **arguments))
+    """An optimizer or criterion invariant on a factory, as config_with builds it."""
+    return _engine_check(PARTS[part][name], lambda factory, device, data: config_with(part, factory, **arguments))

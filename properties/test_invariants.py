@@ -17,14 +17,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties.support import drawn_model, penalty_losses
+from properties.support import config_with, drawn_model, penalty_losses
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.checks.configs import CRITERION_INVARIANTS, OPTIMIZER_INVARIANTS
 from regbench.checks.engine import Invariant
 from regbench.checks.losses import LOSS_INVARIANTS, loss_subject
 from regbench.checks.models import MODEL_INVARIANTS
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, transform_subject
-from regbench.configs import Config
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
 MODELS = {"plain": FullyConnected, "dropout": FullyConnectedDropout, "batchnorm": FullyConnectedBatchNorm}
@@ -37,7 +36,6 @@ APPLIES = {  # what the engine must find applicable to each of regbench's models
 LOSSES = penalty_losses()
 TRANSFORMS = {"notebook_train": notebook_train_transform, "digit_train": digit_train_transform, "test": test_transform}
 SEARCHED_TRANSFORM_INVARIANTS = ("output_shape_dtype_range", "reproducible_under_seed")  # label preservation: tests/test_checks.py
-SMALL_MODEL = {"input_size": 12, "hidden_size": 12}
 
 
 def hold(invariants: Mapping[str, Invariant], names: Iterable[str], subject: Any, data: st.DataObject) -> None:
@@ -74,12 +72,10 @@ def test_transform_invariants(transform, data):
 @given(data=st.data())
 def test_weight_decay_invariants(optimizer, data):
     """Whatever optimizer a config names, its weight decay follows the penalty rule (regbench builds its parameter groups)."""
-    config = Config(name="decay", model=FullyConnectedBatchNorm, model_args=SMALL_MODEL, optimizer=optimizer, optimizer_args={"weight_decay": 1.0})
-    hold(OPTIMIZER_INVARIANTS, OPTIMIZER_INVARIANTS, config, data)
+    hold(OPTIMIZER_INVARIANTS, OPTIMIZER_INVARIANTS, config_with("optimizer", optimizer, optimizer_args={"weight_decay": 1.0}), data)
 
 
 @given(data=st.data())
 def test_label_smoothing_invariants(data):
     """Label smoothing off is the notebook's criterion; on, it is cross-entropy against the smoothed targets."""
-    config = Config(name="smoothing", model=FullyConnected, criterion=nn.CrossEntropyLoss, criterion_args={"label_smoothing": 0.1})
-    hold(CRITERION_INVARIANTS, CRITERION_INVARIANTS, config, data)
+    hold(CRITERION_INVARIANTS, CRITERION_INVARIANTS, config_with("criterion", nn.CrossEntropyLoss, criterion_args={"label_smoothing": 0.1}), data)
