@@ -31,6 +31,9 @@ from regbench.losses import penalized_parameters
 
 __all__ = ["CONFIG_INVARIANTS", "check_config"]
 
+DECAY_LR = 1e-2  # the step size of the weight-decay check: any positive lr shows where the decay acts
+
+
 class OneImage:
     """A batch augmentation seen as a per-image transform (a (1, H, W) tensor in, a tensor out), as the transform checks take them.
 
@@ -150,10 +153,7 @@ CRITERION_INVARIANTS = {
 }
 PARTS = {"model": MODEL_INVARIANTS, "loss": LOSS_INVARIANTS, "augment": TRANSFORM_INVARIANTS, "transform": TRANSFORM_INVARIANTS,
          "optimizer": OPTIMIZER_INVARIANTS, "criterion": CRITERION_INVARIANTS}
-DECAY_LR = 1e-2  # the step size of the weight-decay check: any positive lr shows where the decay acts
 CONFIG_INVARIANTS = tuple(f"{part}.{name}" for part, invariants in PARTS.items() for name in invariants)
-
-
 
 
 def _training_parts(config: Config, max_examples: int) -> list[Result]:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
-from regbench.train import rngs_restored, seed_everything
+from regbench.checks.objects import built
 
 __all__ = [
     "KINDS",
@@ -113,11 +113,7 @@ class ModelSpec:
             sizes = (self.input_size, self.hidden_size, self.output_size)
             kwargs = {"dropout_prob": self.dropout_prob} if self.kind == "dropout" else {}
             make = functools.partial(model_class or _regbench_class(self.kind), *sizes, **kwargs)
-        if not reseed:
-            return make().to(device)
-        with rngs_restored():  # built on the CPU; leave the global RNGs as they were
-            seed_everything(self.seed)
-            return make().to(device)
+        return (built(make, self.seed) if reseed else make()).to(device)  # built on the CPU, the global RNGs left as they were
 
     def __str__(self) -> str:
         if self.kind == "yours":
