@@ -20,8 +20,8 @@ from regbench.models import FullyConnectedDropout
 # Enough masked units that an error of a few percent is far outside the statistical bounds: with
 # 50,000 equal terms Hoeffding's bound at alpha = 1e-10 is 3.44 / (sqrt(50,000) (1 - p)) =
 # 1.5% / (1 - p) of the expected sum; a missing 1/(1-p) rescaling takes p of it, so it is caught
-# whenever p (1 - p) > 3% (any p in [0.04, 0.96]), while the exact binomial test sees a drop-rate
-# error of about 3.3 / sqrt(50,000) = 1.5 percentage points.
+# whenever p (1 - p) > 3% (any p in [0.04, 0.96]). (The drop count's exact binomial test is the
+# engine's dropout_train_statistics, run by test_invariants.py.)
 EFFECTIVE_UNITS = 50_000
 MAX_ROWS = 200_000  # cap on repeated rows, a few MB however degenerate the generated example
 
