@@ -36,7 +36,7 @@ from regbench.errors import UsageError
 from regbench.stopping import EarlyStopping
 from regbench.targets import is_target, load_target
 
-__all__ = ["BUILTINS", "CONFIGS", "FACTORIES", "Config", "ConfigError", "expand_grids", "load_configs", "parse_value", "select_configs"]
+__all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "expand_grids", "load_configs", "parse_value", "select_configs"]
 
 BatchTransform = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
 
@@ -50,6 +50,10 @@ FACTORIES: dict[str, tuple[str, ...]] = {
     "optimizer": ("params",),  # optimizer(<parameter groups>, lr=<the run's lr>, **optimizer_args)
     "stopping": (),  # stopping(**stopping_args) -> EarlyStopping (None: train every epoch)
 }
+# What a run fills in from its dataset, for any factory whose signature names it and whose config does not set it:
+# one sample's shape (C, H, W) or (D,), and the number of classes. A config's hash leaves them out unless it sets them,
+# since they describe the data, not the regularizer.
+DATA_ARGUMENTS = ("input_shape", "num_classes")
 HASH_LENGTH = 12  # hex digits: 48 bits, no accidental collision among any number of configs a person writes
 
 
@@ -137,18 +141,18 @@ class Config:
 
     # ------------------------------------------------------------------ building
 
-    def build_model(self) -> nn.Module:
-        """A freshly initialized model (seed first for a repeatable run)."""
-        return _expect(self._call("model"), nn.Module, self.name, "model")
+    def build_model(self, data: Optional[Mapping[str, Any]] = None) -> nn.Module:
+        """A freshly initialized model (seed first for a repeatable run), sized by ``data`` (DATA_ARGUMENTS) where its factory asks."""
+        return _expect(self._call("model", data=data), nn.Module, self.name, "model")
 
-    def build_criterion(self) -> nn.Module:
+    def build_criterion(self, data: Optional[Mapping[str, Any]] = None) -> nn.Module:
         """The base criterion on (logits, targets): cross-entropy unless the config says otherwise."""
-        return _expect(self._call("criterion"), Callable, self.name, "criterion")
+        return _expect(self._call("criterion", data=data), Callable, self.name, "criterion")
 
-    def build_loss(self, model: nn.Module) -> nn.Module:
+    def build_loss(self, model: nn.Module, data: Optional[Mapping[str, Any]] = None) -> nn.Module:
         """The base criterion, plus this config's penalty on ``model``'s weights when it has one."""
-        base = self.build_criterion()
-        return base if self.loss is None else _expect(self._call("loss", base, model), Callable, self.name, "loss")
+        base = self.build_criterion(data)
+        return base if self.loss is None else _expect(self._call("loss", base, model, data=data), Callable, self.name, "loss")
 
     def build_optimizer(self, model: nn.Module, lr: float, *, fused: bool = False) -> torch.optim.Optimizer:
         """The optimizer over the model's parameters at ``lr``; ``fused`` where the optimizer takes it and the config leaves it open.
@@ -168,17 +172,30 @@ class Config:
         """The early-stopping rule, or None to train every epoch."""
         return None if self.stopping is None else _expect(self._call("stopping"), EarlyStopping, self.name, "stopping")
 
-    def build_augment(self) -> Optional[BatchTransform]:
+    def build_augment(self, data: Optional[Mapping[str, Any]] = None) -> Optional[BatchTransform]:
         """The fast engine's batch augmentation, or None for none."""
-        return None if self.augment is None else _expect(self._call("augment"), Callable, self.name, "augment")
+        return None if self.augment is None else _expect(self._call("augment", data=data), Callable, self.name, "augment")
 
-    def build_transform(self) -> Optional[Callable]:
+    def build_transform(self, data: Optional[Mapping[str, Any]] = None) -> Optional[Callable]:
         """The notebook engine's PIL-image train transform, or None for none."""
-        return None if self.transform is None else _expect(self._call("transform"), Callable, self.name, "transform")
+        return None if self.transform is None else _expect(self._call("transform", data=data), Callable, self.name, "transform")
 
-    def _call(self, name: str, *leading: Any, **extra: Any) -> Any:
-        """factory(*leading, **{**extra, **args}): the config's keywords win over regbench's defaults (an lr of its own)."""
-        return getattr(self, name)(*leading, **{**extra, **getattr(self, f"{name}_args")})
+    def _call(self, name: str, *leading: Any, data: Optional[Mapping[str, Any]] = None, **extra: Any) -> Any:
+        """factory(*leading, **{**extra, **fitted, **args}): the config's keywords win over what the data fills in and regbench's defaults."""
+        factory, args = getattr(self, name), getattr(self, f"{name}_args")
+        fitted = {}
+        if data:
+            signature = _signature(factory)
+            takes = signature.parameters if signature is not None else {}
+            fitted = {k: v for k, v in data.items() if k in DATA_ARGUMENTS and k in takes and k not in args}
+        return factory(*leading, **{**extra, **fitted, **args})
+
+    def fits(self, field: str) -> tuple[str, ...]:
+        """The DATA_ARGUMENTS a factory field takes from the data: named in its signature and not set by the config."""
+        factory = getattr(self, field)
+        signature = _signature(factory) if factory is not None else None
+        takes = signature.parameters if signature is not None else {}
+        return tuple(k for k in DATA_ARGUMENTS if k in takes and k not in getattr(self, f"{field}_args"))
 
     # ------------------------------------------------------------------ describing
 
@@ -327,7 +344,8 @@ def _defaults(factory: Any, leading: int, given: Mapping[str, Any]) -> dict:
         return {}
     out = {}
     for param in list(signature.parameters.values())[leading:]:
-        if param.name in given or param.default is inspect.Parameter.empty or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if param.name in given or param.name in DATA_ARGUMENTS or param.default is inspect.Parameter.empty \
+                or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         try:
             out[param.name] = _described(param.default)

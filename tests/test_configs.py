@@ -86,7 +86,7 @@ def test_the_description_is_stable_json_and_the_hash_covers_what_is_built():
     described = l1.describe()
     assert json.loads(json.dumps(described)) == described
     assert described["loss"] == {"factory": "regbench.losses:LassoLoss", "args": {"l1_lambda": 1e-4}, "defaults": {}}
-    assert described["model"]["defaults"] == {"input_size": 784, "hidden_size": 500, "output_size": 10}  # what the factory fills in counts too
+    assert described["model"]["defaults"] == {"input_size": None, "hidden_size": 500, "output_size": None}  # what the factory fills in counts too; the data fills in the rest
     renamed = Config(name="lasso", description="another text", model=models.FullyConnected, loss=losses.LassoLoss, loss_args={"l1_lambda": 1e-4})
     assert renamed.hash == l1.hash and len({c.hash for c in BUILTINS}) == len(BUILTINS)
     stronger = Config(name="l1", model=models.FullyConnected, loss=losses.LassoLoss, loss_args={"l1_lambda": 1e-3})
@@ -194,3 +194,18 @@ def test_grid_values_are_parsed_like_the_argument_they_replace():
     """Numbers, booleans and None from text; an int where a float stands becomes a float (so it hashes like one)."""
     assert [parse_value(t, 0.5) for t in ("0", "1e-3", "2")] == [0.0, 1e-3, 2.0]
     assert [parse_value(t, 3) for t in ("7", "true", "None", "relu")] == [7, True, None, "relu"]
+
+
+def test_factories_are_sized_by_the_data_unless_the_config_sets_it():
+    """input_shape and num_classes come from the dataset where the factory takes them; a config's own value wins and is hashed."""
+    baseline = CONFIGS["baseline"]
+    model = baseline.build_model({"input_shape": (3, 32, 32), "num_classes": 100})
+    assert (model.linear_1.in_features, model.linear_2.out_features) == (3072, 100)
+    assert baseline.build_model().linear_1.in_features == 784  # no data: the notebook's digits
+    assert "input_shape" not in baseline.describe()["model"]["defaults"]  # the data's, not the config's
+    fixed = Config(name="fixed", model=models.FullyConnected, model_args={"input_shape": (1, 28, 28)})
+    assert fixed.build_model({"input_shape": (30,), "num_classes": 2}).linear_1.in_features == 784
+    assert fixed.hash != baseline.hash
+    sized = Config(name="sized", model=models.FullyConnected, model_args={"input_size": 784})
+    with pytest.raises(ValueError, match=r"input_size=784 does not fit the data: its input_shape gives 3072"):
+        sized.build_model({"input_shape": (3, 32, 32), "num_classes": 10})
