@@ -25,7 +25,8 @@ from torchvision.datasets import MNIST
 
 from regbench.augment import notebook_train_transform
 from regbench.configs import CONFIGS
-from regbench.data import Split, load_dataset, select_n_per_class
+from regbench.data import Split, select_n_per_class
+from regbench.datasets import load_dataset
 from regbench.experiment import Settings, make_loaders
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
@@ -55,7 +56,7 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory, split: Split) -> Path:
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for prefix in ("train", "t10k"):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", split.train.data.numpy())
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", split.train.data[:, 0].numpy())
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", split.train.targets.numpy())
     return root
 

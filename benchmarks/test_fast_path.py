@@ -36,7 +36,8 @@ from torch.utils.data import DataLoader
 from regbench import results
 from regbench.augment import BatchAugment, notebook_train_transform
 from regbench.configs import CONFIGS
-from regbench.data import Split, TensorLoader, load_dataset
+from regbench.data import Split, TensorLoader
+from regbench.datasets import load_dataset
 from regbench.experiment import Settings
 from regbench.models import FullyConnected
 from regbench.matrix import run_matrix

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from regbench import results
 from regbench.configs import CONFIGS
-from regbench.data import load_dataset
+from regbench.datasets import load_dataset
 from regbench.experiment import Settings, run_one
 from regbench.records import RunRecord
+from regbench.spec import RunSpec
 
 pytestmark = pytest.mark.benchmark
 
@@ -44,9 +44,9 @@ class Matrix:
 
     def write(self) -> None:
         """The same document `regbench run` writes, with the same settings keys."""
-        ran = [CONFIGS[name] for name in dict.fromkeys(r.config for r in self.runs)]
-        doc = results.matrix_results(self.runs, configs=ran, training=asdict(self.settings), seeds=SEEDS, dataset=DATASET,
-                                     split=self.split, n_train=N_TRAIN, n_test=N_TEST, wall_seconds=time.perf_counter() - self.started)
+        ran = tuple(CONFIGS[name] for name in dict.fromkeys(r.config for r in self.runs))
+        spec = RunSpec(configs=ran, datasets=(self.split.dataset,), seeds=SEEDS, settings=self.settings, n_train=N_TRAIN, n_test=N_TEST)
+        doc = results.matrix_results(self.runs, spec, [self.split], wall_seconds=time.perf_counter() - self.started)
         results.write_json(self.path, doc)
 
 

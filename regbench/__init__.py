@@ -2,7 +2,8 @@
 
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.configs import CONFIGS, Config, ConfigError, select_configs
-from regbench.data import ImageDataset, Split, TensorLoader, embedded_digits, load_dataset, load_idx, select_n_per_class, small_data_split
+from regbench.data import ImageDataset, Samples, Split, TensorLoader, embedded_digits, load_idx, select_n_per_class, small_data_split
+from regbench.datasets import Dataset, load_dataset, select_datasets
 from regbench.losses import ElasticNetLoss, LassoLoss, LossParts, MixedL1L2Loss, PenaltyLoss, RidgeLoss, penalized_parameters
 from regbench.metrics import generalization_gap, mean_abs_weight, sparsity, weight_histogram
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
@@ -18,6 +19,7 @@ __all__ = [
     "CONFIGS",
     "Config",
     "ConfigError",
+    "Dataset",
     "ElasticNetLoss",
     "FullyConnected",
     "FullyConnectedBatchNorm",
@@ -31,6 +33,7 @@ __all__ = [
     "PenaltyLoss",
     "RidgeLoss",
     "RunRecord",
+    "Samples",
     "Split",
     "TensorLoader",
     "TrainingDiverged",
@@ -50,6 +53,7 @@ __all__ = [
     "run",
     "seed_everything",
     "select_configs",
+    "select_datasets",
     "select_n_per_class",
     "small_data_split",
     "sparsity",

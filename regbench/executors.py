@@ -12,7 +12,7 @@ never raises for a failing cell:
   gets is recorded as "crashed";
 - a cell past the time limit is recorded as "timeout" (checked after every epoch).
 
-Workers get the data by reference (``data.DataRef``): the dataset's name, root and content hash,
+Workers get the data by reference (``datasets.DataRef``): the Dataset that loads it and its content hash,
 loaded once per worker process and refused if its hash differs from the driver's.
 
 Local pool: ``concurrent.futures.ProcessPoolExecutor`` with the 'spawn' start method (forking a
@@ -37,7 +37,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from regbench.data import DataRef, resolve
+from regbench.datasets import DataRef, resolve
 from regbench.errors import UsageError
 from regbench.experiment import Cell, Settings, make_record, run_cell
 from regbench.records import RunRecord

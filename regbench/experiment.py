@@ -2,8 +2,9 @@
 
 This is where the pieces meet: data (a ``Split``) -> augmentation -> model + loss -> training ->
 metrics. It returns a ``RunRecord`` (``regbench.records``). Every part comes from the config's
-factories, so any model that takes (N, 1, 28, 28) images trains here, a small CNN as well as
-the notebook's MLP.
+factories, sized by the data where a factory asks (``configs.DATA_ARGUMENTS``: the sample shape
+and the number of classes), so any model that takes the dataset's samples trains here: a small
+CNN on CIFAR-10 as well as the notebook's MLP on digits or on a table of features.
 
 Two engines feed the same training loop:
 - ``fast`` (default): each split is one tensor on the training device, converted once; batches
@@ -20,21 +21,21 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch.utils.data import DataLoader
 
 from regbench import augment, metrics
 from regbench.configs import Config, ConfigError
-from regbench.data import ImageDataset, Split, TensorLoader, holdout_split, select_n_per_class
+from regbench.data import Samples, Split, TensorLoader, first_per_class, holdout_split
 from regbench.errors import UsageError, first_line
 from regbench.records import Measurement, RunRecord
 from regbench.stopping import EarlyStopping
 from regbench.losses import loss_parts
 from regbench.train import Batches, History, TrainingDiverged, TrainingTimeout, evaluate, rngs_restored, seed_everything, train_model
 
-__all__ = ["ENGINES", "Cell", "Prepared", "Settings", "check_engine", "evaluation_batches", "make_loaders", "make_record", "measure", "preflight",
+__all__ = ["ENGINES", "Cell", "NotApplicable", "Prepared", "Settings", "check_engine", "evaluation_batches", "make_loaders", "make_record", "measure", "preflight",
            "prepare", "run_cell", "run_one"]
 
 ENGINES = ("fast", "notebook")
@@ -60,10 +61,11 @@ class Settings:
 
 @dataclass(frozen=True)
 class Cell:
-    """One (config, seed) of a matrix: the unit every engine and executor trains."""
+    """One (dataset, config, seed) of a matrix: the unit every engine and executor trains."""
 
     config: Config
     seed: int
+    dataset: Optional[str] = None  # the name of the split it trains on (records name it); None for a split made by hand
 
 
 def check_engine(config: Config, engine: str) -> None:
@@ -81,25 +83,30 @@ def make_loaders(config: Config, seed: int, split: Split, settings: Settings) ->
     """(augmented training batches, clean training set, test set) for the chosen engine."""
     order = torch.Generator().manual_seed(seed)  # shuffling (and, on the fast engine, augmentation) for this seed
     if settings.engine == "notebook":
-        train = split.train.subset(torch.arange(len(split.train)), transform=config.build_transform() or augment.test_transform())
+        train = split.train.subset(torch.arange(len(split.train)), transform=config.build_transform(split.fit) or _to_tensor(split.train))
         return (DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
                 *(evaluation_batches(s, settings) for s in (split.train, split.test)))
     train_x, train_y = split.train.tensors(settings.device)
     return (
-        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.build_augment()),
+        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.build_augment(split.fit)),
         *(evaluation_batches(s, settings) for s in (split.train, split.test)),
     )
 
 
-def evaluation_batches(images: ImageDataset, settings: Settings) -> Batches:
+def evaluation_batches(samples: Samples, settings: Settings) -> Batches:
     """Clean (un-augmented) batches of a data set for measuring, as the engine reads them.
 
     The notebook batches its test loader like its training loader (DataLoader(test_data,
     batch_size=batch_size)); the fast engine evaluates resident tensors in large batches.
     """
     if settings.engine == "notebook":
-        return DataLoader(images.subset(torch.arange(len(images)), transform=augment.test_transform()), batch_size=settings.batch_size)
-    return TensorLoader(*images.tensors(settings.device), batch_size=EVAL_BATCH)
+        return DataLoader(samples.subset(torch.arange(len(samples)), transform=_to_tensor(samples)), batch_size=settings.batch_size)
+    return TensorLoader(*samples.tensors(settings.device), batch_size=EVAL_BATCH)
+
+
+def _to_tensor(samples: Samples) -> Optional[Callable]:
+    """The notebook's test transform (ToTensor) for images; feature vectors index as tensors already."""
+    return augment.test_transform() if samples.kind == "images" else None
 
 
 def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> Measurement:
@@ -149,8 +156,8 @@ def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prep
     """
     seed_everything(seed)
     device = torch.device(settings.device)
-    model = config.build_model().to(device)
-    loss_fn = config.build_loss(model)
+    model = config.build_model(split.fit).to(device)
+    loss_fn = config.build_loss(model, split.fit)
     if isinstance(loss_fn, torch.nn.Module):
         loss_fn = loss_fn.to(device)  # a loss with buffers of its own (class weights) follows the model
     optimizer = config.build_optimizer(model, settings.lr, fused=settings.engine == "fast")
@@ -158,10 +165,14 @@ def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prep
     if stopping is not None:
         kept, held = holdout_split(split.train, stopping.validation_fraction)
         holdout = split.train.subset(held)
-        split = Split(split.train.subset(kept), split.test, split.source)
+        split = split.cut(train=kept)
     return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings), stopping=stopping,
                     holdout=evaluation_batches(holdout, settings) if holdout is not None else None,
                     validation_size=len(holdout) if holdout is not None else 0)
+
+
+class NotApplicable(ConfigError):
+    """A config that cannot train on one dataset (a model built for another shape, an image augmentation on feature vectors)."""
 
 
 PREFLIGHT_PER_CLASS = 2  # images per class for one forward pass and loss: BatchNorm's train mode and a held-out split both work, and it is cheap
@@ -170,31 +181,32 @@ PREFLIGHT_PER_CLASS = 2  # images per class for one forward pass and loss: Batch
 def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
     """Build every part of a config once and push one batch through its model and loss, before any training.
 
-    A mistake (a keyword the factory refuses, a model that does not take 28x28 images, a loss
-    that does not return a scalar) is reported here in one line naming the config, not minutes
-    into a matrix or inside a worker process. Global RNGs are left as they were. Returns the
-    built run (seed 0, tiny data), from which engines read what a config means.
+    A mistake (a keyword the factory refuses, a model built for another shape, an image
+    augmentation on feature vectors, a loss that does not return a scalar) is reported here in
+    one line naming the config and the dataset, not minutes into a matrix or inside a worker
+    process; what fails only with this dataset's data is ``NotApplicable``. Global RNGs are left
+    as they were. Returns the built run (seed 0, tiny data), from which engines read what a config means.
     """
     check_engine(config, settings.engine)
-    tiny = Split(split.train.subset(select_n_per_class(split.train, PREFLIGHT_PER_CLASS)),
-                 split.test.subset(torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test)))), split.source)
+    tiny = split.cut(train=torch.cat(first_per_class(split.train, PREFLIGHT_PER_CLASS, classes=split.classes)),
+                     test=torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test))))
+    where = f"config {config.name!r} on dataset {split.name!r} ({split.kind} {split.sample_shape}, {split.classes} classes)"
     with rngs_restored():
         try:
             run = prepare(config, 0, tiny, settings)
         except UsageError:
             raise
         except Exception as error:
-            raise ConfigError(f"config {config.name!r}: building it failed: {type(error).__name__}: {first_line(error)}") from error
-        inputs, targets = next(iter(run.train))
+            raise NotApplicable(f"{where}: building it failed: {type(error).__name__}: {first_line(error)}") from error
         try:
+            inputs, targets = next(iter(run.train))
             run.model.train()
             outputs = run.model(inputs.to(torch.device(settings.device)))
             parts = loss_parts(run.loss_fn, outputs, targets.to(outputs.device))
         except Exception as error:
-            raise ConfigError(f"config {config.name!r}: the model and loss failed on a training batch of shape {tuple(inputs.shape)}: "
-                              f"{type(error).__name__}: {first_line(error)}") from error
+            raise NotApplicable(f"{where}: its augmentation, model and loss failed on a training batch: {type(error).__name__}: {first_line(error)}") from error
         if parts.total.ndim != 0 or not parts.total.is_floating_point():
-            raise ConfigError(f"config {config.name!r}: the loss returned a tensor of shape {tuple(parts.total.shape)} and dtype "
+            raise ConfigError(f"{where}: the loss returned a tensor of shape {tuple(parts.total.shape)} and dtype "
                               f"{parts.total.dtype}; training needs a floating-point scalar (reduce with mean or sum)")
     return run
 
@@ -211,7 +223,7 @@ def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution
     if run is not None and run.stopping is not None and finished:  # what early stopping chose, and on how many held-out images
         stopping = {"chosen_epoch": history.chosen_epoch, "epochs_trained": len(history.epochs), "validation_size": run.validation_size}
     return RunRecord(
-        config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, engine=settings.engine, execution=execution, members=members,
+        config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, dataset=cell.dataset, engine=settings.engine, execution=execution, members=members,
         torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status=status or ("diverged" if error is not None else "ok"), error=error,
         measurement=measurement, history=history.epochs if history is not None else [],
         samples_per_second=history.samples_per_second if finished else None, train_seconds=history.train_seconds if finished else None,
@@ -232,11 +244,11 @@ def run_one(config: Config, seed: int, split: Split, settings: Settings, *, prog
             device=device, progress=progress, desc=f"{config.name} seed {seed}", stopping=run.stopping, holdout=run.holdout, deadline=deadline,
         )
     except TrainingDiverged as exc:
-        return make_record(Cell(config, seed), settings, error=str(exc), run_seconds=time.perf_counter() - started)
+        return make_record(Cell(config, seed, split.name), settings, error=str(exc), run_seconds=time.perf_counter() - started)
     except TrainingTimeout as exc:
-        return make_record(Cell(config, seed), settings, error=f"{exc} ({time_limit:g} s)", status="timeout", run_seconds=time.perf_counter() - started)
+        return make_record(Cell(config, seed, split.name), settings, error=f"{exc} ({time_limit:g} s)", status="timeout", run_seconds=time.perf_counter() - started)
     measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
-    return make_record(Cell(config, seed), settings, measurement=measurement, history=history, run=run, run_seconds=time.perf_counter() - started)
+    return make_record(Cell(config, seed, split.name), settings, measurement=measurement, history=history, run=run, run_seconds=time.perf_counter() - started)
 
 
 TRACEBACK_LINES = 6  # of an exception a cell raised, kept in its record: the innermost frames and the message

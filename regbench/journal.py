@@ -1,8 +1,8 @@
 """The journal: every finished cell of a matrix, one JSON line each, written the moment the cell finishes.
 
 It lives in the output folder as ``journal.jsonl``. The first line is a header holding the
-run's fingerprint: what decides a cell's numbers apart from its config and seed (epochs, batch
-size, lr, device, engine, and the data with its content hash). Every later line is one record
+run's fingerprint (``spec.fingerprint``): what decides a cell's numbers apart from its dataset,
+config and seed (epochs, batch size, lr, device, engine, each dataset with its content hash, the code). Every later line is one record
 (``RunRecord.as_dict``), appended, flushed and fsynced, so a crash or a Ctrl-C loses only the
 cells in flight; results.json, the report and the plots are assembled from it.
 
@@ -38,9 +38,9 @@ class Journal:
 
     def __init__(self, path: Path, fingerprint: dict, records: list[RunRecord]) -> None:
         self.path, self.fingerprint = path, fingerprint
-        self.latest: dict[tuple[str, int], RunRecord] = {}
+        self.latest: dict[tuple[Optional[str], str, int], RunRecord] = {}
         for record in records:
-            self.latest[(record.config, record.seed)] = record  # a later line supersedes an earlier one (a retried cell)
+            self.latest[_key(record)] = record  # a later line supersedes an earlier one (a retried cell)
 
     @classmethod
     def open(cls, folder: Path | str, fingerprint: dict, definitions: dict[str, str]) -> "Journal":
@@ -64,15 +64,24 @@ class Journal:
                                    f"as {definitions[record.config]}; resuming would mix them: rename the config, use another --out, or remove the journal")
         return cls(path, fingerprint, records)
 
-    def done(self, config: str, seed: int) -> Optional[RunRecord]:
+    def done(self, dataset: Optional[str], config: str, seed: int) -> Optional[RunRecord]:
         """The cell's final record (ok or diverged), or None when it must be trained (never, or it errored, crashed or timed out)."""
-        record = self.latest.get((config, seed))
+        record = self.latest.get((dataset, config, seed))
         return record if record is not None and record.final else None
+
+    def __len__(self) -> int:
+        """Cells it holds a final record of: what a resumed run will not train again."""
+        return sum(r.final for r in self.latest.values())
 
     def append(self, record: RunRecord) -> None:
         """One more finished cell, on disk before this returns."""
         append_line(self.path, record.as_dict())
-        self.latest[(record.config, record.seed)] = record
+        self.latest[_key(record)] = record
+
+
+def _key(record: RunRecord) -> tuple[Optional[str], str, int]:
+    """A cell's identity: dataset, config, seed."""
+    return record.dataset, record.config, record.seed
 
 
 def _read(path: Path) -> tuple[Optional[dict], list[RunRecord]]:

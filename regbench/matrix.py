@@ -1,4 +1,7 @@
-"""The matrix: every (config, seed) cell, checked, grouped and handed to the execution that trains it fastest.
+"""The matrix: every (dataset, config, seed) cell, checked, grouped and handed to the execution that trains it fastest.
+
+It is the one owner of a run's cells: it asks the journal what is done, sizes the worker
+processes, and hands each dataset's cells down to the engines and the executor. In order:
 
 1. Preflight: each config is built once and fed one batch (``experiment.preflight``), so a
    mistake stops the run, named, before anything trains.
@@ -16,7 +19,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
@@ -24,27 +27,38 @@ from tqdm.auto import tqdm
 
 from regbench import stacked
 from regbench.configs import Config
-from regbench.data import Split, reference
+from regbench.data import Split
+from regbench.datasets import reference
 from regbench.errors import UsageError
 from regbench.executors import Executor, default_workers, make_executor, usable_workers, worker_threads
-from regbench.experiment import Cell, Settings, preflight, prepare
+from regbench.experiment import Cell, NotApplicable, Settings, preflight, prepare
 from regbench.journal import Journal
 from regbench.records import EXECUTIONS, RunRecord
 from regbench.train import train_model
 
-__all__ = ["EXECUTIONS", "choose_execution", "group_configs", "run_matrix"]
+__all__ = ["EXECUTIONS", "NOT_APPLICABLE", "choose_execution", "group_configs", "run_matrix"]
 
 ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
 RESUMED = "resumed"  # ... and of the configs a journal already holds every cell of
+NOT_APPLICABLE = "not applicable"  # in a suite: "dataset/config" -> why that config cannot train on that dataset
 
 
-def group_configs(configs: list[Config], split: Split, settings: Settings) -> tuple[dict[str, list[Config]], dict[str, str]]:
-    """Preflight every config; stackable ones grouped by architecture (named), and why each other one trains one by one."""
+def group_configs(configs: list[Config], split: Split, settings: Settings, *,
+                  refuse: bool = True) -> tuple[dict[str, list[Config]], dict[str, str], dict[str, str]]:
+    """Preflight every config: stackable ones grouped by architecture (named), why each other one trains one by one,
+    and (unless ``refuse``, which raises instead) why each config that cannot apply to this dataset is left out."""
     groups: dict[str, list[Config]] = {}
     architectures: dict[stacked.Architecture, str] = {}
     reasons: dict[str, str] = {}
+    refused: dict[str, str] = {}
     for config in configs:
-        run = preflight(config, split, settings)
+        try:
+            run = preflight(config, split, settings)
+        except NotApplicable as error:
+            if refuse:
+                raise
+            refused[config.name] = str(error)
+            continue
         member = stacked.plan(run) if settings.engine == "fast" else "the notebook engine trains one run at a time"
         if isinstance(member, str):
             reasons[config.name] = member
@@ -53,7 +67,7 @@ def group_configs(configs: list[Config], split: Split, settings: Settings) -> tu
         if arch not in architectures:
             architectures[arch] = _group_name(arch, settings, taken=set(architectures.values()))
         groups.setdefault(architectures[arch], []).append(config)
-    return groups, reasons
+    return groups, reasons, refused
 
 
 def _group_name(arch: stacked.Architecture, settings: Settings, *, taken: set[str]) -> str:
@@ -84,7 +98,7 @@ def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, wor
     def shrunk(batches: int) -> Split:
         """The first few batches of training data and a token test set: enough to time steps."""
         n = min(len(split.train), batches * settings.batch_size)
-        return Split(split.train.subset(torch.arange(n)), split.test.subset(torch.arange(min(len(split.test), 64))), split.source)
+        return split.cut(train=torch.arange(n), test=torch.arange(min(len(split.test), 64)))
 
     def sweep(data: Split) -> float:
         return stacked.time_steps(cells, data, probe)
@@ -104,58 +118,75 @@ def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, wor
     return {"choice": choice, "members": len(cells), "workers": workers, "probe_train_seconds": timings}
 
 
-def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settings, *, execution: Optional[str] = None,
-               workers: Optional[int] = None, executor: Optional[Executor] = None, journal: Optional[Journal] = None,
-               time_limit: Optional[float] = None, progress: Optional[bool] = None) -> tuple[list[RunRecord], dict]:
-    """Every (config, seed), each architecture group stacked or one by one as measured (or told) faster.
+def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split], settings: Settings, *, execution: Optional[str] = None,
+               workers: Optional[int] = None, executor: Executor | str | None = None, scheduler: Optional[str] = None,
+               runs_per_gpu: Optional[int] = None, journal: Optional[Journal] = None, time_limit: Optional[float] = None,
+               progress: Optional[bool] = None) -> tuple[list[RunRecord], dict]:
+    """Every (dataset, config, seed), each architecture group stacked or one by one as measured (or told) faster.
 
-    ``execution`` forces 'sweep' or 'single' (None measures); configs the stacked engine cannot
-    represent, and every config on the notebook engine, train one by one whatever it says.
-    One-by-one cells go to ``executor`` (None: this process, or a local pool of ``workers``
-    processes; None workers: executors.default_workers). With a ``journal``, cells it holds are
-    not trained again and every new record is appended to it as it finishes. ``time_limit``
-    seconds per cell (checked after each epoch). Returns the records in (config, seed) order and,
-    per group, what was decided and why.
+    ``splits`` is one dataset's split or several (a suite). ``execution`` forces 'sweep' or
+    'single' (None measures); configs the stacked engine cannot represent, and every config on
+    the notebook engine, train one by one whatever it says. One-by-one cells go to ``executor``:
+    an Executor, or the name of one ('local', 'dask'; None: 'local') made here with ``workers``
+    processes (None: executors.default_workers for the whole matrix), ``scheduler`` and
+    ``runs_per_gpu``. With a ``journal``, cells it holds are not trained again and every new
+    record is appended to it as it finishes. ``time_limit`` seconds per cell (checked after each
+    epoch). In a suite, a config that cannot apply to one dataset (experiment.NotApplicable) is
+    reported under NOT_APPLICABLE instead of stopping the run; one that applies to none is an
+    error. Returns the records in (dataset, config, seed) order and, per group, what was decided and why.
     """
     if execution not in (None, *EXECUTIONS):
         raise UsageError(f"unknown execution {execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
     if seeds < 1:
         raise UsageError(f"seeds must be >= 1, got {seeds}")
-    planned = [Cell(c, s) for c in configs for s in range(seeds)]
-    records = {(c.config.name, c.seed): journal.done(c.config.name, c.seed) for c in planned} if journal is not None else {}
-    records = {k: r for k, r in records.items() if r is not None}
-    todo = lambda chosen: [Cell(c, s) for c in chosen for s in range(seeds) if (c.name, s) not in records]  # noqa: E731
-    pending = [c for c in configs if todo([c])]  # a config whose every cell is in the journal is not built again
-    groups, reasons = group_configs(pending, split, settings)
-    owned = executor is None
+    splits = [splits] if isinstance(splits, Split) else list(splits)
+    suite = len(splits) > 1
+    records: dict[tuple, RunRecord] = {}
+    if journal is not None:
+        found = {(s.name, c.name, k): journal.done(s.name, c.name, k) for s in splits for c in configs for k in range(seeds)}
+        records = {key: r for key, r in found.items() if r is not None}
+    todo = lambda split, chosen: [Cell(c, k, split.name) for c in chosen for k in range(seeds) if (split.name, c.name, k) not in records]  # noqa: E731
+    plans, not_applicable = [], {}
+    for split in splits:
+        pending = [c for c in configs if todo(split, [c])]  # a config whose every cell is in the journal is not built again
+        groups, reasons, refused = group_configs(pending, split, settings, refuse=not suite)
+        not_applicable.update({f"{split.name}/{name}": why for name, why in refused.items()})
+        plans.append((split, pending, groups, reasons))
+    _check_applicable(configs, splits, not_applicable)
+    planned = [Cell(c, k, s.name) for s in splits for c in configs for k in range(seeds) if f"{s.name}/{c.name}" not in not_applicable]
+    owned = not isinstance(executor, Executor)
     if owned:
-        if workers is None:
-            workers = default_workers(settings, len(planned), samples=len(planned) * settings.epochs * len(split.train))
-        executor = make_executor("local", workers=usable_workers(workers))  # before the probe, which credits one-by-one runs with the workers
+        executor = _make_executor(executor or "local", settings, planned, splits, workers=workers, scheduler=scheduler, runs_per_gpu=runs_per_gpu)
     decisions: dict[str, dict] = {}
-    stacks, singles = [], []
-    if len(pending) < len(configs):
-        decisions[RESUMED] = {"choice": "resumed", "members": 0, "configs": [c.name for c in configs if c not in pending]}
-    for name, members in groups.items():
-        cells = todo(members)
-        decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=executor.workers)
-        decisions[name] = {**decision, "configs": [c.name for c in members]}
-        if decision["choice"] == "sweep":
-            stacks.append(cells)
-        else:
-            decisions[name].update(executor.describe())
+    work = []  # per dataset: (split, stacked groups of cells, one-by-one cells)
+    for split, pending, groups, reasons in plans:
+        prefix = f"{split.name}/" if suite else ""
+        stacks, singles = [], []
+        if len(pending) < len(configs):
+            decisions[prefix + RESUMED] = {"choice": "resumed", "members": 0, "configs": [c.name for c in configs if c not in pending]}
+        for name, members in groups.items():
+            cells = todo(split, members)
+            decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=executor.workers)
+            decisions[prefix + name] = {**decision, "configs": [c.name for c in members]}
+            if decision["choice"] == "sweep":
+                stacks.append(cells)
+            else:
+                decisions[prefix + name].update(executor.describe())
+                singles += cells
+        if reasons:
+            cells = todo(split, [c for c in configs if c.name in reasons])
+            decisions[prefix + ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), **executor.describe(), "reasons": reasons}
             singles += cells
-    if reasons:
-        cells = todo([c for c in configs if c.name in reasons])
-        decisions[ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), **executor.describe(), "reasons": reasons}
-        singles += cells
+        work.append((split, stacks, singles))
+    if not_applicable:
+        decisions[NOT_APPLICABLE] = not_applicable
     bar = tqdm(total=len(planned), initial=len(records), desc="cells", unit="cell", disable=None if progress is None else not progress,
                leave=False, dynamic_ncols=True)
     failures = 0
 
     def finished(record: RunRecord) -> None:
         nonlocal failures
-        records[(record.config, record.seed)] = record
+        records[(record.dataset, record.config, record.seed)] = record
         if journal is not None:
             journal.append(record)
         failures += not record.ok
@@ -164,13 +195,32 @@ def run_matrix(configs: list[Config], seeds: int, split: Split, settings: Settin
             bar.set_postfix(failed=failures)
 
     try:
-        for cells in stacks:
-            for record in stacked.run_group(cells, split, settings):
+        for split, stacks, singles in work:
+            for cells in stacks:
+                for record in stacked.run_group(cells, split, settings):
+                    finished(record)
+            for record in executor.run(singles, reference(split), settings, time_limit=time_limit):
                 finished(record)
-        for record in executor.run(singles, reference(split), settings, time_limit=time_limit):
-            finished(record)
     finally:
         bar.close()
         if owned:
             executor.close()
-    return [records[(c.config.name, c.seed)] for c in planned], decisions
+    return [records[(c.dataset, c.config.name, c.seed)] for c in planned], decisions
+
+
+def _check_applicable(configs: list[Config], splits: list[Split], not_applicable: dict[str, str]) -> None:
+    """A config that applies to no dataset of a suite is a mistake in the config, not a mismatch: stop, as a single dataset would."""
+    for config in configs:
+        whys = [not_applicable.get(f"{s.name}/{config.name}") for s in splits]
+        if whys and all(whys):
+            raise NotApplicable(whys[0])
+
+
+def _make_executor(name: str, settings: Settings, cells: list[Cell], splits: list[Split], *, workers: Optional[int],
+                   scheduler: Optional[str], runs_per_gpu: Optional[int]) -> Executor:
+    """The executor a run asked for, sized here for the whole matrix: the one place worker processes are counted."""
+    if workers is None and name == "local" and not runs_per_gpu:
+        sizes = {s.name: len(s.train) for s in splits}
+        workers = default_workers(settings, len(cells), samples=sum(settings.epochs * sizes[c.dataset] for c in cells))
+    gpus = [str(k) for k in range(torch.cuda.device_count())] if runs_per_gpu and settings.device.startswith("cuda") else None
+    return make_executor(name, workers=usable_workers(workers or 1), scheduler=scheduler, gpus=gpus, runs_per_gpu=runs_per_gpu)

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from regbench.files import atomic_path  # noqa: E402
-from regbench.results import PATH_METRICS, REFERENCE, path_scale, regularization_paths, summarize  # noqa: E402
+from regbench.results import PATH_METRICS, REFERENCE, by_dataset, path_scale, regularization_paths, summarize  # noqa: E402
 
 __all__ = ["save_plots"]
 
@@ -129,13 +129,21 @@ def _numeric(values: list) -> bool:
 
 
 def save_plots(results: dict, out_dir: Path | str) -> list[Path]:
-    """Every plot the runs allow (a histogram needs baseline and its partner, a path a grid); returns the files written."""
-    out_dir, runs = Path(out_dir), results["runs"]
-    written = [
-        weight_histograms(runs, "l1", out_dir / "weights_baseline_vs_l1.png"),
-        weight_histograms(runs, "l2", out_dir / "weights_baseline_vs_l2.png"),
-        learning_curves(runs, out_dir / "learning_curves.png"),
-        gaps(runs, out_dir / "gap.png"),
-    ]
-    written += [regularization_path(path, out_dir / f"path_{path['of']}_{path['argument']}.png") for path in regularization_paths(results)]
+    """Every plot the runs allow (a histogram needs baseline and its partner, a path a grid), per dataset; returns the files written.
+
+    One dataset's plots are named as they always were; in a suite each name ends with its dataset's.
+    """
+    out_dir = Path(out_dir)
+    parts = by_dataset(results)
+    written = []
+    for name, part in parts.items():
+        suffix = f"_{name}" if len(parts) > 1 else ""
+        runs = part["runs"]
+        written += [
+            weight_histograms(runs, "l1", out_dir / f"weights_baseline_vs_l1{suffix}.png"),
+            weight_histograms(runs, "l2", out_dir / f"weights_baseline_vs_l2{suffix}.png"),
+            learning_curves(runs, out_dir / f"learning_curves{suffix}.png"),
+            gaps(runs, out_dir / f"gap{suffix}.png"),
+        ]
+        written += [regularization_path(path, out_dir / f"path_{path['of']}_{path['argument']}{suffix}.png") for path in regularization_paths(part)]
     return [p for p in written if p is not None]

@@ -1,4 +1,4 @@
-"""The run record: what one (config, seed) cell produced, built in one place for every engine and execution.
+"""The run record: what one (dataset, config, seed) cell produced, built in one place for every engine and execution.
 
 Every record has the same fields whatever trained it (one by one in this process or a worker,
 or as a member of a stacked sweep), so results files, the report and the gate read one shape.
@@ -48,6 +48,7 @@ class RunRecord:
     members: int  # runs trained together: the sweep's size, 1 one by one
     torch_threads: int  # speed depends on it; in a worker process it is that worker's share
     run_seconds: float
+    dataset: Optional[str] = None  # the dataset's name (results files older than datasets name it in their settings only)
     status: str = "ok"
     error: Optional[str] = None  # what went wrong, for every status but ok: the message, or an exception's last lines
     measurement: Optional[Measurement] = None
@@ -74,7 +75,7 @@ class RunRecord:
 
     def as_dict(self) -> dict:
         """JSON-ready: identity and provenance first, then every measured value at the top level, then the history."""
-        head = {k: getattr(self, k) for k in ("config", "config_hash", "seed", "status", "engine", "execution", "members")}
+        head = {k: getattr(self, k) for k in ("dataset", "config", "config_hash", "seed", "status", "engine", "execution", "members")}
         if self.error is not None:
             head["error"] = self.error
         measured = asdict(self.measurement) if self.measurement is not None else {}

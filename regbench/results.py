@@ -25,17 +25,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regbench.configs import FACTORIES, Config
+from regbench.configs import FACTORIES
 from regbench.data import Split
 from regbench.files import atomic_path, write_json
 from regbench.errors import UsageError
 from regbench.records import RunRecord
+from regbench.spec import RunSpec, results_settings
 
 __all__ = [
     "SCHEMA_VERSION",
     "ResultsError",
     "atomic_path",
     "build_results",
+    "by_dataset",
     "environment",
     "load_results",
     "read_json",
@@ -96,20 +98,20 @@ def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict)
     return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
 
 
-def matrix_results(runs: list[RunRecord], *, configs: list[Config], training: dict, seeds: int, dataset: str, split: Split,
-                   n_train: int | None, n_test: int | None, wall_seconds: float, execution: dict | None = None) -> dict:
-    """The document a matrix run writes (`regbench run`, the generalization benchmarks): one place for the settings keys the gate compares.
-
-    ``n_train``/``n_test`` are the images per class asked for (None, written "all": every one).
-    """
-    settings = {**training, "seeds": seeds, "dataset": dataset, "data_source": split.source, "execution": execution or {},
-                "n_train_per_class": "all" if n_train is None else n_train, "n_test_per_class": "all" if n_test is None else n_test,
-                "train_size": len(split.train), "test_size": len(split.test), "wall_seconds": wall_seconds}
-    env = environment(training["device"])
+def matrix_results(runs: list[RunRecord], spec: RunSpec, splits: list[Split], *, wall_seconds: float, execution: dict | None = None,
+                   not_applicable: dict[str, str] | None = None) -> dict:
+    """The document a matrix run writes (`regbench run`, the generalization benchmarks): settings from the run's spec
+    (``spec.results_settings``), each dataset described (how it loads, its shape, classes, sizes and content hash), and the
+    (dataset, config) pairs that did not apply."""
+    settings = results_settings(spec, splits, wall_seconds=wall_seconds, execution=execution or {})
+    env = environment(settings["device"])
     threads = sorted({r.torch_threads for r in runs})
     if threads:  # what the runs trained with (a worker process's share), not this process's count
         env["torch_threads"] = threads[0] if len(threads) == 1 else threads
-    return build_results([r.as_dict() for r in runs], settings=settings, env=env, configs={c.name: c.describe() for c in configs})
+    doc = build_results([r.as_dict() for r in runs], settings=settings, env=env, configs={c.name: c.describe() for c in spec.configs})
+    doc["datasets"] = {s.name: s.describe() for s in splits}
+    doc["not_applicable"] = dict(not_applicable or {})
+    return doc
 
 
 def read_json(path: Path | str) -> object:
@@ -183,14 +185,14 @@ def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float,
 
 
 def summarize(runs: list[dict]) -> list[dict]:
-    """Per config, in first-seen order: run counts and mean with 95% CI of each metric."""
-    by_config: dict[str, list[dict]] = {}
+    """Per (dataset, config), in first-seen order: run counts and mean with 95% CI of each metric."""
+    by_config: dict[tuple, list[dict]] = {}
     for run in runs:
-        by_config.setdefault(run["config"], []).append(run)
+        by_config.setdefault((run.get("dataset"), run["config"]), []).append(run)
     summary = []
-    for config, group in by_config.items():
+    for (dataset, config), group in by_config.items():
         ok = [r for r in group if r["status"] == "ok"]
-        row = {"config": config, "runs": len(group), "failed": len(group) - len(ok)}
+        row = {"dataset": dataset, "config": config, "runs": len(group), "failed": len(group) - len(ok)}
         for metric in SUMMARY_METRICS:
             values = [v for v in (_metric(r, metric) for r in ok) if v is not None]
             row[metric] = mean_ci(values)
@@ -219,12 +221,13 @@ def _cell(stat: tuple[float, float, float], fmt: str) -> str:
 
 
 def render_table(summary: list[dict]) -> str:
-    """A markdown table: one row per config, each cell 'mean [95% CI]' across seeds."""
-    header = ["config", "runs"] + [title for _, title, _ in _COLUMNS]
+    """A markdown table: one row per config (per dataset and config when there are several), each cell 'mean [95% CI]' across seeds."""
+    several = len({row.get("dataset") for row in summary}) > 1
+    header = (["dataset"] if several else []) + ["config", "runs"] + [title for _, title, _ in _COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in summary:
         runs = f"{row['runs'] - row['failed']}" + (f" ({row['failed']} diverged)" if row["failed"] else "")
-        cells = [row["config"], runs] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS]
+        cells = ([str(row.get("dataset"))] if several else []) + [row["config"], runs] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -291,8 +294,14 @@ def render_paths(results: dict) -> str:
     return "\n".join(out[1:])
 
 
+def by_dataset(results: dict) -> dict[str, dict]:
+    """A results document per dataset (its runs only), in the order the run named them: each gets a report section and plots."""
+    names = list(results.get("datasets") or {}) or list(dict.fromkeys(r.get("dataset") for r in results["runs"]))
+    return {name: {**results, "runs": [r for r in results["runs"] if r.get("dataset") == name]} for name in names}
+
+
 def render_report(results: dict, plots: list[str]) -> str:
-    """report.md: what ran, where, the summary table, and the plots."""
+    """report.md: what ran, where, the summary table (a section per dataset when there are several), paths and plots."""
     env, settings = results["environment"], results["settings"]
     lines = [
         "# regbench report",
@@ -303,23 +312,33 @@ def render_report(results: dict, plots: list[str]) -> str:
         f"commit {env.get('git_commit') or 'unknown'}; {env['created']}.",
         "",
         f"Each cell: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].",
-        "Accuracies are measured in eval mode on the clean training and test images; sparsity is the",
+        "Accuracies are measured in eval mode on the clean training and test samples; sparsity is the",
         "fraction of penalized weights with |w| < 1e-3.",
-        "",
-        render_table(summarize(results["runs"])),
     ]
-    paths = render_paths(results)
-    if paths:
-        lines += ["", "## Regularization paths", "", f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
-    described = results.get("configs") or {}
-    if described:
-        lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in described.items()]
+    parts = by_dataset(results)
+    described = results.get("datasets") or {}
+    for name, part in parts.items():
+        if len(parts) > 1:
+            d = described.get(name) or {}
+            lines += ["", f"## {name}", "", f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())}, "
+                      f"{d.get('classes', '?')} classes, {d.get('train_size', '?')} train / {d.get('test_size', '?')} test (content hash {d.get('digest', '?')})."]
+        lines += ["", render_table(summarize(part["runs"]))]
+        paths = render_paths(part)
+        if paths:
+            lines += ["", "### Regularization paths" if len(parts) > 1 else "## Regularization paths", "",
+                      f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
+    if results.get("not_applicable"):
+        lines += ["", "## Not applicable (not trained)", ""] + [f"- {pair}: {why}" for pair, why in results["not_applicable"].items()]
+    configs = results.get("configs") or {}
+    if configs:
+        lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in configs.items()]
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     if failed:
         lines += ["", "## Runs that did not finish", ""]
         for r in failed:
             detail = (r.get("error") or "").strip().splitlines()
-            lines.append(f"- {r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else ""))
+            where = f"{r['dataset']}/" if len(parts) > 1 and r.get("dataset") else ""
+            lines.append(f"- {where}{r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else ""))
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"

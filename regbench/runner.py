@@ -15,28 +15,25 @@ worker is a fresh interpreter that imports the script.
 
 from __future__ import annotations
 
-import hashlib
-import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
 import torch
 
 from regbench import results
-from regbench.configs import CONFIGS, FACTORIES, Config, expand_grids, select_configs
-from regbench.data import digest, load_dataset
+from regbench.configs import CONFIGS, Config, expand_grids, select_configs
+from regbench.datasets import DEFAULT, Dataset, select_datasets
 from regbench.errors import UsageError
 from regbench.experiment import Settings
 from regbench.files import atomic_path, write_json
-from regbench.executors import default_workers, make_executor, usable_workers
 from regbench.journal import Journal
-from regbench.matrix import run_matrix
+from regbench.matrix import NOT_APPLICABLE, run_matrix
+from regbench.spec import RunSpec, fingerprint
 from regbench.plots import save_plots
 from regbench.train import flushed_denormals
 
-__all__ = ["REFERENCE", "resolve_device", "run", "source_digest", "write_outputs"]
+__all__ = ["REFERENCE", "resolve_device", "run", "run_spec", "write_outputs"]
 
 REFERENCE = "baseline"  # the unregularized config regularization paths are drawn against
 
@@ -50,44 +47,29 @@ def resolve_device(choice: str) -> str:
     return choice
 
 
-def source_digest(configs: Iterable[Config]) -> str:
-    """A hash of the code that trains: regbench's own modules and every module a config's factories come from.
-
-    A journal records it, so a run resumes only with the same code: a fix to a training loop or
-    to a user's model must not be mixed with results from before it. (Config hashes leave code
-    out on purpose: the gate exists to compare a change of code under the same configs.)
-    """
-    files = set(Path(__file__).parent.rglob("*.py"))
-    for config in configs:
-        for field in FACTORIES:
-            module = sys.modules.get(getattr(getattr(config, field), "__module__", None) or "")
-            path = getattr(module, "__file__", None)
-            if path and not path.startswith(sys.base_prefix) and "site-packages" not in path:  # torch's own factories change with its version
-                files.add(Path(path))
-    h = hashlib.sha256()
-    for path in sorted(files, key=str):
-        h.update(str(path.name).encode() + path.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def run(configs: str | Iterable[str | Config] | None = None, *, grid: Iterable[str] | Mapping[str, Iterable] = (), seeds: int = 5,
         epochs: int = Settings.epochs, batch_size: int = Settings.batch_size, lr: float = Settings.lr, device: str = "auto",
         engine: str = "fast", execution: Optional[str] = None, workers: Optional[int] = None, executor: str = "local",
-        scheduler: Optional[str] = None, runs_per_gpu: Optional[int] = None, time_limit: Optional[float] = None, dataset: str = "digits",
-        root: Path | str | None = None, n_train: int | None = 100, n_test: int | None = 300, out: Path | str | None = None,
-        plots: bool = True, echo: Optional[Callable[[str], None]] = None, progress: Optional[bool] = None) -> dict:
-    """Train every (config, seed) and return the results document; with ``out``, also write results.json, report.md and plots there.
+        scheduler: Optional[str] = None, runs_per_gpu: Optional[int] = None, time_limit: Optional[float] = None,
+        dataset: str | Dataset | Iterable[str | Dataset] = "digits", root: Path | str | None = None, roots: Mapping[str, Path | str] | None = None,
+        n_train: int | None | str = DEFAULT, n_test: int | None | str = DEFAULT, image_size: Optional[int] = None,
+        label_column: Optional[str] = None, out: Path | str | None = None, plots: bool = True, echo: Optional[Callable[[str], None]] = None,
+        progress: Optional[bool] = None) -> dict:
+    """Train every (dataset, config, seed) and return the results document; with ``out``, also write results.json, report.md and plots there.
 
-    ``n_train``/``n_test`` are images per class; None takes them all (data.load_dataset).
+    ``dataset`` is a built-in name, a suite (``"small"``), ``"module:attribute"``, a
+    ``regbench.datasets.Dataset``, or a comma-separated string or list of them; ``root`` is a
+    single dataset's folder or file, ``roots`` maps dataset names to theirs. ``n_train``/``n_test``
+    are samples per class; None takes them all, DEFAULT each dataset's own (datasets.make_dataset).
     ``grid`` expands configs over argument values ('l1.l1_lambda=1e-5,1e-4' strings, or
     {'l1.l1_lambda': [1e-5, 1e-4]}; configs.expand_grids); a run with a grid also trains the
     built-in baseline, unless a config named baseline is given, as its paths' reference.
     ``executor`` is 'local' (``workers`` processes) or 'dask' (``scheduler``, the
     DASK_SCHEDULER_ADDRESS variable, or a LocalCluster of ``workers``); ``runs_per_gpu`` shares
     each GPU among that many runs. With ``out``, every finished cell goes to its journal first,
-    and the same call on the same folder resumes (regbench.journal). Every config is checked and
-    built once before anything trains, so a mistake costs seconds. ``echo`` receives lines saying
-    what is about to train (the command line prints them).
+    and the same call on the same folder resumes (regbench.journal). Every (dataset, config) is
+    checked and built once before anything trains, so a mistake costs seconds. ``echo`` receives
+    lines saying what is about to train (the command line prints them).
     """
     say = echo or (lambda line: None)
     chosen = select_configs(configs)
@@ -97,32 +79,40 @@ def run(configs: str | Iterable[str | Config] | None = None, *, grid: Iterable[s
             chosen.insert(0, CONFIGS[REFERENCE])
             say(f"regbench run: also training the built-in {REFERENCE!r} as the reference of the regularization paths "
                 f"(give a config named {REFERENCE!r} to use your own)")
-    settings = Settings(epochs=epochs, batch_size=batch_size, lr=lr, device=resolve_device(device), engine=engine)
-    split = load_dataset(dataset, root, n_train=n_train, n_test=n_test)
+    datasets = select_datasets(dataset, roots={**({"": root} if root is not None else {}), **(roots or {})}, n_train=n_train, n_test=n_test,
+                               image_size=image_size, label_column=label_column)
+    spec = RunSpec(configs=tuple(chosen), datasets=tuple(datasets), seeds=seeds,
+                   settings=Settings(epochs=epochs, batch_size=batch_size, lr=lr, device=resolve_device(device), engine=engine),
+                   execution=execution, executor=executor, workers=workers, scheduler=scheduler, runs_per_gpu=runs_per_gpu,
+                   time_limit=time_limit, n_train=n_train, n_test=n_test, out=Path(out) if out is not None else None)
+    return run_spec(spec, plots=plots, say=say, progress=progress)
+
+
+def run_spec(spec: RunSpec, *, plots: bool = True, say: Callable[[str], None] = lambda line: None, progress: Optional[bool] = None) -> dict:
+    """A described run, flowing down once: load the data, open the journal, train the matrix, assemble and write the results."""
+    splits = [d.split() for d in spec.datasets]
     journal = None
-    if out is not None:
-        fingerprint = {**asdict(settings), "dataset": dataset, "data_digest": digest(split), "train_size": len(split.train),
-                       "test_size": len(split.test), "torch": torch.__version__, "code_digest": source_digest(chosen)}
-        Path(out).mkdir(parents=True, exist_ok=True)
-        journal = Journal.open(out, fingerprint, {c.name: c.hash for c in chosen})
-        resumed = sum(journal.done(c.name, s) is not None for c in chosen for s in range(seeds))
-        if resumed:
-            say(f"regbench run: resuming from {journal.path}: {resumed} of {len(chosen) * seeds} cells are already there and are not trained again")
-    say(f"regbench run: {len(chosen)} configs x {seeds} seeds, {settings.epochs} epochs, batch {settings.batch_size}, "
-        f"on {settings.device}, {settings.engine} engine; data: {split.source} ({len(split.train)} train / {len(split.test)} test)")
+    if spec.out is not None:
+        spec.out.mkdir(parents=True, exist_ok=True)
+        journal = Journal.open(spec.out, fingerprint(spec, splits), {c.name: c.hash for c in spec.configs})
+        if len(journal):
+            say(f"regbench run: resuming from {journal.path}: {len(journal)} finished cells are there and are not trained again")
+    settings = spec.settings
+    data = "; ".join(f"{s.name}: {s.source} ({len(s.train)} train / {len(s.test)} test, {s.kind} {s.sample_shape}, {s.classes} classes)"
+                     for s in splits)
+    say(f"regbench run: {len(spec.configs)} configs x {spec.seeds} seeds{f' x {len(splits)} datasets' if len(splits) > 1 else ''}, "
+        f"{settings.epochs} epochs, batch {settings.batch_size}, on {settings.device}, {settings.engine} engine; data: {data}")
     started = time.perf_counter()
-    if workers is None and executor == "local" and not runs_per_gpu:
-        cells = len(chosen) * seeds
-        workers = default_workers(settings, cells, samples=cells * settings.epochs * len(split.train))
-    gpus = [str(k) for k in range(torch.cuda.device_count())] if runs_per_gpu and settings.device.startswith("cuda") else None
-    with make_executor(executor, workers=usable_workers(workers or 1), scheduler=scheduler, gpus=gpus, runs_per_gpu=runs_per_gpu) as pool, \
-            flushed_denormals():
-        runs, decisions = run_matrix(chosen, seeds, split, settings, execution=execution, executor=pool, journal=journal,
-                                     time_limit=time_limit, progress=progress)
-    doc = results.matrix_results(runs, configs=chosen, training=asdict(settings), seeds=seeds, dataset=dataset, split=split,
-                                 n_train=n_train, n_test=n_test, wall_seconds=time.perf_counter() - started, execution=decisions)
-    if out is not None:
-        write_outputs(doc, out, plots=plots)
+    with flushed_denormals():
+        runs, decisions = run_matrix(list(spec.configs), spec.seeds, splits, settings, execution=spec.execution, workers=spec.workers,
+                                     executor=spec.executor, scheduler=spec.scheduler, runs_per_gpu=spec.runs_per_gpu, journal=journal,
+                                     time_limit=spec.time_limit, progress=progress)
+    not_applicable = decisions.pop(NOT_APPLICABLE, {})
+    for pair, why in not_applicable.items():
+        say(f"regbench run: not applicable, not trained: {pair}: {why}")
+    doc = results.matrix_results(runs, spec, splits, wall_seconds=time.perf_counter() - started, execution=decisions, not_applicable=not_applicable)
+    if spec.out is not None:
+        write_outputs(doc, spec.out, plots=plots)
     return doc
 
 

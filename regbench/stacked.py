@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from regbench import losses, models
-from regbench.data import Split, TensorLoader
+from regbench.data import Split, TensorLoader, as_inputs
 from regbench.experiment import Cell, Prepared, Settings, make_record, measure, prepare
 from regbench.records import RunRecord
 from regbench.train import EpochStats, History, TrainingDiverged, epoch_entry, rngs_restored, synchronize
@@ -144,7 +144,7 @@ def _augment_uses_global_rng(train: object) -> bool:
         return False
     with rngs_restored():
         before = torch.get_rng_state()
-        train.transform(train.inputs[:2], torch.Generator().manual_seed(0))
+        train.transform(as_inputs(train.inputs[:2]), torch.Generator().manual_seed(0))
         return not torch.equal(before, torch.get_rng_state())
 
 
@@ -168,7 +168,7 @@ class StackedMLP:
         self.dropout = [p.dropout for p in plans]
 
     def forward(self, x: torch.Tensor, *, training: bool) -> torch.Tensor:
-        """x: (M, B, 784) or (B, 784) shared by all members -> logits (M, B, classes)."""
+        """x: (M, B, features) or (B, features) shared by all members -> logits (M, B, classes)."""
         p = self.params
         hidden = torch.matmul(x, p["linear_1.weight"].transpose(1, 2)) + p["linear_1.bias"][:, None, :]
         if self.architecture.batchnorm is not None:
@@ -240,7 +240,7 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
     with torch.no_grad():
         penalty = net.penalty()
         for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK)):
-            logits = net.forward(xs.reshape(len(xs), -1), training=False)
+            logits = net.forward(as_inputs(xs).reshape(len(xs), -1), training=False)
             sums += _epoch_sums(logits, ys.expand(net.size, -1), penalty, net.architecture.label_smoothing)[0].double()
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
@@ -258,7 +258,7 @@ def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: Tenso
         synchronize(device)
         start = time.perf_counter()
         epochs = [lo.epoch() for lo in train_loaders]  # each member's augmentation and order, in run_one's draw order
-        inputs = torch.stack([e[0] for e in epochs]).flatten(2)  # (M, N, 784)
+        inputs = torch.stack([as_inputs(e[0]) for e in epochs]).flatten(2)  # (M, N, features)
         orders = torch.stack([e[1] for e in epochs])  # (M, N)
         sums = torch.zeros(net.size, 3, device=device, dtype=torch.float64)
         for idx in orders.split(settings.batch_size, dim=1):

@@ -471,14 +471,13 @@ def test_reads_real_pytest_benchmark_output(tmp_path, capsys):
 
 def _train_matrix(path, config, split, settings):
     """Train 5 seeds of one config with run_one and write them as `regbench run` would."""
-    from dataclasses import asdict
-
     from regbench.experiment import run_one
     from regbench.results import matrix_results
+    from regbench.spec import RunSpec
 
     runs = [run_one(config, seed, split, settings) for seed in range(5)]
-    write_json(path, matrix_results(runs, configs=[config], training=asdict(settings), seeds=5, dataset="digits", split=split,
-                                    n_train=100, n_test=300, wall_seconds=0.0))
+    spec = RunSpec(configs=(config,), datasets=(split.dataset,), seeds=5, settings=settings, n_train=100, n_test=300)
+    write_json(path, matrix_results(runs, spec, [split], wall_seconds=0.0))
     return path
 
 
@@ -492,7 +491,7 @@ def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys
 
     from regbench import models
     from regbench.configs import Config
-    from regbench.data import load_dataset
+    from regbench.datasets import load_dataset
     from regbench.experiment import Settings
 
     split = load_dataset("digits", n_train=100, n_test=300)
@@ -537,7 +536,7 @@ def test_another_thread_count_compares_results_but_not_timings(tmp_path, capsys)
 
 def _small_matrix(tmp_path, name, config):
     """5 seeds x 2 epochs on 20 + 20 images per class: enough to train, seconds to run."""
-    from regbench.data import load_dataset
+    from regbench.datasets import load_dataset
     from regbench.experiment import Settings
 
     return _train_matrix(tmp_path / f"{name}.json", config, load_dataset("digits", n_train=20, n_test=20), Settings(epochs=2, device="cpu"))

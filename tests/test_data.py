@@ -12,13 +12,14 @@ from regbench.data import (
     DataError,
     ImageDataset,
     TensorLoader,
+    as_inputs,
     embedded_digits,
-    load_dataset,
     load_idx,
     read_idx,
     select_n_per_class,
     small_data_split,
 )
+from regbench.datasets import load_dataset
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -48,7 +49,7 @@ def write_set(folder: Path, *, n: int = 30, train: bool = True, gz: bool = False
 def test_embedded_digits_are_5000_real_mnist_images():
     """500 images per class, uint8 (N, 28, 28), int64 targets, like torchvision's MNIST."""
     digits = embedded_digits()
-    assert digits.data.shape == (5000, 28, 28) and digits.data.dtype == torch.uint8
+    assert digits.data.shape == (5000, 1, 28, 28) and digits.data.dtype == torch.uint8
     assert digits.targets.dtype == torch.int64
     assert torch.bincount(digits.targets).tolist() == [500] * 10
     # real handwriting: dark background, bright strokes covering a minority of the pixels
@@ -65,13 +66,13 @@ def test_dataset_indexes_like_torchvision_mnist():
 
 
 def test_tensors_match_to_tensor():
-    """tensors() is ToTensor applied to every image: float in [0, 1], shape (N, 1, 28, 28)."""
+    """tensors() keeps uint8 images as stored, (N, 1, 28, 28); as_inputs of them is ToTensor applied to every image, float in [0, 1]."""
     from torchvision.transforms import ToTensor
 
     digits = embedded_digits().subset(torch.arange(5))
     x, y = digits.tensors()
-    assert x.shape == (5, 1, 28, 28)
-    torch.testing.assert_close(x[3], ToTensor()(digits[3][0]))
+    assert x.shape == (5, 1, 28, 28) and x.dtype == torch.uint8
+    torch.testing.assert_close(as_inputs(x)[3], ToTensor()(digits[3][0]), rtol=0, atol=0)
     assert torch.equal(y, digits.targets)
 
 
@@ -80,7 +81,7 @@ def test_load_idx_reads_plain_and_gzipped_files(tmp_path, gz):
     """The same content, gzipped or not, reads back exactly."""
     images, labels = write_set(tmp_path, gz=gz)
     ds = load_idx(tmp_path, train=True)
-    assert torch.equal(ds.data, torch.from_numpy(images))
+    assert torch.equal(ds.data[:, 0], torch.from_numpy(images))
     assert ds.targets.tolist() == labels.tolist()
 
 
@@ -88,7 +89,7 @@ def test_load_idx_reads_plain_and_gzipped_files(tmp_path, gz):
 def test_load_idx_finds_torchvision_layout(tmp_path, layout):
     """torchvision keeps the files in root/MNIST/raw; --root root must find them."""
     images, _ = write_set(tmp_path / layout, train=False, n=20)
-    assert torch.equal(load_idx(tmp_path, train=False).data, torch.from_numpy(images))
+    assert torch.equal(load_idx(tmp_path, train=False).data[:, 0], torch.from_numpy(images))
 
 
 def test_missing_directory_and_files_are_named(tmp_path):
@@ -190,16 +191,18 @@ def test_load_dataset_from_idx_and_errors(tmp_path):
     split = load_dataset("mnist", tmp_path, n_train=3, n_test=2)
     assert len(split.train) == 30 and len(split.test) == 20
     with pytest.raises(DataError, match="pass --root"):
-        load_dataset("fashion-mnist")
+        load_dataset("mnist", "/nonexistent/mnist")
     with pytest.raises(DataError, match="unknown dataset 'cifar'"):
         load_dataset("cifar", tmp_path)
 
 
 def test_image_dataset_validates_its_tensors():
-    """Wrong dtype or mismatched lengths are refused at construction."""
-    with pytest.raises(DataError, match="uint8"):
-        ImageDataset(torch.zeros(2, 28, 28), torch.zeros(2, dtype=torch.int64))
-    with pytest.raises(DataError, match="2 images but 3 labels"):
+    """Wrong dtype or rank, or mismatched lengths, are refused at construction."""
+    with pytest.raises(DataError, match="uint8 or float"):
+        ImageDataset(torch.zeros(2, 28, 28, dtype=torch.int32), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(DataError, match=r"got torch.float32 \(2, 1, 1, 28, 28\)"):
+        ImageDataset(torch.zeros(2, 1, 1, 28, 28), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(DataError, match="2 samples but 3 labels"):
         ImageDataset(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64))
 
 
@@ -223,7 +226,7 @@ def test_debian_fashion_mnist():
     """The Debian package's gzipped files: 60k/10k, 6k/1k per class."""
     train = load_idx(FASHION, train=True, name="fashion-mnist")
     test = load_idx(FASHION, train=False, name="fashion-mnist")
-    assert train.data.shape == (60000, 28, 28) and test.data.shape == (10000, 28, 28)
+    assert train.data.shape == (60000, 1, 28, 28) and test.data.shape == (10000, 1, 28, 28)
     assert torch.bincount(train.targets).tolist() == [6000] * 10
 
 

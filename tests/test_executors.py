@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from regbench.configs import CONFIGS
-from regbench.data import DataError, DataRef, Split, embedded_digits, load_dataset, reference, resolve, small_data_split
+from regbench.data import DataError, Split, embedded_digits, small_data_split
+from regbench.datasets import DataRef, load_dataset, reference, resolve
 from regbench.errors import UsageError
 from regbench.executors import (MIN_PARALLEL_SAMPLES, TORCH_FRIENDLY_DASK, DaskExecutor, InProcess, LocalPool, _worker_gpu, default_workers, make_executor,
                                 threads_per_worker, usable_workers, worker_threads)
@@ -138,11 +139,11 @@ def test_without_the_extra_dask_is_a_one_line_usage_error(monkeypatch):
 
 
 def test_workers_get_the_data_by_reference_and_refuse_other_files(split):
-    """A DataRef carries the loading arguments and the content hash; a worker whose files differ refuses them."""
+    """A DataRef carries the Dataset that loads it and the content hash; a worker whose files differ refuses them."""
     ref = reference(split)
-    assert ref.inline is None and ref.origin == ("digits", None, 8, 8) and resolve(ref).source == split.source
+    assert ref.inline is None and ref.dataset.describe()["args"] == {"n_train": 8, "n_test": 8} and resolve(ref).source == split.source
     with pytest.raises(DataError, match="differ from the driver's"):
-        resolve(DataRef("0" * 16, origin=("digits", None, 8, 8)))
+        resolve(DataRef("0" * 16, dataset=split.dataset))
     digits = embedded_digits()
     train, test = small_data_split(digits, 3, 3)
     made_here = Split(digits.subset(train), digits.subset(test), "in memory")

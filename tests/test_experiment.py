@@ -70,7 +70,7 @@ def _sum_loss(base: nn.Module, model: nn.Module) -> nn.Module:
 
 
 @pytest.mark.parametrize("config, message", [
-    (Config(name="vector", model=_vector_model), "the model and loss failed on a training batch of shape (20, 1, 28, 28): RuntimeError"),
+    (Config(name="vector", model=_vector_model), "its augmentation, model and loss failed on a training batch: RuntimeError"),
     (Config(name="raises", model=_raises), "building it failed: ValueError: hidden_size must be positive"),
     (Config(name="negative", model=models.FullyConnected, loss=CONFIGS["l1"].loss, loss_args={"l1_lambda": -1.0}), "l1 lambda must be a finite number >= 0"),
     (Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss), "the loss returned a tensor of shape (20,)"),
@@ -105,7 +105,8 @@ def test_early_stopping_records_its_chosen_epoch_and_validation_size(tiny_split)
 
 def test_the_whole_data_set_is_selectable(tmp_path):
     """n_train=None: every image the test side leaves (digits) or the whole training file (IDX)."""
-    from regbench.data import DataError, load_dataset
+    from regbench.data import DataError
+    from regbench.datasets import load_dataset
 
     split = load_dataset("digits", n_train=None, n_test=100)
     assert (len(split.train), len(split.test)) == (4000, 1000)

@@ -23,7 +23,7 @@ def test_records_are_on_disk_as_soon_as_they_are_appended(tmp_path):
     journal.append(record("l1", 0, "error"))
     journal.append(record("l1", 0))
     again = Journal.open(tmp_path, {"epochs": 1}, {"l1": "h"})
-    assert again.done("l1", 0) == record("l1", 0) and again.done("l1", 1) is None
+    assert again.done(None, "l1", 0) == record("l1", 0) and again.done(None, "l1", 1) is None
     assert len((tmp_path / FILENAME).read_text().splitlines()) == 3
 
 
@@ -32,7 +32,7 @@ def test_an_error_crash_or_timeout_is_trained_again(tmp_path):
     journal = Journal.open(tmp_path, {}, {})
     for seed, status in enumerate(("error", "crashed", "timeout", "diverged")):
         journal.append(record("c", seed, status))
-    assert [journal.done("c", seed) is not None for seed in range(4)] == [False, False, False, True]
+    assert [journal.done(None, "c", seed) is not None for seed in range(4)] == [False, False, False, True]
 
 
 def test_a_line_cut_short_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path):
@@ -42,7 +42,7 @@ def test_a_line_cut_short_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path):
     path = tmp_path / FILENAME
     path.write_text(path.read_text() + '{"config": "c", "seed": 1, "sta')
     again = Journal.open(tmp_path, {}, {})
-    assert again.done("c", 0) is not None and again.done("c", 1) is None
+    assert again.done(None, "c", 0) is not None and again.done(None, "c", 1) is None
     again.append(record("c", 1))
     assert [json.loads(line)["seed"] for line in path.read_text().splitlines()[1:]] == [0, 1]
 
@@ -91,7 +91,7 @@ def test_an_interrupted_matrix_resumes_to_the_results_of_an_uninterrupted_one(tm
     monkeypatch.setattr(executors, "run_cell", lambda cell, *a, **k: trained.append((cell.config.name, cell.seed)) or real(cell, *a, **k))
     lines = []
     resumed = regbench.run(["baseline", "l1"], out=tmp_path / "cut", echo=lines.append, **TINY)
-    assert trained == [("l1", 1)] and "3 of 4 cells are already there" in lines[0]
+    assert trained == [("l1", 1)] and "3 finished cells are there" in lines[0]
     strip = lambda doc: [{k: v for k, v in r.items() if k not in TIMING} for r in doc["runs"]]  # noqa: E731
     assert strip(resumed) == strip(whole)
     assert json.loads((tmp_path / "cut" / "results.json").read_text())["runs"] == json.loads(json.dumps(resumed["runs"]))

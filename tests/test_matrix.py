@@ -22,11 +22,11 @@ def tiny_split():
 def test_configs_are_grouped_by_architecture_and_the_rest_say_why(tiny_split):
     """Plain and dropout MLPs share a group, BatchNorm has its own, a CNN and a custom penalty train one by one with the reason."""
     configs = [CONFIGS["l1"], CONFIGS["batchnorm"], CNN, CONFIGS["dropout"], MAXNORM]
-    groups, reasons = group_configs(configs, tiny_split, Settings())
+    groups, reasons, refused = group_configs(configs, tiny_split, Settings())
     assert {name: [c.name for c in members] for name, members in groups.items()} == \
         {"mlp-784-500-10": ["l1", "dropout"], "mlp-batchnorm-784-500-10": ["batchnorm"]}
-    assert set(reasons) == {"cnn", "maxnorm"} and "SmallCNN" in reasons["cnn"]
-    _, notebook = group_configs(configs[:2], tiny_split, Settings(engine="notebook"))
+    assert set(reasons) == {"cnn", "maxnorm"} and "SmallCNN" in reasons["cnn"] and refused == {}
+    _, notebook, _ = group_configs(configs[:2], tiny_split, Settings(engine="notebook"))
     assert notebook == {"l1": "the notebook engine trains one run at a time", "batchnorm": "the notebook engine trains one run at a time"}
 
 

@@ -16,7 +16,7 @@ def test_a_finished_record_puts_identity_first_and_metrics_at_the_top_level():
     """The gate looks metrics up by name at the top level; identity and provenance lead every record."""
     record = RunRecord(**IDENTITY, measurement=MEASURED, samples_per_second=1e4, train_seconds=1.0, history=[{"epoch": 1}])
     data = record.as_dict()
-    assert list(data)[:7] == ["config", "config_hash", "seed", "status", "engine", "execution", "members"]
+    assert list(data)[:8] == ["dataset", "config", "config_hash", "seed", "status", "engine", "execution", "members"]
     assert data["test_accuracy"] == 0.8 and data["mean_abs_weight"]["all"] == 0.02 and data["history"] == [{"epoch": 1}]
     assert "error" not in data and json.loads(json.dumps(data)) == data
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -162,15 +162,19 @@ def _training_parts(config: Config, max_examples: int) -> list[Result]:
 
 
 def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shape: Optional[Sequence[int]] = None,
-                 name: Optional[str] = None) -> Report:
-    """Every invariant of what ``config`` builds: its model, its loss built on that model, its augmentations, optimizer and criterion."""
-    results = _prefixed("model", check_model(config.build_model, input_shape=input_shape, max_examples=max_examples).results)
+                 data: Optional[Mapping[str, Any]] = None, name: Optional[str] = None) -> Report:
+    """Every invariant of what ``config`` builds: its model, its loss built on that model, its augmentations, optimizer and criterion.
+
+    ``data`` (a split's ``fit``: input_shape, num_classes) sizes the factories as a run on that dataset would.
+    """
+    build_model = functools.partial(config.build_model, data)
+    results = _prefixed("model", check_model(build_model, input_shape=input_shape, max_examples=max_examples).results)
     if config.loss is None:
         results += _absent("loss", "the config trains on its base criterion alone: there is no penalty to check")
     else:  # the config's keywords are the defaults; the checks set every lambda argument themselves
         loss = functools.partial(config.loss, **config.loss_args)
-        results += _prefixed("loss", check_loss(loss, model=config.build_model, input_shape=input_shape, max_examples=max_examples).results)
-    for part, made_part in (("augment", config.build_augment()), ("transform", config.build_transform())):
+        results += _prefixed("loss", check_loss(loss, model=build_model, input_shape=input_shape, max_examples=max_examples).results)
+    for part, made_part in (("augment", config.build_augment(data)), ("transform", config.build_transform(data))):
         if made_part is None:
             results += _absent(part, f"the config has no {part} ({'fast' if part == 'augment' else 'notebook'} engine)")
         else:

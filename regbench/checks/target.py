@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Mapping, Optional
 
@@ -14,7 +15,7 @@ from regbench.checks.models import MODEL_INVARIANTS, check_model
 from regbench.checks.objects import IMAGE_NAMES, MODEL_NAMES, is_factory, is_torchvision_transform, made, name_of, named_like, signature_parameters
 from regbench.checks.report import KINDS, CheckUsageError, Report
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
-from regbench.configs import Config
+from regbench.configs import DATA_ARGUMENTS, Config
 from regbench.losses import PenaltyLoss
 
 INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS),
@@ -54,14 +55,39 @@ def kind_of(obj: Any) -> str:
     raise CheckUsageError(f"cannot tell what {name_of(obj)}{signature} is: name the argument model or img, or pass --kind model|loss|transform")
 
 
-def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, **options: Any) -> Report:
-    """The checks for whatever ``obj`` is (or ``kind`` says); options that do not apply to that kind are ignored."""
+def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, dataset: Any = None, root: Any = None, **options: Any) -> Report:
+    """The checks for whatever ``obj`` is (or ``kind`` says); options that do not apply to that kind are ignored.
+
+    ``dataset`` (a built-in name with its ``root``, MODULE:ATTR, or a regbench Dataset) shapes the
+    inputs like that dataset's samples and sizes a config's factories by it; ``input_shape`` still wins.
+    """
+    if dataset is not None:
+        from regbench.datasets import select_datasets
+
+        split = select_datasets(dataset if isinstance(dataset, str) else [dataset], roots={"": root} if root is not None else None)[0].split()
+        options = {"input_shape": split.sample_shape, **{k: v for k, v in options.items() if v is not None}, "data": split.fit}
     kind = kind or kind_of(obj)
+    if dataset is not None and kind == "model":
+        obj = _sized(obj, options["data"])
     runners = {"model": check_model, "loss": check_loss, "transform": check_transform, "config": check_config}
     if kind not in runners:
         raise CheckUsageError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     accepted = inspect.signature(runners[kind]).parameters
     return runners[kind](obj, name=name, **{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+def _sized(factory: Any, data: dict) -> Any:
+    """A model factory that names input_shape or num_classes (configs.DATA_ARGUMENTS), given the dataset's; any other as it is."""
+    try:
+        takes = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return factory
+    fitted = {k: v for k, v in data.items() if k in DATA_ARGUMENTS and k in takes}
+    if not fitted:
+        return factory
+    sized = functools.partial(factory, **fitted)
+    functools.update_wrapper(sized, factory)  # reports name the factory, not the partial
+    return sized
 
 
 def load_target(target: str) -> Any:

@@ -19,7 +19,8 @@ from regbench.checks.objects import is_factory, made, name_of
 from regbench.checks.report import ALPHA, MAX_EXAMPLES, CheckUsageError, Report
 from regbench.checks.statistics import binomial_excess_pvalue, binomial_upper_bound
 from regbench.checks.strategies import DigitImage, digit_images
-from regbench.data import Split, TensorLoader, load_dataset
+from regbench.data import Split, TensorLoader, as_inputs
+from regbench.datasets import load_dataset
 from regbench.models import FullyConnected
 from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
 
@@ -167,12 +168,13 @@ def _train_reference(split: Split) -> _Reference:
         model = ReferenceClassifier(side)
         x, y = split.train.tensors()
         test_x, test_y = split.test.tensors()
+        test_x = as_inputs(test_x)
         train_model(model, nn.CrossEntropyLoss(), make_optimizer(model, 1e-3), TensorLoader(x, y, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)),
                     [(test_x[:1], test_y[:1])], REFERENCE_EPOCHS, progress=False, desc="reference classifier")
         model.eval()
         with torch.no_grad():
             clean = model(test_x).argmax(1)
-    return _Reference(model, split.test.data.numpy(), test_y, clean, split.source)
+    return _Reference(model, split.test.data[:, 0].numpy(), test_y, clean, split.source)  # grayscale (N, H, W), as PIL takes them
 
 
 def _transformed_references(subject: TransformSubject) -> torch.Tensor | str:

@@ -51,16 +51,17 @@ def load_measurements(path: Path | str) -> Measurements:
 
 
 def _from_results(doc: dict, path: Path) -> Measurements:
-    """Every finished run's value of every gated metric, by config; unfinished runs counted apart."""
+    """Every finished run's value of every gated metric, by config (by dataset/config in a suite); unfinished runs counted apart."""
     for key in ("environment", "settings"):
         if not isinstance(doc.get(key), dict):
             raise ResultsError(f"{path}: '{key}' is missing or not an object; was the file written by `regbench run`?")
     values: dict[tuple[str, str], list[float]] = {}
     unfinished: dict[str, tuple[int, int]] = {}
+    several = len(doc.get("datasets") or {}) > 1
     for i, run in enumerate(doc["runs"]):
-        config = run["config"]
-        if not isinstance(config, str):
-            raise ResultsError(f"{path}: run {i}: config must be a name, got {config!r}")
+        if not isinstance(run["config"], str):
+            raise ResultsError(f"{path}: run {i}: config must be a name, got {run['config']!r}")
+        config = f"{run.get('dataset')}/{run['config']}" if several else run["config"]  # a suite is judged per (dataset, config)
         failed, total = unfinished.get(config, (0, 0))
         unfinished[config] = (failed + (run["status"] != "ok"), total + 1)
         if run["status"] != "ok":

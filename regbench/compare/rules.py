@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regbench.spec import COMPARED
+
 __all__ = ["ALPHA", "HARDWARE", "LIBRARIES", "MIN_STRATA", "RULES", "SETTINGS_THAT_MATTER", "SPEED_TOLERANCE", "SPREAD_LIMIT", "TIMING_ONLY", "Rule",
            "rule_of"]
 
@@ -44,7 +46,7 @@ RULES: dict[str, Rule] = {
     "samples_per_second": Rule("samples/s", +1, SPEED_TOLERANCE, speed=True),
     "calls_per_second": Rule("calls/s", +1, SPEED_TOLERANCE, speed=True),
 }
-SETTINGS_THAT_MATTER = ("epochs", "batch_size", "lr", "engine", "dataset", "n_train_per_class", "n_test_per_class")
+SETTINGS_THAT_MATTER = COMPARED  # one list, beside the rest of a run's description (regbench.spec)
 HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "cuda_device_name")
 TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 vs 2 threads differ by ~1e-8 in a loss): never refused
 LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them

@@ -1,0 +1,162 @@
+"""regbench.datasets: built-in and user datasets, suites, what does not apply, bad data, and the digits unchanged."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import regbench
+from regbench.cli import main
+from regbench.datasets import BUILTINS, SUITES, Dataset, make_dataset, select_datasets
+from regbench.data import DataError
+
+REFERENCE = Path(__file__).parent / "data" / "digits_records_f9c75e7.json"
+TINY = dict(seeds=1, epochs=1, device="cpu", execution="single", workers=1, plots=False)
+TIMING = {"samples_per_second", "train_seconds", "run_seconds", "history"}
+
+
+def test_the_digits_records_are_unchanged(one_thread):
+    """Every built-in config on the digits measures exactly what it measured before datasets existed (file made by commit f9c75e7)."""
+    reference = json.loads(REFERENCE.read_text())
+    if torch.backends.cpu.get_cpu_capability() != reference["cpu_capability"]:
+        pytest.skip(f"the reference was computed with {reference['cpu_capability']} kernels, this CPU runs {torch.backends.cpu.get_cpu_capability()}")
+    found = {}
+    for execution in ("single", "sweep"):
+        doc = regbench.run(None, **{**TINY, "execution": execution})
+        found.update({f"{execution}/{r['config']}/{r['seed']}": {k: r[k] for k in reference["records"][f"{execution}/{r['config']}/0"]}
+                      for r in doc["runs"]})
+    assert found == reference["records"]
+
+
+def test_a_users_dataset_from_python_and_from_module_attribute(tmp_path, monkeypatch):
+    """A Dataset object, a function returning tensor pairs and one returning torch Datasets all train; the model is sized by the data."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
+    from tests import user_datasets
+
+    doc = regbench.run(["baseline", "dropout"], dataset=user_datasets.MINE, **TINY)
+    assert [(r["dataset"], r["config"], r["status"]) for r in doc["runs"]] == [("mine", "baseline", "ok"), ("mine", "dropout", "ok")]
+    described = doc["datasets"]["mine"]
+    assert (described["kind"], described["sample_shape"], described["classes"], described["train_size"]) == ("features", [6], 3, 60)
+    assert described["load"] == "tests.user_datasets:pairs" and len(described["digest"]) == 16
+    images = regbench.run(["baseline"], dataset="tests.user_datasets:torch_datasets", **TINY)
+    assert images["datasets"]["torch_datasets"]["sample_shape"] == [3, 8, 12] and images["runs"][0]["status"] == "ok"
+
+
+def test_a_suite_trains_every_dataset_and_reports_each(tmp_path, monkeypatch):
+    """--datasets digits,iris,tests.user_datasets:MINE: records name their dataset, results describe each, the report has a section each."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
+    out = tmp_path / "suite"
+    code = main(["run", "--configs", "baseline,l2", "--datasets", "digits,iris,tests.user_datasets:MINE", "--n-train", "5", "--n-test", "5",
+                 "--seeds", "2", "--epochs", "1", "--device", "cpu", "--workers", "1", "--no-plots", "--out", str(out)])
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert list(doc["datasets"]) == ["digits", "iris", "mine"]
+    assert [(r["dataset"], r["config"], r["seed"]) for r in doc["runs"]] == [
+        (d, c, s) for d in ("digits", "iris", "mine") for c in ("baseline", "l2") for s in (0, 1)]
+    assert doc["datasets"]["iris"]["sample_shape"] == [4] and doc["datasets"]["iris"]["classes"] == 3
+    assert doc["datasets"]["iris"]["train_size"] == 15  # --n-train 5 per class
+    report = (out / "report.md").read_text()
+    assert all(f"## {name}" in report for name in ("digits", "iris", "mine"))
+
+
+def test_an_interrupted_suite_resumes_to_the_results_of_an_uninterrupted_one(tmp_path, monkeypatch, one_thread):
+    """Ctrl-C in the second dataset; the same call again trains only the rest, and the records equal a run never interrupted."""
+    options = dict(TINY, seeds=2, n_train=5, n_test=5)
+    whole = regbench.run(["baseline", "l1"], dataset="digits,iris", out=tmp_path / "whole", **options)
+    from regbench import executors
+
+    trained, real = [], executors.run_cell
+
+    def interrupted(cell, *args, **kwargs):
+        if len(trained) == 5:
+            raise KeyboardInterrupt
+        trained.append((cell.dataset, cell.config.name, cell.seed))
+        return real(cell, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "run_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        regbench.run(["baseline", "l1"], dataset="digits,iris", out=tmp_path / "cut", **options)
+    trained.clear()
+    monkeypatch.setattr(executors, "run_cell", lambda cell, *a, **k: trained.append((cell.dataset, cell.config.name, cell.seed)) or real(cell, *a, **k))
+    resumed = regbench.run(["baseline", "l1"], dataset="digits,iris", out=tmp_path / "cut", **options)
+    assert trained == [("iris", "baseline", 1), ("iris", "l1", 0), ("iris", "l1", 1)]
+    strip = lambda doc: [{k: v for k, v in r.items() if k not in TIMING} for r in doc["runs"]]  # noqa: E731
+    assert strip(resumed) == strip(whole)
+
+
+def test_what_cannot_apply_is_not_applicable_in_a_suite_and_refused_alone(tmp_path, capsys):
+    """An image augmentation on feature vectors: 'not applicable' in a suite (the rest trains); alone, one line and exit 2."""
+    doc = regbench.run(["baseline", "augment"], dataset="digits,wine", n_train=5, n_test=5, **TINY)
+    assert [(r["dataset"], r["config"]) for r in doc["runs"]] == [("digits", "baseline"), ("digits", "augment"), ("wine", "baseline")]
+    assert list(doc["not_applicable"]) == ["wine/augment"] and "feature" in doc["not_applicable"]["wine/augment"]
+    code = main(["run", "--configs", "augment", "--dataset", "wine", "--seeds", "1", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2 and "config 'augment' on dataset 'wine' (features (13,), 3 classes)" in err and "Traceback" not in err
+    assert not (tmp_path / "w" / "results.json").exists()
+
+
+@pytest.mark.parametrize("target, message", [
+    ("nan_features", "NaN"),
+    ("labels_out_of_range", "[0, 3)"),
+    ("no_training_sample_for_a_class", "no training sample"),
+    ("shapes_differ", "(6,)"),
+    ("float_labels", "integ"),
+    ("not_a_pair", "expected (train, test)"),
+    ("no_such_attribute", "no_such_attribute"),
+])
+def test_bad_data_is_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, monkeypatch, target, message):
+    """Every way a user's data can be wrong stops before training, in one line naming what and how to fix it."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
+    out = tmp_path / "out"
+    code = main(["run", "--configs", "baseline", "--dataset", f"tests.user_datasets:{target}", "--seeds", "1", "--epochs", "1",
+                 "--device", "cpu", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (out / "results.json").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of digits"),
+    (["--dataset", "cifar10"], "pass --root"),
+    (["--dataset", "csv", "--root", "x.csv"], "--label-column"),
+    (["--datasets", "digits,iris", "--root", "/tmp"], "--root NAME=PATH"),
+    (["--datasets", "digits", "--root", "iris=/tmp"], "--root given for iris"),
+    (["--datasets", "digits,digits"], "named twice"),
+])
+def test_bad_dataset_options_are_usage_errors(tmp_path, capsys, argv, message):
+    code = main(["run", "--configs", "baseline", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path / "o"), *argv])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_the_small_suite_holds_every_offline_set_present():
+    """digits and scikit-learn's tables always; Fashion-MNIST and MNIST where their files are installed."""
+    names = [d.name for d in select_datasets("small")]
+    assert names[:5] == ["digits", "breast-cancer", "wine", "iris", "digits-8x8"]
+    assert set(names) <= set(SUITES["small"]) and set(SUITES["small"]) <= set(BUILTINS) | {"mnist"}
+    assert ("fashion-mnist" in names) == Path("/usr/share/datasets/fashion-mnist").is_dir()
+
+
+def test_a_dataset_is_described_and_travels_by_name():
+    """A Dataset pickles as a few bytes and describes itself stably; a lambda cannot be loaded again in a worker."""
+    dataset = make_dataset("iris")
+    assert len(pickle.dumps(dataset)) < 1000 and dataset.describe()["load"] == "regbench.datasets:load_arrays"
+    assert dataset.describe() == make_dataset("iris").describe() and dataset.key != make_dataset("wine").key
+    with pytest.raises(DataError, match="module-level function"):
+        Dataset(name="x", load=lambda: None)
+    with pytest.raises(DataError, match="without commas"):
+        Dataset(name="a,b", load=make_dataset)
+
+
+def test_check_shapes_inputs_like_the_dataset(capsys, monkeypatch):
+    """regbench check --dataset iris: a model factory sized for 4 features and 3 classes, checked on (4,) inputs; configs sized alike."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
+    assert main(["check", "regbench.models:FullyConnected", "--dataset", "iris", "--max-examples", "3"]) == 0
+    assert "regbench.models:FullyConnected (model; input shape (4,)" in capsys.readouterr().out
+    assert main(["check", "tests.user_datasets:L2", "--dataset", "iris", "--max-examples", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["ok"] and report["results"][0]["invariant"] == "model.eval_deterministic"
+    assert main(["check", "regbench.models:FullyConnected", "--max-examples", "3"]) == 0  # without a dataset: the digits' shape
+    assert "input shape (1, 28, 28)" in capsys.readouterr().out
