@@ -17,8 +17,8 @@ from torch import nn
 from torchvision import transforms
 from torchvision.transforms import functional as TF
 
-from regbench import augment, data, losses, stopping
-from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
+from regbench import augment, data, losses, noise, stopping
+from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout, FullyConnectedNoise
 
 
 class RebatchingFullyConnected(FullyConnected):
@@ -419,3 +419,38 @@ class EarlyStoppingWithoutPatience(stopping.EarlyStopping):
 
     def monitor(self) -> stopping.Monitor:
         return stopping.Monitor(stopping.EarlyStopping(patience=1, validation_fraction=self.validation_fraction, min_delta=self.min_delta))
+
+
+# --- Gaussian input noise: each mutant breaks one property of properties/test_noise.py
+
+
+def noise_in_eval_too(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """Noise whatever the mode: eval-mode predictions become random."""
+    return x if std == 0 else x + std * torch.randn_like(x)
+
+
+def noise_with_nonzero_mean(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """Uniform [0, 1) noise scaled by std: it shifts every input up by std / 2 on average."""
+    return x if not training or std == 0 else x + std * torch.rand_like(x)
+
+
+def noise_scaled_by_variance(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """std**2 where std belongs: too little noise below 1, too much above."""
+    return x if not training or std == 0 else x + std**2 * torch.randn_like(x)
+
+
+def noise_at_std_zero(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """std 0 read as 'the default': unit noise where none was asked for."""
+    return x if not training else x + (std or 1.0) * torch.randn_like(x)
+
+
+def noise_never(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """The identity: a noise config that silently regularizes nothing."""
+    return x
+
+
+class NoiseModelInEval(FullyConnectedNoise):
+    """FullyConnectedNoise drawing its noise with training=True: eval-mode predictions are noisy."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.linear_1(noise.gaussian_noise(self.flatten(x), self.noise.std, True)))

@@ -32,7 +32,7 @@ from properties.support import seeded
 from regbench import augment
 from regbench.augment import AugmentParams
 from regbench.checks.statistics import PROPERTY_ALPHA, assert_binomial, assert_pvalue
-from regbench.data import embedded_digits
+from regbench.data import as_inputs, embedded_digits
 
 SIZE = 28
 DRAWS = 10_000  # parameter draws per distribution test: ~0.3 s of torchvision get_params calls
@@ -54,7 +54,7 @@ _DIGITS: list[torch.Tensor] = []
 def _digit(index: int) -> torch.Tensor:
     """One embedded digit, loaded once per session: real strokes, not noise, are what augmentation meets."""
     if not _DIGITS:
-        _DIGITS.append(embedded_digits().tensors()[0])
+        _DIGITS.append(as_inputs(embedded_digits().tensors()[0]))
     return _DIGITS[0][index]
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from regbench.checks import strategies as gen
 from regbench.configs import Config
-from regbench.data import NUM_CLASSES, ImageDataset, Split, holdout_split
+from regbench.data import NUM_CLASSES, ImageDataset, Split, as_inputs, holdout_split
 from regbench.experiment import Settings, prepare
 from regbench.models import FullyConnected
 from regbench.stopping import EarlyStopping
@@ -31,8 +31,8 @@ def labelled(labels: list[int], first_id: int = 0) -> ImageDataset:
 
 
 def ids_of(images: torch.Tensor) -> set[int]:
-    """The ids written by ``labelled``, read back from ToTensor-scaled images."""
-    pixels = (images[:, 0, 0, :2] * 255).round().long()
+    """The ids written by ``labelled``, read back from the images as stored (uint8) or ToTensor-scaled."""
+    pixels = (as_inputs(images)[:, 0, 0, :2] * 255).round().long()
     return set((pixels[:, 0] * 256 + pixels[:, 1]).tolist())
 
 

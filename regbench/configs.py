@@ -349,6 +349,9 @@ BUILTINS: tuple[Config, ...] = (
            optimizer=torch.optim.AdamW, optimizer_args={"weight_decay": 1.0}),
     Config(name="label-smoothing", description="cross-entropy with label smoothing 0.1", model=models.FullyConnected,
            criterion_args={"label_smoothing": 0.1}),
+    # noise_std 0.1: a tenth of a standardized feature's spread (models.FullyConnectedNoise)
+    Config(name="noise", description="Gaussian input noise, std 0.1, in training only", model=models.FullyConnectedNoise,
+           model_args={"noise_std": 0.1}),
     Config(name="early-stopping", description="early stopping: patience 3 on the loss of 10% of the training images, held out",
            model=models.FullyConnected, stopping=EarlyStopping, stopping_args={"patience": 3, "validation_fraction": 0.1}),
 )

@@ -309,16 +309,16 @@ def class_count(dataset) -> int:
     return int(targets.max()) + 1 if len(targets) else 0
 
 
-def first_per_class(dataset, n_per_class: int, *, classes: Optional[int] = None) -> list[torch.Tensor]:
+def first_per_class(dataset, n_per_class: int, *, classes: int = NUM_CLASSES) -> list[torch.Tensor]:
     """Per class 0..classes-1, the indices of its first n samples (fewer where the class has fewer)."""
     if n_per_class < 0:
         raise DataError(f"n_per_class must be >= 0, got {n_per_class}")
     targets = torch.as_tensor(dataset.targets)
-    return [(targets == c).nonzero(as_tuple=True)[0][:n_per_class] for c in range(class_count(dataset) if classes is None else classes)]
+    return [(targets == c).nonzero(as_tuple=True)[0][:n_per_class] for c in range(classes)]
 
 
-def select_n_per_class(dataset, n_per_class: int, *, classes: Optional[int] = None) -> torch.Tensor:
-    """The notebook's subsampler: the first n indices of each class 0..classes-1 (the digits: 0..9), classes in order."""
+def select_n_per_class(dataset, n_per_class: int, *, classes: int = NUM_CLASSES) -> torch.Tensor:
+    """The notebook's subsampler: the first n indices of each class 0..classes-1 (the notebook's 0..9 by default), classes in order."""
     picked = first_per_class(dataset, n_per_class, classes=classes)
     for c, class_idx in enumerate(picked):
         if len(class_idx) < n_per_class:
@@ -328,14 +328,14 @@ def select_n_per_class(dataset, n_per_class: int, *, classes: Optional[int] = No
 
 
 def small_data_split(dataset: Samples, n_train: int | None = 100, n_test: int | None = 300) -> tuple[torch.Tensor, torch.Tensor]:
-    """Disjoint train/test indices from one pool: per class, the first n_train, then the next n_test.
+    """Disjoint train/test indices from one pool of the ten digit classes: per class, the first n_train, then the next n_test.
 
     None for one side takes every sample of each class the other side leaves (as many per class
     as the smallest class allows); both None cannot be split.
     """
     if n_train is None and n_test is None:
         raise DataError("one pool cannot give all its images to both training and testing: give --n-train or --n-test a number")
-    classes = class_count(dataset)
+    classes = NUM_CLASSES
     if n_train is None or n_test is None:
         per_class = int(torch.bincount(torch.as_tensor(dataset.targets), minlength=classes).min())
         rest = per_class - (n_test if n_train is None else n_train)

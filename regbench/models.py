@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from typing import Optional, Sequence
 
-__all__ = ["DIGITS_CLASSES", "DIGITS_INPUT", "FullyConnected", "FullyConnectedBatchNorm", "FullyConnectedDropout"]
+from regbench.noise import GaussianNoise
+
+__all__ = ["DIGITS_CLASSES", "DIGITS_INPUT", "FullyConnected", "FullyConnectedBatchNorm", "FullyConnectedDropout", "FullyConnectedNoise"]
 
 DIGITS_INPUT = 784  # 28x28 pixels: what the notebook's models take when no data says otherwise
 DIGITS_CLASSES = 10
@@ -70,6 +72,21 @@ class FullyConnectedDropout(FullyConnected):
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Dropout acts on the hidden activations only, so eval mode is the baseline model."""
         return self.dropout(super().hidden(x))
+
+
+class FullyConnectedNoise(FullyConnected):
+    """Gaussian noise on the flattened inputs, in train mode only: the classic regularizer for feature vectors."""
+
+    def __init__(self, input_size: Optional[int] = None, hidden_size: int = 500, output_size: Optional[int] = None, noise_std: float = 0.1, *,
+                 input_shape: Optional[Sequence[int]] = None, num_classes: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, output_size, input_shape=input_shape, num_classes=num_classes)
+        # noise_std 0.1: regbench standardizes feature tables to unit variance per feature, so the noise is a tenth of a
+        # feature's spread (on MNIST's pixels in [0, 1], whose spread is 0.31, about a third)
+        self.noise = GaussianNoise(noise_std)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Noise on the inputs (what Bishop's Tikhonov equivalence is about), in train mode only, so eval mode is the baseline model."""
+        return F.relu(self.linear_1(self.noise(self.flatten(x))))
 
 
 class FullyConnectedBatchNorm(FullyConnected):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_builtins_are_the_notebooks_matrix_written_with_the_public_api():
     """Nine configs, each building what the notebook trains; the mixed loss puts Ridge on linear_1 and Lasso on linear_2."""
     assert list(CONFIGS)[:9] == ["baseline", "l1", "l2", "mixed", "elasticnet", "dropout", "batchnorm", "augment", "augment-flip"]
-    assert list(CONFIGS)[9:] == ["adamw", "label-smoothing", "early-stopping"]  # the regularizers models ship with today
+    assert list(CONFIGS)[9:] == ["adamw", "label-smoothing", "noise", "early-stopping"]  # the regularizers models ship with today
     built = {name: (c.build_model(), c) for name, c in CONFIGS.items()}
     assert type(built["dropout"][0]) is models.FullyConnectedDropout and built["dropout"][0].dropout.p == 0.2
     assert type(built["batchnorm"][0]) is models.FullyConnectedBatchNorm
