@@ -421,7 +421,7 @@ class EarlyStoppingWithoutPatience(stopping.EarlyStopping):
         return stopping.Monitor(stopping.EarlyStopping(patience=1, validation_fraction=self.validation_fraction, min_delta=self.min_delta))
 
 
-# --- Gaussian input noise: each mutant breaks one property of properties/test_noise.py
+# ------------------------------------------------------------------------------------------ noise
 
 
 def noise_in_eval_too(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
@@ -437,6 +437,11 @@ def noise_with_nonzero_mean(x: torch.Tensor, std: float, training: bool) -> torc
 def noise_scaled_by_variance(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
     """std**2 where std belongs: too little noise below 1, too much above."""
     return x if not training or std == 0 else x + std**2 * torch.randn_like(x)
+
+
+def noise_uniform_of_width_std(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:
+    """Uniform noise in [-std, std): zero mean, but its spread is std / sqrt(3) and its law not Gaussian."""
+    return x if not training or std == 0 else x + std * (2 * torch.rand_like(x) - 1)
 
 
 def noise_at_std_zero(x: torch.Tensor, std: float, training: bool) -> torch.Tensor:

@@ -93,10 +93,11 @@ MUTATIONS = [
     Mutation("early stopping validating on the test set", mutants.prepare_validating_on_test, stopping.check_validation_from_training_only, stopping.SPLIT_INPUTS),
     Mutation("early stopping keeping the last weights", mutants.EarlyStoppingKeepingTheLast, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
     Mutation("early stopping without patience", mutants.EarlyStoppingWithoutPatience, stopping.check_stops_after_patience_keeping_the_best, stopping.MONITOR_INPUTS),
-    # 14. Gaussian input noise
+    # 14. noise
     Mutation("noise in eval mode too", mutants.noise_in_eval_too, noise.check_identity_in_eval, noise.EVAL_INPUTS),
     Mutation("noise with a nonzero mean", mutants.noise_with_nonzero_mean, noise.check_zero_mean_and_stated_std, noise.SPREAD_INPUTS),
     Mutation("noise scaled by the variance", mutants.noise_scaled_by_variance, noise.check_zero_mean_and_stated_std, noise.SPREAD_INPUTS),
+    Mutation("uniform noise of width std", mutants.noise_uniform_of_width_std, noise.check_zero_mean_and_stated_std, noise.SPREAD_INPUTS),
     Mutation("unit noise at std 0", mutants.noise_at_std_zero, noise.check_std_zero_is_identity, noise.IDENTITY_INPUTS),
     Mutation("noise that never adds noise", mutants.noise_never, noise.check_training_adds_noise, noise.CHANGE_INPUTS),
     Mutation("noise model noisy in eval", mutants.NoiseModelInEval, noise.check_model_is_plain_in_eval_and_at_std_zero, noise.MODEL_INPUTS),
