@@ -162,3 +162,14 @@ def test_check_shapes_inputs_like_the_dataset(capsys, monkeypatch):
     assert report["ok"] and report["results"][0]["invariant"] == "model.eval_deterministic"
     assert main(["check", "regbench.models:FullyConnected", "--max-examples", "3"]) == 0  # without a dataset: the digits' shape
     assert "input shape (1, 28, 28)" in capsys.readouterr().out
+
+
+def test_the_stacked_engine_takes_the_mlps_at_any_width():
+    """On iris (4 features, 3 classes) the MLPs stack as mlp-4-500-3, and each member follows its lone run up to float rounding."""
+    options = dict(dataset="iris", seeds=2, epochs=2, device="cpu", workers=1, plots=False, progress=False)
+    swept = regbench.run(["baseline", "l1", "dropout"], execution="sweep", **options)
+    alone = regbench.run(["baseline", "l1", "dropout"], execution="single", **options)
+    assert swept["settings"]["execution"]["mlp-4-500-3"]["members"] == 6
+    for member, lone in zip(swept["runs"], alone["runs"]):
+        assert (member["execution"], lone["execution"]) == ("sweep", "single")
+        assert abs(member["train_loss"] - lone["train_loss"]) < 1e-5 and member["test_accuracy"] == lone["test_accuracy"]
