@@ -189,3 +189,24 @@ def test_a_marker_on_something_it_cannot_check_is_a_usage_error(pytester: pytest
     result.stdout.fnmatch_lines(["*@pytest.mark.regbench_check: *int* is a int, not a model, loss or transform*",
                                  "*@pytest.mark.regbench_check: *nowhere*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_dataset_shapes_the_checks(pytester: pytest.Pytester):
+    """dataset="iris" in the plugin: the model is sized for 4 features and 3 classes and checked on such inputs; a model fixed at 784 inputs fails."""
+    pytester.makepyfile(
+        """
+        import functools
+        import pytest
+        from regbench.models import FullyConnected
+        from regbench.pytest_plugin import regbench_check_model
+
+        test_sized = regbench_check_model(FullyConnected, dataset="iris")
+
+        @pytest.mark.regbench_check(functools.partial(FullyConnected, 784), kind="model", dataset="iris")
+        def test_fixed():
+            pass
+        """
+    )
+    result = pytester.runpytest(*FEW, "-m", "regbench_check")
+    result.assert_outcomes(passed=3, skipped=5, failed=8)  # FullyConnected sized by iris passes; the 784-input one fails every invariant
+    assert "input_size=784 does not fit the data: its input_shape gives 4" in result.stdout.str()
