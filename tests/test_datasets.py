@@ -173,3 +173,36 @@ def test_the_stacked_engine_takes_the_mlps_at_any_width():
     for member, lone in zip(swept["runs"], alone["runs"]):
         assert (member["execution"], lone["execution"]) == ("sweep", "single")
         assert abs(member["train_loss"] - lone["train_loss"]) < 1e-5 and member["test_accuracy"] == lone["test_accuracy"]
+
+
+def _files(tmp_path: Path, kind: str) -> list[str]:
+    """The command-line options of a file-backed dataset, its files written here (the readers' own tests make them the same way)."""
+    from tests.test_sources import write_cifar10, write_tree
+
+    if kind == "cifar10":
+        write_cifar10(tmp_path, per_batch=4)
+        return ["--dataset", "cifar10", "--root", str(tmp_path), "--n-train", "2", "--n-test", "all"]
+    if kind == "image-folder":
+        write_tree(tmp_path, "RGB")
+        return ["--dataset", "image-folder", "--root", str(tmp_path), "--image-size", "12", "--n-train", "all", "--n-test", "all"]
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), np.arange(40) % 4
+    if kind == "csv":
+        lines = ["a,b,c,d,e,kind"] + [",".join(f"{v:.4f}" for v in row) + f",{label}" for row, label in zip(x, y)]
+        (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+        return ["--dataset", "csv", "--root", str(tmp_path / "t.csv"), "--label-column", "kind"]
+    np.savez(tmp_path / "t.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
+    return ["--dataset", "npz", "--root", str(tmp_path / "t.npz")]
+
+
+@pytest.mark.parametrize("kind, shape, classes", [("cifar10", [3, 32, 32], 10), ("image-folder", [3, 12, 12], 2), ("csv", [5], 4), ("npz", [5], 4)])
+def test_file_datasets_train_from_the_command_line(tmp_path, monkeypatch, kind, shape, classes):
+    """regbench run on a tiny CIFAR-10 folder, an ImageFolder tree, a CSV and an .npz: sized by the data, described in results.json."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
+    out = tmp_path / "out"
+    argv = ["run", "--configs", "baseline,augment" if kind in ("cifar10", "image-folder") else "baseline,noise", *_files(tmp_path, kind),
+            "--seeds", "1", "--epochs", "1", "--device", "cpu", "--workers", "1", "--no-plots", "--out", str(out)]
+    assert main(argv) == 0
+    doc = json.loads((out / "results.json").read_text())
+    described = doc["datasets"][kind]
+    assert (described["sample_shape"], described["classes"]) == (shape, classes) and all(r["status"] == "ok" for r in doc["runs"])
