@@ -35,6 +35,7 @@ from regbench.spec import RunSpec, results_settings
 __all__ = [
     "SCHEMA_VERSION",
     "ResultsError",
+    "against_reference",
     "atomic_path",
     "build_results",
     "by_dataset",
@@ -45,6 +46,7 @@ __all__ = [
     "mean_ci",
     "path_scale",
     "regularization_paths",
+    "render_against_reference",
     "render_paths",
     "render_report",
     "render_table",
@@ -294,6 +296,42 @@ def render_paths(results: dict) -> str:
     return "\n".join(out[1:])
 
 
+def against_reference(runs: list[dict], metric: str = "test_accuracy", reference: str = REFERENCE) -> dict[tuple, tuple[float, float, float]]:
+    """Per (dataset, config): the mean difference from the reference config on the same dataset and seed, with its 95% t interval.
+
+    Pairing by seed removes what a seed does to both (the initial weights, the data order), so the
+    interval is the one of the difference itself, narrower than two overlapping intervals suggest.
+    """
+    values = {(r.get("dataset"), r["config"], r["seed"]): _metric(r, metric) for r in runs if r["status"] == "ok"}
+    out: dict[tuple, list[float]] = {}
+    for (dataset, config, seed), value in values.items():
+        base = values.get((dataset, reference, seed))
+        if config != reference and value is not None and base is not None:
+            out.setdefault((dataset, config), []).append(value - base)
+    return {key: mean_ci(diffs) for key, diffs in out.items()}
+
+
+def render_against_reference(results: dict, metric: str = "test_accuracy", reference: str = REFERENCE) -> str:
+    """A markdown table, configs by datasets: each config's paired difference from the reference; * where the 95% interval excludes 0."""
+    differences = against_reference(results["runs"], metric, reference)
+    if not differences:
+        return ""
+    datasets = list(by_dataset(results))
+    configs = list(dict.fromkeys(config for _, config in differences))
+    lines = ["| config | " + " | ".join(datasets) + " |", "|" + "|".join("---" for _ in range(len(datasets) + 1)) + "|"]
+    for config in configs:
+        cells = []
+        for dataset in datasets:
+            stat = differences.get((dataset, config))
+            if stat is None:
+                cells.append("n/a")
+                continue
+            mean, low, high = stat
+            cells.append(_cell(stat, "{:+.3f}") + (" *" if low > 0 or high < 0 else ""))
+        lines.append(f"| {config} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def by_dataset(results: dict) -> dict[str, dict]:
     """A results document per dataset (its runs only), in the order the run named them: each gets a report section and plots."""
     names = list(results.get("datasets") or {}) or list(dict.fromkeys(r.get("dataset") for r in results["runs"]))
@@ -327,6 +365,11 @@ def render_report(results: dict, plots: list[str]) -> str:
         if paths:
             lines += ["", "### Regularization paths" if len(parts) > 1 else "## Regularization paths", "",
                       f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
+    versus = render_against_reference(results) if len(parts) > 1 else ""
+    if versus:
+        lines += ["", f"## Against the {REFERENCE}, per dataset", "",
+                  f"Test accuracy minus the {REFERENCE}'s, paired by seed: mean [{CONFIDENCE:.0%} Student-t interval of the paired differences]; "
+                  "* where the interval excludes 0.", "", versus]
     if results.get("not_applicable"):
         lines += ["", "## Not applicable (not trained)", ""] + [f"- {pair}: {why}" for pair, why in results["not_applicable"].items()]
     configs = results.get("configs") or {}

@@ -1,6 +1,7 @@
 """Results files: atomic writes, validation with clear errors, summaries with t intervals."""
 
 import json
+import math
 
 import pytest
 from scipy import stats
@@ -149,3 +150,20 @@ def test_regularization_paths_come_from_the_grid_descriptions():
 def test_lambdas_spanning_decades_get_a_log_axis(values, scale):
     """Log where positive values span two decades or more, symlog when 0 is among them, linear otherwise."""
     assert path_scale(values) == scale
+
+
+def test_differences_from_the_baseline_are_paired_by_seed():
+    """Per (dataset, config), the mean of seed-paired differences with its t interval; a config without its baseline's seed is skipped."""
+    from regbench.results import against_reference, render_against_reference
+
+    def run(dataset, config, seed, accuracy, status="ok"):
+        return {"dataset": dataset, "config": config, "seed": seed, "status": status, "test_accuracy": accuracy}
+
+    runs = [run("a", "baseline", s, 0.5 + 0.1 * s) for s in range(3)] + [run("a", "l2", s, 0.52 + 0.1 * s + 0.001 * s) for s in range(3)]
+    runs += [run("b", "baseline", 0, 0.9), run("b", "l2", 0, 0.8), run("b", "l2", 1, 0.7)]
+    found = against_reference(runs)
+    mean, low, high = found[("a", "l2")]
+    assert abs(mean - 0.021) < 1e-12 and 0 < low < mean < high  # seed-to-seed spread of 0.1 cancels in the pairs
+    assert found[("b", "l2")][0] == pytest.approx(-0.1) and math.isnan(found[("b", "l2")][1])  # one pair: no interval
+    table = render_against_reference({"runs": runs, "datasets": {"a": {}, "b": {}}})
+    assert table.splitlines()[0] == "| config | a | b |" and "+0.021 [" in table and table.count(" *") == 1
