@@ -38,7 +38,7 @@ CIFAR_TRAIN = 50_000
 SAMPLES = 2048  # training images per timed pass: 64 steps at batch 32, 8 at 256
 GOALS = {"regbench / bare, batch 32": 0.8, "regbench / bare, batch 256": 0.8, "resident MB": 200, "suite / sum": 1.05}
 SUITE = ("digits", "iris", "wine")
-SUITE_RUN = dict(configs=["baseline", "l2", "dropout"], seeds=2, epochs=3, n_train=50, n_test=50, execution="single", plots=False,
+SUITE_RUN = dict(configs=["baseline", "l2", "dropout"], seeds=2, epochs=5, n_train=30, n_test=10, execution="single", plots=False,
                  progress=False)
 REPEATS = 3  # suite and datasets alone, interleaved: drift on a shared machine hits both sides alike
 FOUND: dict[str, float | dict] = {}
