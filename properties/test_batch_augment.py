@@ -1,12 +1,14 @@
-"""Batched augmentation (regbench.augment.BatchAugment) against torchvision, its reference.
+"""Batched augmentation (regbench.augment.BatchAugment) against torchvision, its reference, on images of any (C, H, W).
 
-- The per-sample parameters follow torchvision's distributions: RandomRotation(10)'s angle,
-  RandomResizedCrop(28, scale=(0.8, 1.0)).get_params' crop box, RandomHorizontalFlip's coin
-  (scipy.stats goodness-of-fit tests at alpha = PROPERTY_ALPHA = 1e-10 each; see the rate below).
+- The per-sample parameters follow torchvision's distributions for an image of size (H, W):
+  RandomRotation(10)'s angle, RandomResizedCrop((H, W), scale=(0.8, 1.0)).get_params' crop box
+  (central fallback included), RandomHorizontalFlip's coin (scipy.stats goodness-of-fit tests at
+  alpha = PROPERTY_ALPHA = 1e-10 each; see the rate below).
 - For fixed parameters the output matches torchvision's functional transforms (hflip, rotate,
-  resized_crop) within interpolation tolerance.
-- Identity parameters give the input back; shape, dtype and range are preserved; a seed
-  reproduces the output.
+  resized_crop) within interpolation tolerance, for grayscale digits, several channels and
+  non-square images.
+- Identity parameters give the input back; flipping twice is the identity; shape, dtype and range
+  are preserved; a seed reproduces the output; for any number of channels and any H, W.
 
 Each property is a ``check_*(impl, device, **inputs)`` so the mutants at the bottom run through
 the same code. ``impl`` is anything with ``sample_params`` and ``apply_params`` (the module).
@@ -14,13 +16,18 @@ the same code. ``impl`` is anything with ``sample_params`` and ``apply_params`` 
 
 from __future__ import annotations
 
+import math
 import types
+from dataclasses import dataclass
+from typing import Sequence
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
@@ -35,17 +42,36 @@ from regbench.checks.statistics import PROPERTY_ALPHA, assert_binomial, assert_p
 from regbench.data import as_inputs, embedded_digits
 
 SIZE = 28
-DRAWS = 10_000  # parameter draws per distribution test: ~0.3 s of torchvision get_params calls
+# One image's (C, H, W) the strategies always include: the digits', CIFAR's, a wide image with
+# several channels and a small tall one with an unusual channel count.
+NAMED_SHAPES = ((1, SIZE, SIZE), (3, 32, 32), (3, 20, 36), (2, 17, 9))
+MAX_SIDE = 40  # any H, W up to this: well past the named shapes, small enough to stay cheap
+# Crop sizes (H, W) on which get_params behaves differently: square (an attempt nearly always fits,
+# the fallback is the whole image); 24x30 (many attempts too tall; 30/24 lies in the ratio range,
+# so the fallback is the whole image); 20x36 and 17x9 (no attempt ever fits: the fallback is the
+# central crop of aspect ratio 4/3, or 3/4).
+CROP_SIZES = ((SIZE, SIZE), (32, 32), (24, 30), (20, 36), (17, 9))
+SMALLEST_CROP = math.sqrt(0.8 * 3 / 4)  # the smallest fraction of a side get_params' attempts reach (area 0.8, ratio 3/4)
+DRAWS = 10_000  # our parameter draws per distribution test
+REFERENCE_DRAWS = 3_000  # torchvision get_params calls per distribution test, one Python call each
 # Five tests at PROPERTY_ALPHA each per example (KS, binomial, three chi-square), at most 1,010
 # examples per run (conftest's ceiling): false-failure rate per run <= 5 * 1010 * 1e-10 < 1e-6.
-GOF_SETTINGS = settings(max_examples=3)  # each example draws DRAWS samples twice
+GOF_SETTINGS = settings(max_examples=3)  # plus the explicit examples below, one per kind of fallback
 # Interpolation tolerance, on images blurred (Gaussian, sigma 1.5 px) so that what is compared is
 # geometry, not the sub-pixel differences between one bilinear resampling (ours) and torchvision's
 # two (rotate, then resized_crop). test_geometry_tolerance_is_measured keeps the measurement: over
-# random digits and parameters as torchvision draws them the error stays well under it (at most
-# 0.050 over 1,500 pairs), while a rotation of the wrong sign by 3 to 10 degrees exceeds it (at
-# least 0.081).
+# random images of MATCH_SHAPES and parameters as torchvision draws them the error stays under
+# 0.06, while a rotation of the wrong sign by 3 to 10 degrees exceeds the tolerance.
 GEOMETRY_TOLERANCE = 0.07
+# The shapes that property and its measurement cover: NAMED_SHAPES and a tall one-channel image.
+MATCH_SHAPES = (*NAMED_SHAPES, (1, MAX_SIDE, 12))
+
+
+def image_shapes(*, channels: Sequence[int] = (1, 2, 3, 4)) -> st.SearchStrategy[tuple[int, int, int]]:
+    """One image's (C, H, W): a named shape, or any C of ``channels`` and H, W in 1..MAX_SIDE."""
+    named = [shape for shape in NAMED_SHAPES if shape[0] in channels]
+    sides = st.integers(1, MAX_SIDE)
+    return st.one_of(st.sampled_from(named), st.tuples(st.sampled_from(tuple(channels)), sides, sides))
 
 
 _DIGITS: list[torch.Tensor] = []
@@ -56,6 +82,12 @@ def _digit(index: int) -> torch.Tensor:
     if not _DIGITS:
         _DIGITS.append(as_inputs(embedded_digits().tensors()[0]))
     return _DIGITS[0][index]
+
+
+def _image(index: int, shape: tuple[int, int, int]) -> torch.Tensor:
+    """An image of ``shape`` made of strokes: C digits from ``index`` on, one per channel, resized to (H, W)."""
+    channels = torch.cat([_digit((index + 1000 * k) % 5000) for k in range(shape[0])])
+    return channels if channels.shape == shape else TF.resize(channels, list(shape[1:]), antialias=True)
 
 
 # --- parameters follow torchvision's distributions --------------------------------------------
@@ -73,24 +105,32 @@ def _chi2_same_distribution(ours: np.ndarray, theirs: np.ndarray, *, what: str) 
     assert_pvalue(sps.chi2_contingency(table).pvalue, PROPERTY_ALPHA, what=f"{what}: regbench's distribution differs from torchvision's (chi-square)")
 
 
-def check_params_follow_torchvision(impl, device, *, seed: int) -> None:
-    """Angle ~ U(-10, 10) (KS), flip ~ Bernoulli(0.5) (binomial), crop box as get_params draws it (chi-square)."""
-    ours = impl.sample_params(DRAWS, flip=True, generator=torch.Generator().manual_seed(seed))
+def check_params_follow_torchvision(impl, device, *, seed: int, size: tuple[int, int]) -> None:
+    """Angle ~ U(-10, 10) (KS), flip ~ Bernoulli(0.5) (binomial), crop box as get_params draws it (chi-square).
+
+    ``size`` is the image's (H, W): get_params' attempts and fallback depend on it.
+    """
+    ours = impl.sample_params(DRAWS, size=size, flip=True, generator=torch.Generator().manual_seed(seed))
     assert_pvalue(sps.kstest(ours.angle.numpy(), sps.uniform(loc=-10, scale=20).cdf).pvalue, PROPERTY_ALPHA, what="rotation angle is not U(-10, 10) (KS)")
     assert_binomial(int(ours.flip.sum()), DRAWS, 0.5, what="horizontal flips")
-    image = torch.zeros(1, SIZE, SIZE)
+    image = torch.zeros(1, *size)
     with seeded(seed):
-        theirs = np.array([transforms.RandomResizedCrop.get_params(image, [0.8, 1.0], [3 / 4, 4 / 3]) for _ in range(DRAWS)])
+        theirs = np.array([transforms.RandomResizedCrop.get_params(image, [0.8, 1.0], [3 / 4, 4 / 3])
+                           for _ in range(REFERENCE_DRAWS)])
     boxes = np.stack([ours.top.numpy(), ours.left.numpy(), ours.height.numpy(), ours.width.numpy()], axis=1).astype(int)
-    _chi2_same_distribution(boxes[:, 2] * 100 + boxes[:, 3], theirs[:, 2] * 100 + theirs[:, 3], what="crop size (h, w)")
-    _chi2_same_distribution(boxes[:, 0], theirs[:, 0], what="crop top")
-    _chi2_same_distribution(boxes[:, 1], theirs[:, 1], what="crop left")
+    sizes = boxes[:, 2] * 100 + boxes[:, 3], theirs[:, 2] * 100 + theirs[:, 3]
+    _chi2_same_distribution(*sizes, what=f"crop size (h, w) of {size}")
+    _chi2_same_distribution(boxes[:, 0], theirs[:, 0], what=f"crop top in {size}")
+    _chi2_same_distribution(boxes[:, 1], theirs[:, 1], what=f"crop left in {size}")
 
 
 @GOF_SETTINGS
-@given(seed=seeds())
-def test_params_follow_torchvision(seed):
-    check_params_follow_torchvision(augment, "cpu", seed=seed)
+@given(seed=seeds(), size=st.sampled_from(CROP_SIZES))
+@example(seed=0, size=(24, 30))
+@example(seed=0, size=(20, 36))
+@example(seed=0, size=(17, 9))
+def test_params_follow_torchvision(seed, size):
+    check_params_follow_torchvision(augment, "cpu", seed=seed, size=size)
 
 
 def test_no_flip_preset_never_flips():
@@ -102,27 +142,53 @@ def test_no_flip_preset_never_flips():
 # --- fixed parameters: the same image as torchvision's functional transforms --------------------
 
 
+def _fallback_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) of torchvision's central fallback crop, from get_params itself given a scale no attempt can meet."""
+    with torch.random.fork_rng():
+        return tuple(transforms.RandomResizedCrop.get_params(torch.zeros(1, *size), [2.0, 2.0], [3 / 4, 4 / 3])[2:])
+
+
 @st.composite
-def fixed_params(draw: st.DrawFn) -> AugmentParams:
-    """One sample's parameters anywhere in the ranges torchvision can draw."""
-    height, width = draw(st.integers(22, SIZE)), draw(st.integers(22, SIZE))
+def fixed_params(draw: st.DrawFn, size: tuple[int, int]) -> AugmentParams:
+    """One sample's parameters for an image of ``size`` (H, W), anywhere in the ranges torchvision can draw:
+    a crop of at least SMALLEST_CROP of each side (where get_params' attempts land) or its fallback's size."""
+    image_h, image_w = size
+    attempts = st.tuples(*(st.integers(math.ceil(SMALLEST_CROP * side), side) for side in size))
+    height, width = draw(st.one_of(attempts, st.just(_fallback_size(size))))
     as_tensor = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
     return AugmentParams(
         angle=as_tensor(draw(st.floats(-10, 10))),
-        top=as_tensor(draw(st.integers(0, SIZE - height))),
-        left=as_tensor(draw(st.integers(0, SIZE - width))),
+        top=as_tensor(draw(st.integers(0, image_h - height))),
+        left=as_tensor(draw(st.integers(0, image_w - width))),
         height=as_tensor(height),
         width=as_tensor(width),
         flip=torch.tensor([draw(st.booleans())]),
     )
 
 
+@dataclass(frozen=True)
+class MatchCase:
+    """An image (``index`` and ``shape`` rebuild it with _image) and one sample's parameters for it."""
+
+    shape: tuple[int, int, int]
+    index: int
+    params: AugmentParams
+
+
+@st.composite
+def match_cases(draw: st.DrawFn) -> MatchCase:
+    """An image of one of MATCH_SHAPES and parameters for its size."""
+    shape = draw(st.sampled_from(MATCH_SHAPES))
+    return MatchCase(shape, draw(st.integers(0, 4999)), draw(fixed_params(shape[1:])))
+
+
 def _torchvision(image: torch.Tensor, p: AugmentParams) -> torch.Tensor:
-    """The notebook's order with torchvision's functional ops: flip, rotate, resized crop."""
+    """The notebook's order with torchvision's functional ops: flip, rotate, resized crop back to (H, W)."""
     if bool(p.flip[0]):
         image = TF.hflip(image)
     image = TF.rotate(image, float(p.angle[0]), interpolation=InterpolationMode.BILINEAR)
-    return TF.resized_crop(image, int(p.top[0]), int(p.left[0]), int(p.height[0]), int(p.width[0]), [SIZE, SIZE], InterpolationMode.BILINEAR, antialias=True)
+    box = int(p.top[0]), int(p.left[0]), int(p.height[0]), int(p.width[0])
+    return TF.resized_crop(image, *box, list(image.shape[-2:]), InterpolationMode.BILINEAR, antialias=True)
 
 
 def geometry_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
@@ -131,47 +197,64 @@ def geometry_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
     return float((blur(ours) - blur(theirs)).abs().sum() / blur(theirs).abs().sum().clamp_min(1e-6))
 
 
-def check_matches_torchvision(impl, device, *, index: int, params: AugmentParams) -> None:
+def check_matches_torchvision(impl, device, *, case: MatchCase) -> None:
     """Blurred relative L1 difference from torchvision's result stays under the interpolation tolerance."""
-    image = _digit(index)
-    error = geometry_error(impl.apply_params(image[None].to(device), params)[0].cpu(), _torchvision(image, params))
-    assert error <= GEOMETRY_TOLERANCE, f"differs from torchvision by {error:.3f} (> {GEOMETRY_TOLERANCE}) for {params}"
+    image = _image(case.index, case.shape)
+    ours = impl.apply_params(image[None].to(device), case.params)[0].cpu()
+    error = geometry_error(ours, _torchvision(image, case.params))
+    assert error <= GEOMETRY_TOLERANCE, f"differs from torchvision by {error:.3f} (> {GEOMETRY_TOLERANCE}) on {case}"
 
 
-MATCH_INPUTS = {"index": st.integers(0, 4999), "params": fixed_params()}
+MATCH_INPUTS = {"case": match_cases()}
 
-TOLERANCE_PAIRS = 300  # random (digit, parameters) pairs: about 2 s
+DIGIT_PAIRS = 300  # random (digit, parameters) pairs at 28x28, the records' case
+PAIRS_PER_SHAPE = 50  # random (image, parameters) pairs for each other shape of MATCH_SHAPES
+
+
+def _one(params: AugmentParams, k: int, angle: float | None = None) -> AugmentParams:
+    """Sample k of a batch's parameters, its angle replaced when ``angle`` is given."""
+    fields = {name: getattr(params, name)[k : k + 1] for name in ("angle", "top", "left", "height", "width", "flip")}
+    if angle is not None:
+        fields["angle"] = torch.tensor([angle], dtype=params.angle.dtype)
+    return AugmentParams(**fields)
+
+
+def _errors(shape: tuple[int, int, int], pairs: int, generator: torch.Generator) -> tuple[list[float], list[float]]:
+    """Geometry errors on random images of ``shape``: with the right parameters, and with the angle's sign
+    flipped (angles of 3 to 10 degrees)."""
+    params = augment.sample_params(pairs, size=shape[1:], flip=True, generator=generator)
+    indices = torch.randint(5000, (pairs,), generator=generator).tolist()
+    correct, wrong = [], []
+    for k, index in enumerate(indices):
+        image, p = _image(index, shape), _one(params, k)
+        reference = _torchvision(image, p)
+        correct.append(geometry_error(augment.apply_params(image[None], p)[0], reference))
+        angle = float(params.angle[k])
+        if abs(angle) >= 3:
+            wrong.append(geometry_error(augment.apply_params(image[None], _one(params, k, -angle))[0], reference))
+    return correct, wrong
 
 
 def test_geometry_tolerance_is_measured():
     """GEOMETRY_TOLERANCE sits between what interpolation does and what a wrong rotation does, measured here.
 
-    Correct: regbench against torchvision on random digits with parameters as torchvision draws
-    them, the largest error at most 0.06. Wrong: the same with the angle's sign flipped, for angles
-    of 3 to 10 degrees, the smallest error above the tolerance.
+    Correct: regbench against torchvision on random images of each of MATCH_SHAPES (digits at
+    28x28) with parameters as torchvision draws them, the largest error at most 0.06. Wrong: the
+    same with the angle's sign flipped, for angles of 3 to 10 degrees, the smallest error above
+    the tolerance.
     """
     g = torch.Generator().manual_seed(0)
-    params = augment.sample_params(TOLERANCE_PAIRS, flip=True, generator=g)
-    indices = torch.randint(5000, (TOLERANCE_PAIRS,), generator=g).tolist()
-    one = lambda p, k, angle=None: AugmentParams(*(  # noqa: E731
-        (torch.tensor([angle], dtype=p.angle.dtype) if name == "angle" and angle is not None else getattr(p, name)[k : k + 1])
-        for name in ("angle", "top", "left", "height", "width", "flip")))
-    correct, wrong = [], []
-    for k, index in enumerate(indices):
-        image = _digit(index)
-        p = one(params, k)
-        correct.append(geometry_error(augment.apply_params(image[None], p)[0], _torchvision(image, p)))
-        angle = float(params.angle[k])
-        if abs(angle) >= 3:
-            wrong.append(geometry_error(augment.apply_params(image[None], one(params, k, -angle))[0], _torchvision(image, p)))
-    print(f"geometry error: correct at most {max(correct):.3f} over {len(correct)}, wrong sign at least {min(wrong):.3f} over {len(wrong)}")
-    assert max(correct) <= 0.06 < GEOMETRY_TOLERANCE, f"interpolation alone reached {max(correct):.3f}"
-    assert min(wrong) > GEOMETRY_TOLERANCE, f"a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
+    for shape in MATCH_SHAPES:
+        correct, wrong = _errors(shape, DIGIT_PAIRS if shape == (1, SIZE, SIZE) else PAIRS_PER_SHAPE, g)
+        print(f"{shape}: geometry error correct at most {max(correct):.3f} over {len(correct)}, "
+              f"wrong sign at least {min(wrong):.3f} over {len(wrong)}")
+        assert max(correct) <= 0.06 < GEOMETRY_TOLERANCE, f"{shape}: interpolation alone reached {max(correct):.3f}"
+        assert min(wrong) > GEOMETRY_TOLERANCE, f"{shape}: a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
 
 
 @given(**MATCH_INPUTS)
-def test_matches_torchvision(device, index, params):
-    check_matches_torchvision(augment, device, index=index, params=params)
+def test_matches_torchvision(device, case):
+    check_matches_torchvision(augment, device, case=case)
 
 
 # --- identity, invariants, reproducibility -------------------------------------------------------
@@ -179,46 +262,55 @@ def test_matches_torchvision(device, index, params):
 
 @st.composite
 def image_batches(draw: st.DrawFn) -> torch.Tensor:
-    """Float batches (N, 1, 28, 28) in [0, 1], from the uint8 images a dataset holds."""
-    n = draw(st.integers(1, 6))
-    pixels = draw(st.lists(st.integers(0, 255), min_size=SIZE * SIZE, max_size=SIZE * SIZE))
+    """Float batches (N, C, H, W) in [0, 1] of any image_shapes(), from the uint8 images a dataset holds."""
+    n, shape = draw(st.integers(1, 6)), draw(image_shapes())
+    pixels = draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 255)))
     noise_seed = draw(seeds())
-    base = torch.tensor(pixels, dtype=torch.float32).view(1, 1, SIZE, SIZE) / 255
+    base = torch.from_numpy(pixels).float()[None] / 255
     rolled = [base.roll(k * 3, dims=-1) for k in range(n)]  # distinct samples, derived from one drawn image
     return torch.cat(rolled) * torch.rand(n, 1, 1, 1, generator=torch.Generator().manual_seed(noise_seed))
 
 
-def identity_params(n: int) -> AugmentParams:
-    """No flip, no rotation, the whole image as the crop."""
+def _size(batch: torch.Tensor) -> tuple[int, int]:
+    """(H, W) of a batch (N, C, H, W)."""
+    return batch.shape[-2], batch.shape[-1]
+
+
+def identity_params(n: int, size: tuple[int, int]) -> AugmentParams:
+    """No flip, no rotation, the whole image of ``size`` (H, W) as the crop."""
     zeros = torch.zeros(n, dtype=torch.float64)
-    return AugmentParams(zeros, zeros, zeros, zeros + SIZE, zeros + SIZE, torch.zeros(n, dtype=torch.bool))
+    return AugmentParams(zeros, zeros, zeros, zeros + size[0], zeros + size[1], torch.zeros(n, dtype=torch.bool))
 
 
 def check_identity(impl, device, *, batch: torch.Tensor) -> None:
     """Identity parameters sample every pixel at its own centre: the input comes back (float rounding only)."""
-    out = impl.apply_params(batch.to(device), identity_params(len(batch))).cpu()
+    out = impl.apply_params(batch.to(device), identity_params(len(batch), _size(batch))).cpu()
     torch.testing.assert_close(out, batch, atol=1e-5, rtol=0)
 
 
 def check_flip_twice(impl, device, *, batch: torch.Tensor) -> None:
     """Flipping, then flipping the result, returns the input."""
-    flip = identity_params(len(batch))
+    flip = identity_params(len(batch), _size(batch))
     flip.flip[:] = True
     twice = impl.apply_params(impl.apply_params(batch.to(device), flip), flip).cpu()
     torch.testing.assert_close(twice, batch, atol=1e-5, rtol=0)
 
 
+def _random_params(impl, batch: torch.Tensor, seed: int) -> AugmentParams:
+    """Parameters for the batch's size, as BatchAugment(flip=True) draws them from a seeded generator."""
+    return impl.sample_params(len(batch), size=_size(batch), flip=True, generator=torch.Generator().manual_seed(seed))
+
+
 def check_shape_dtype_range(impl, device, *, batch: torch.Tensor, seed: int) -> None:
-    """Random augmentation keeps (N, 1, 28, 28), float32, the device, and values in [0, 1]."""
-    params = impl.sample_params(len(batch), flip=True, generator=torch.Generator().manual_seed(seed))
-    out = impl.apply_params(batch.to(device), params)
+    """Random augmentation keeps (N, C, H, W), float32, the device, and values in [0, 1]."""
+    out = impl.apply_params(batch.to(device), _random_params(impl, batch, seed))
     assert out.shape == batch.shape and out.dtype == batch.dtype and out.device.type == torch.device(device).type
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 + 1e-6
 
 
 def check_seed_reproduces(impl, device, *, batch: torch.Tensor, seed: int) -> None:
     """The same generator seed gives the same augmented batch."""
-    run = lambda: impl.apply_params(batch.to(device), impl.sample_params(len(batch), flip=True, generator=torch.Generator().manual_seed(seed)))  # noqa: E731
+    run = lambda: impl.apply_params(batch.to(device), _random_params(impl, batch, seed))  # noqa: E731
     assert torch.equal(run(), run())
 
 
@@ -254,6 +346,12 @@ def _with(**overrides) -> types.SimpleNamespace:
     return types.SimpleNamespace(sample_params=overrides.get("sample_params", augment.sample_params), apply_params=overrides.get("apply_params", augment.apply_params))
 
 
+def _resample(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """grid_sample through F.affine_grid, for mutants that build their own maps."""
+    grid = torch.nn.functional.affine_grid(theta.to(images), list(images.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(images, grid, align_corners=False)
+
+
 def _angle_sign_flipped(images, params):
     return augment.apply_params(images, AugmentParams(-params.angle, params.top, params.left, params.height, params.width, params.flip))
 
@@ -271,10 +369,26 @@ def _brightened(images, params):
 
 
 def _flip_off_by_one(images, params):
-    theta = augment.affine_matrices(params, images.shape[-1]).to(images)
-    theta[params.flip, 0, 2] += 2.0 / images.shape[-1]  # mirrors about x = S/2 + 1/2 instead of the centre
-    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
-    return torch.nn.functional.grid_sample(images, grid, align_corners=False)
+    theta = augment.affine_matrices(params, _size(images))
+    theta[params.flip, 0, 2] += 2.0 / images.shape[-1]  # mirrors about x = W/2 + 1/2 instead of the centre
+    return _resample(images, theta)
+
+
+def _one_normalization(images, params):
+    theta = augment.affine_matrices(params, _size(images))
+    theta[:, 1] *= images.shape[-2] / images.shape[-1]  # y normalized by 2/W, where 2/H belongs
+    return _resample(images, theta)
+
+
+def _rotation_in_normalized_space(images, params):
+    z = torch.zeros_like(params.angle)
+    unrotated = AugmentParams(z, params.top, params.left, params.height, params.width, params.flip & False)
+    crop = augment.affine_matrices(unrotated, _size(images))
+    cos, sin = torch.cos(torch.deg2rad(params.angle)), torch.sin(torch.deg2rad(params.angle))
+    rotation = torch.stack([torch.stack([cos, -sin], dim=1), torch.stack([sin, cos], dim=1)], dim=1)
+    theta = rotation @ crop  # rotates [-1, 1] coordinates: a shear in pixels when H != W
+    theta[params.flip, 0] *= -1
+    return _resample(images, theta)
 
 
 def _wide_angles(n, **kw):
@@ -287,6 +401,12 @@ def _crops_at_origin(n, **kw):
     return AugmentParams(p.angle, p.top * 0, p.left * 0, p.height, p.width, p.flip)
 
 
+def _whole_image_fallback(n, **kw):
+    # the whole image as the fallback: right for square images only
+    with mock.patch.object(augment, "_central_crop", lambda image_h, image_w: (image_h, image_w)):
+        return augment.sample_params(n, **kw)
+
+
 def _unseeded(n, *, generator=None, **kw):
     return augment.sample_params(n, generator=None, **kw)
 
@@ -294,19 +414,23 @@ def _unseeded(n, *, generator=None, **kw):
 MUTATIONS = [  # run by test_mutations.py with every other mutant
     Mutation("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS),
     Mutation("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS),
+    Mutation("rotation of normalized coordinates (non-square)", _with(apply_params=_rotation_in_normalized_space),
+             check_matches_torchvision, MATCH_INPUTS),
     Mutation("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS),
+    Mutation("y normalized by 2/W (non-square)", _with(apply_params=_one_normalization), check_identity, BATCH_INPUTS),
     Mutation("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS),
     Mutation("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS),
     Mutation("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS),
 ]
-GOF_MUTANTS = [
-    ("angles drawn from U(-20, 20)", _with(sample_params=_wide_angles)),
-    ("crop always at the top-left corner", _with(sample_params=_crops_at_origin)),
+GOF_MUTANTS = [  # (name, mutant, the crop size its distribution property is run on)
+    ("angles drawn from U(-20, 20)", _with(sample_params=_wide_angles), (SIZE, SIZE)),
+    ("crop always at the top-left corner", _with(sample_params=_crops_at_origin), (SIZE, SIZE)),
+    ("whole image as the fallback crop of a 20x36 image", _with(sample_params=_whole_image_fallback), (20, 36)),
 ]
 
 
-@pytest.mark.parametrize("name, mutant", GOF_MUTANTS, ids=[m[0] for m in GOF_MUTANTS])
-def test_distribution_mutant_is_killed(name, mutant):
+@pytest.mark.parametrize("name, mutant, size", GOF_MUTANTS, ids=[m[0] for m in GOF_MUTANTS])
+def test_distribution_mutant_is_killed(name, mutant, size):
     """A wrong distribution fails the goodness-of-fit property on its first seed."""
     with pytest.raises(AssertionError):
-        check_params_follow_torchvision(mutant, "cpu", seed=0)
+        check_params_follow_torchvision(mutant, "cpu", seed=0, size=size)

@@ -1,16 +1,20 @@
-"""The notebook's augmentations, as torchvision transforms on PIL images.
+"""The notebook's augmentations, as torchvision transforms on PIL images and batched on tensors.
 
 ``notebook_train_transform`` is the notebook's exact pipeline, horizontal flip included. A flip
 does not preserve a digit's label (a mirrored 2, 3, 4, 7 is not that digit), so regbench keeps it
 as its own configuration to show the cost, and offers ``digit_train_transform``, the same
 rotation and crop without the flip, as the label-preserving preset.
+
+Both forms hold for images of any shape (C, H, W): any number of channels, square or not. The
+crop is resized back to (H, W), so the output has the input's shape; 1x28x28 digits get the
+notebook's pipeline exactly.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,35 +32,45 @@ __all__ = [
 
 ROTATION_DEGREES = 10  # the notebook's +/-10 degrees: a slant people write, not a different digit
 CROP_SCALE = (0.8, 1.0)  # keep at least 80% of the area so no stroke is cut away entirely
-IMAGE_SIZE = 28
+IMAGE_SIZE = 28  # the digits' side: the crop's output size when no input_shape is given
 
 
-# torchvision is imported where a PIL pipeline is built, not with this module: importing it costs
-# about 1.7 s (its ops pull in torch._dynamo), paid by every command and every worker process.
+# torchvision is imported where a PIL pipeline is built, not with this module: its ops pull in
+# torch._dynamo, a cost every command and every worker process would pay.
 
 
-def _geometry() -> list:
+def _image_size(input_shape: Optional[Sequence[int]]) -> tuple[int, int]:
+    """(H, W) of one sample shaped (C, H, W), (28, 28) without one: the size the crop is resized back to."""
+    if input_shape is None:
+        return IMAGE_SIZE, IMAGE_SIZE
+    if len(input_shape) != 3 or min(input_shape) < 1:  # not a UsageError: a run reports this as not applicable
+        raise ValueError(f"input_shape {tuple(input_shape)} is not one image's (C, H, W); "
+                         "pass the shape of one sample, such as (1, 28, 28)")
+    return int(input_shape[1]), int(input_shape[2])
+
+
+def _geometry(input_shape: Optional[Sequence[int]]) -> list:
     """Rotation then random resized crop, the label-preserving part of the notebook's pipeline."""
     from torchvision import transforms
 
     return [
         transforms.RandomRotation(ROTATION_DEGREES),
-        transforms.RandomResizedCrop(IMAGE_SIZE, scale=CROP_SCALE),
+        transforms.RandomResizedCrop(_image_size(input_shape), scale=CROP_SCALE),
     ]
 
 
-def notebook_train_transform() -> "transforms.Compose":  # noqa: F821
-    """The notebook's train transform: flip (p=0.5), rotation, crop, ToTensor."""
+def notebook_train_transform(*, input_shape: Optional[Sequence[int]] = None) -> "transforms.Compose":  # noqa: F821
+    """The notebook's train transform: flip (p=0.5), rotation, crop back to (H, W) of ``input_shape``, ToTensor."""
     from torchvision import transforms
 
-    return transforms.Compose([transforms.RandomHorizontalFlip(), *_geometry(), transforms.ToTensor()])
+    return transforms.Compose([transforms.RandomHorizontalFlip(), *_geometry(input_shape), transforms.ToTensor()])
 
 
-def digit_train_transform() -> "transforms.Compose":  # noqa: F821
+def digit_train_transform(*, input_shape: Optional[Sequence[int]] = None) -> "transforms.Compose":  # noqa: F821
     """The notebook's transform minus the flip: augmentation that keeps every digit's label."""
     from torchvision import transforms
 
-    return transforms.Compose([*_geometry(), transforms.ToTensor()])
+    return transforms.Compose([*_geometry(input_shape), transforms.ToTensor()])
 
 
 def test_transform() -> "transforms.Compose":  # noqa: F821
@@ -74,7 +88,7 @@ test_transform.__test__ = False  # a name starting with "test" must not be colle
 # batch on its device in one resampling call: flip, rotation and crop compose into one affine map.
 
 RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect-ratio range
-CROP_ATTEMPTS = 10  # RandomResizedCrop.get_params tries 10 times before falling back to the whole image
+CROP_ATTEMPTS = 10  # RandomResizedCrop.get_params tries 10 times before falling back to a central crop
 
 
 @dataclass
@@ -92,73 +106,91 @@ class AugmentParams:
 def sample_params(
     n: int,
     *,
-    size: int = IMAGE_SIZE,
+    size: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE),
     flip: bool,
     degrees: float = ROTATION_DEGREES,
     scale: tuple[float, float] = CROP_SCALE,
     generator: Optional[torch.Generator] = None,
 ) -> AugmentParams:
-    """Draw n samples' parameters from torchvision's distributions (RandomHorizontalFlip,
-    RandomRotation, RandomResizedCrop.get_params with its 10 attempts and central fallback)."""
+    """Draw n samples' parameters for images of ``size`` (H, W) from torchvision's distributions
+    (RandomHorizontalFlip, RandomRotation, RandomResizedCrop.get_params with its 10 attempts and
+    central fallback); the draws are the same in number and order whatever the size."""
     def uniform(*shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, dtype=torch.float64) * (high - low) + low
 
+    image_h, image_w = size
     angle = uniform(n, low=-degrees, high=degrees)
-    area = size * size
+    area = image_h * image_w
     target_area = area * uniform(n, CROP_ATTEMPTS, low=scale[0], high=scale[1])
     aspect = torch.exp(uniform(n, CROP_ATTEMPTS, low=math.log(RATIO[0]), high=math.log(RATIO[1])))
     w = torch.round(torch.sqrt(target_area * aspect))  # round half to even, like Python's round()
     h = torch.round(torch.sqrt(target_area / aspect))
-    ok = (w > 0) & (w <= size) & (h > 0) & (h <= size)
+    ok = (w > 0) & (w <= image_w) & (h > 0) & (h <= image_h)
     first = ok.to(torch.int8).argmax(dim=1)  # first valid attempt
     found = ok.any(dim=1)
-    pick = lambda t: torch.where(found, t.gather(1, first[:, None])[:, 0], torch.full_like(t[:, 0], size))  # noqa: E731
-    width, height = pick(w), pick(h)
-    top = torch.where(found, torch.floor(uniform(n) * (size - height + 1)), (size - height) // 2)
-    left = torch.where(found, torch.floor(uniform(n) * (size - width + 1)), (size - width) // 2)
+    fallback_h, fallback_w = _central_crop(image_h, image_w)
+
+    def pick(attempts: torch.Tensor, fallback: int) -> torch.Tensor:  # the first fitting attempt, else the fallback
+        return torch.where(found, attempts.gather(1, first[:, None])[:, 0], torch.full_like(attempts[:, 0], fallback))
+
+    width, height = pick(w, fallback_w), pick(h, fallback_h)
+    top = torch.where(found, torch.floor(uniform(n) * (image_h - height + 1)), (image_h - height) // 2)
+    left = torch.where(found, torch.floor(uniform(n) * (image_w - width + 1)), (image_w - width) // 2)
     flips = uniform(n) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
     return AugmentParams(angle, top, left, height, width, flips)
 
 
-def affine_matrices(params: AugmentParams, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """(N, 2, 3) maps from output to input coordinates in normalized [-1, 1] space (affine_grid's).
+def _central_crop(image_h: int, image_w: int) -> tuple[int, int]:
+    """(h, w) of get_params' fallback: the whole image, or its largest central part with an aspect ratio in RATIO."""
+    in_ratio = image_w / image_h
+    if in_ratio < min(RATIO):
+        return round(image_w / min(RATIO)), image_w
+    if in_ratio > max(RATIO):
+        return image_h, round(image_h * max(RATIO))
+    return image_h, image_w
 
-    In pixel coordinates (x right, y down, centre c = S/2), output point u (normalized) comes from
-    the crop: p = crop centre + (w/2 u_x, h/2 u_y); un-rotating about c by the angle gives
-    r - c = R (p - c) with R = [[cos, -sin], [sin, cos]]; un-flipping mirrors x about c; and the
-    normalization is n = (r - c) * 2/S. Written out, each row is linear in u, so the whole chain
-    is one affine map per sample.
+
+def affine_matrices(params: AugmentParams, size: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)) -> torch.Tensor:
+    """(N, 2, 3) maps from output to input coordinates in normalized [-1, 1] space (affine_grid's),
+    for images of ``size`` (H, W).
+
+    In pixel coordinates (x right, y down, centre c = (W/2, H/2)), output point u (normalized)
+    comes from the crop: p = crop centre + (w/2 u_x, h/2 u_y); un-rotating about c by the angle
+    gives r - c = R (p - c) with R = [[cos, -sin], [sin, cos]]; un-flipping mirrors x about c; and
+    the normalization is n = ((r - c)_x * 2/W, (r - c)_y * 2/H). Written out, each row is linear in
+    u, so the whole chain is one affine map per sample.
     """
-    k = 2.0 / size
+    image_h, image_w = size
+    kx, ky = 2.0 / image_w, 2.0 / image_h
     theta = torch.deg2rad(params.angle)
     cos, sin = torch.cos(theta), torch.sin(theta)
     mirror = 1.0 - 2.0 * params.flip.to(cos.dtype)  # -1 where flipped
     half_w, half_h = params.width / 2, params.height / 2
-    dx = params.left + half_w - size / 2  # crop centre relative to the image centre
-    dy = params.top + half_h - size / 2
-    row_x = torch.stack([cos * half_w, -sin * half_h, cos * dx - sin * dy], dim=1) * (k * mirror)[:, None]
-    row_y = torch.stack([sin * half_w, cos * half_h, sin * dx + cos * dy], dim=1) * k
+    dx = params.left + half_w - image_w / 2  # crop centre relative to the image centre
+    dy = params.top + half_h - image_h / 2
+    row_x = torch.stack([cos * half_w, -sin * half_h, cos * dx - sin * dy], dim=1) * (kx * mirror)[:, None]
+    row_y = torch.stack([sin * half_w, cos * half_h, sin * dx + cos * dy], dim=1) * ky
     return torch.stack([row_x, row_y], dim=1)
 
 
-def _base_grid(size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """(S*S, 3) homogeneous normalized pixel centres, row-major, as affine_grid(align_corners=False) uses."""
-    centres = (torch.arange(size, device=device, dtype=dtype) * 2 + 1) / size - 1
-    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+def _base_grid(size: tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(H*W, 3) homogeneous normalized pixel centres, row-major, as affine_grid(align_corners=False) uses."""
+    rows, cols = ((torch.arange(side, device=device, dtype=dtype) * 2 + 1) / side - 1 for side in size)
+    ys, xs = torch.meshgrid(rows, cols, indexing="ij")
     return torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())], dim=1)
 
 
 def apply_params(images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
-    """Resample a batch (N, C, S, S) with each sample's own flip, rotation and crop, in one call."""
-    n, size = len(images), images.shape[-1]
+    """Resample a batch (N, C, H, W) with each sample's own flip, rotation and crop, in one call."""
+    n, size = len(images), (images.shape[-2], images.shape[-1])
     theta = affine_matrices(params, size).to(device=images.device, dtype=images.dtype)
     # the same grid as F.affine_grid(theta, images.shape, align_corners=False), one matmul instead of its generic path
-    grid = torch.bmm(_base_grid(size, images.device, images.dtype).expand(n, -1, -1), theta.transpose(1, 2)).view(n, size, size, 2)
+    grid = torch.bmm(_base_grid(size, images.device, images.dtype).expand(n, -1, -1), theta.transpose(1, 2)).view(n, *size, 2)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 class BatchAugment:
-    """Per-sample random flip/rotation/crop of a whole batch: the tensor twin of the PIL transforms.
+    """Per-sample random flip/rotation/crop of a whole batch (N, C, H, W): the tensor twin of the PIL transforms.
 
     ``BatchAugment(flip=True)`` matches ``notebook_train_transform``; ``flip=False`` matches
     ``digit_train_transform``. Parameters come from ``generator`` (CPU), so a seed fixes them.
@@ -168,8 +200,9 @@ class BatchAugment:
         self.flip = flip
 
     def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """images: float (N, 1, 28, 28) in [0, 1] on any device -> same shape, dtype, device and range."""
-        return apply_params(images, sample_params(len(images), size=images.shape[-1], flip=self.flip, generator=generator))
+        """images: float (N, C, H, W) in [0, 1] on any device -> same shape, dtype, device and range."""
+        size = (images.shape[-2], images.shape[-1])
+        return apply_params(images, sample_params(len(images), size=size, flip=self.flip, generator=generator))
 
     def __repr__(self) -> str:
         return f"BatchAugment(flip={self.flip}, degrees={ROTATION_DEGREES}, scale={CROP_SCALE})"
