@@ -206,3 +206,13 @@ def test_file_datasets_train_from_the_command_line(tmp_path, monkeypatch, kind, 
     doc = json.loads((out / "results.json").read_text())
     described = doc["datasets"][kind]
     assert (described["sample_shape"], described["classes"]) == (shape, classes) and all(r["status"] == "ok" for r in doc["runs"])
+
+
+def test_check_on_a_dataset_says_which_augmentation_checks_cannot_run(capsys):
+    """On feature vectors an image augmentation cannot be built: not applicable with the reason, no traceback; on digits it is checked."""
+    assert main(["check", "regbench.configs:CONFIGS", "--dataset", "iris", "--max-examples", "2", "--json"]) in (0, 1)
+    reports = {r["subject"].split("[")[1].rstrip("]"): r for r in json.loads(capsys.readouterr().out)}
+    augment = {r["invariant"]: r for r in reports["augment"]["results"]}
+    assert augment["transform.output_shape_dtype_range"]["status"] == "not_applicable"
+    assert "cannot be built for this dataset" in augment["transform.output_shape_dtype_range"]["explanation"]
+    assert augment["model.eval_deterministic"]["status"] == "passed"

@@ -27,6 +27,7 @@ from regbench.checks.objects import built
 from regbench.checks.report import MAX_EXAMPLES, Report, Result, Status
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
 from regbench.configs import BatchTransform, Config
+from regbench.errors import first_line
 from regbench.losses import penalized_parameters
 
 __all__ = ["CONFIG_INVARIANTS", "check_config"]
@@ -52,6 +53,15 @@ class OneImage:
 def _prefixed(part: str, results: list[Result]) -> list[Result]:
     """A part's results, named for the part."""
     return [Result(f"{part}.{r.invariant}", r.status, r.explanation, r.observed, r.counterexample) for r in results]
+
+
+def _unlike_digits(data: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """Why the transform checks cannot run on this data: they draw 28x28 grayscale digits and judge labels with a digit classifier."""
+    shape = tuple(data["input_shape"]) if data else DIGIT_SHAPE
+    if shape == DIGIT_SHAPE:
+        return None
+    return (f"the transform checks draw 28x28 grayscale digits (and judge labels with a digit classifier); this dataset's samples are {shape}: "
+            "check the transform on digits without --dataset")
 
 
 def _absent(part: str, reason: str) -> list[Result]:
@@ -153,6 +163,7 @@ CRITERION_INVARIANTS = {
 }
 PARTS = {"model": MODEL_INVARIANTS, "loss": LOSS_INVARIANTS, "augment": TRANSFORM_INVARIANTS, "transform": TRANSFORM_INVARIANTS,
          "optimizer": OPTIMIZER_INVARIANTS, "criterion": CRITERION_INVARIANTS}
+DIGIT_SHAPE = (1, 28, 28)  # what the transform checks' images are
 CONFIG_INVARIANTS = tuple(f"{part}.{name}" for part, invariants in PARTS.items() for name in invariants)
 
 
@@ -174,9 +185,17 @@ def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shap
     else:  # the config's keywords are the defaults; the checks set every lambda argument themselves
         loss = functools.partial(config.loss, **config.loss_args)
         results += _prefixed("loss", check_loss(loss, model=build_model, input_shape=input_shape, max_examples=max_examples).results)
-    for part, made_part in (("augment", config.build_augment(data)), ("transform", config.build_transform(data))):
-        if made_part is None:
+    for part in ("augment", "transform"):
+        if getattr(config, part) is None:
             results += _absent(part, f"the config has no {part} ({'fast' if part == 'augment' else 'notebook'} engine)")
+            continue
+        why = _unlike_digits(data)
+        try:
+            made_part = config.build_augment(data) if part == "augment" else config.build_transform(data)
+        except (ValueError, TypeError) as error:  # an image transform asked to fit feature vectors, as a run's preflight finds
+            why = f"it cannot be built for this dataset: {type(error).__name__}: {first_line(error)}"
+        if why:
+            results += _absent(part, why)
         else:
             results += _prefixed(part, check_transform(OneImage(made_part) if part == "augment" else made_part, max_examples=max_examples).results)
     return Report(name or config.name, "config", results + _training_parts(config, max_examples), {"hash": config.hash, "examples": max_examples})
