@@ -12,6 +12,7 @@ notebook's pipeline exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -102,6 +103,15 @@ class AugmentParams:
     width: torch.Tensor  # (N,) crop width w
     flip: torch.Tensor  # (N,) bool: mirror left-right first
 
+    def select(self, indices: torch.Tensor) -> "AugmentParams":
+        """The parameters of these samples, in this order: a batch's share of a whole pass's draws."""
+        return AugmentParams(*(getattr(self, f.name).index_select(0, indices) for f in dataclasses.fields(self)))
+
+    @classmethod
+    def cat(cls, parts: list["AugmentParams"]) -> "AugmentParams":
+        """One set of parameters from consecutive draws."""
+        return parts[0] if len(parts) == 1 else cls(*(torch.cat([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+
 
 def sample_params(
     n: int,
@@ -173,20 +183,26 @@ def affine_matrices(params: AugmentParams, size: tuple[int, int] = (IMAGE_SIZE, 
     return torch.stack([row_x, row_y], dim=1)
 
 
-def _base_grid(size: tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """(H*W, 3) homogeneous normalized pixel centres, row-major, as affine_grid(align_corners=False) uses."""
-    rows, cols = ((torch.arange(side, device=device, dtype=dtype) * 2 + 1) / side - 1 for side in size)
-    ys, xs = torch.meshgrid(rows, cols, indexing="ij")
-    return torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())], dim=1)
+def _sampling_grid(theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, H, W, 2) sampling points: theta applied to every pixel centre, as F.affine_grid(theta, ..., align_corners=False) places them.
+
+    Each coordinate is (a x + b y) + c per sample, broadcast over the rows and columns: the same
+    roundings as the homogeneous matrix product (x, y, 1) theta^T, in a fraction of its time.
+    """
+    h, w = size
+    cols, rows = ((torch.arange(side, device=theta.device, dtype=theta.dtype) * 2 + 1) / side - 1 for side in (w, h))
+    grid = torch.empty(len(theta), h, w, 2, device=theta.device, dtype=theta.dtype)
+    for k in range(2):  # k = 0: the x coordinate sampled, 1: the y coordinate
+        a, b, c = (theta[:, k, j, None, None] for j in range(3))
+        torch.add(a * cols[None, None, :] + b * rows[None, :, None], c, out=grid[..., k])
+    return grid
 
 
 def apply_params(images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
     """Resample a batch (N, C, H, W) with each sample's own flip, rotation and crop, in one call."""
-    n, size = len(images), (images.shape[-2], images.shape[-1])
+    size = (images.shape[-2], images.shape[-1])
     theta = affine_matrices(params, size).to(device=images.device, dtype=images.dtype)
-    # the same grid as F.affine_grid(theta, images.shape, align_corners=False), one matmul instead of its generic path
-    grid = torch.bmm(_base_grid(size, images.device, images.dtype).expand(n, -1, -1), theta.transpose(1, 2)).view(n, *size, 2)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, _sampling_grid(theta, size), mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 class BatchAugment:
@@ -201,8 +217,15 @@ class BatchAugment:
 
     def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """images: float (N, C, H, W) in [0, 1] on any device -> same shape, dtype, device and range."""
-        size = (images.shape[-2], images.shape[-1])
-        return apply_params(images, sample_params(len(images), size=size, flip=self.flip, generator=generator))
+        return self.apply(images, self.draw(len(images), (images.shape[-2], images.shape[-1]), generator))
+
+    def draw(self, n: int, size: tuple[int, int], generator: Optional[torch.Generator] = None) -> AugmentParams:
+        """Parameters for n images of size (H, W): with ``apply``, a loader draws a whole pass's and applies them a batch at a time."""
+        return sample_params(n, size=size, flip=self.flip, generator=generator)
+
+    def apply(self, images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
+        """The images resampled with these parameters (one per image): each image's result does not depend on the others."""
+        return apply_params(images, params)
 
     def __repr__(self) -> str:
         return f"BatchAugment(flip={self.flip}, degrees={ROTATION_DEGREES}, scale={CROP_SCALE})"

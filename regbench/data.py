@@ -372,12 +372,13 @@ class TensorLoader:
     """Mini-batches gathered from tensors already on the training device: no DataLoader, no PIL.
 
     Each pass reshuffles (when ``shuffle``) with ``generator``, so a seed fixes the order. A
-    ``transform(images, generator) -> images`` (such as ``augment.BatchAugment``) is applied to
-    the whole split once per pass, in chunks, before batching: every sample gets fresh random
-    parameters each epoch, as with a per-sample transform, at the cost of a few batched calls.
+    ``transform(images, generator) -> images`` draws fresh random parameters for every sample of
+    the split each pass, in chunks, before the permutation, as a per-sample transform would; one
+    that also offers ``draw`` and ``apply`` (``augment.BatchAugment``) is then applied a batch at a
+    time, any other to the whole split before batching.
     """
 
-    CHUNK = 8192  # samples augmented per call: bounds the temporary memory on the 60k sets
+    CHUNK = 8192  # samples drawn for (or augmented) per call: bounds the temporary memory on the 60k sets
 
     def __init__(
         self,
@@ -409,11 +410,32 @@ class TensorLoader:
         if self.transform is not None:
             chunks = [self.transform(as_inputs(chunk), self.generator) for chunk in inputs.split(self.CHUNK)]
             inputs = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-        n = len(inputs)
+        return inputs, self._order(len(inputs))
+
+    def _order(self, n: int) -> torch.Tensor:
+        """This pass's sample order: a permutation from the generator when shuffling."""
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        return inputs, order.to(inputs.device)
+        return order.to(self.inputs.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.transform is not None and hasattr(self.transform, "draw") and hasattr(self.transform, "apply"):
+            yield from self._augmented_batches()
+            return
         inputs, order = self.epoch()
         for idx in order.split(self.batch_size):
             yield as_inputs(inputs.index_select(0, idx)), self.targets.index_select(0, idx)  # 2-3x faster than inputs[idx] on a CPU
+
+    def _augmented_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The pass ``epoch`` gives, drawn in the same order, but each batch gathered, converted and augmented on its own.
+
+        A transform that offers ``draw(n, size, generator)`` and ``apply(images, params)`` (such as
+        ``augment.BatchAugment``) resamples each image independently of the others, so applying a
+        pass's parameters batch by batch gives the same images as augmenting the whole pass, while
+        working on a batch that stays in the CPU's caches (CIFAR-10's pass would be 614 MB of floats).
+        """
+        size = tuple(self.inputs.shape[-2:])
+        drawn = [self.transform.draw(len(chunk), size, self.generator) for chunk in self.inputs.split(self.CHUNK)]
+        params = drawn[0] if len(drawn) == 1 else type(drawn[0]).cat(drawn)
+        for idx in self._order(len(self.inputs)).split(self.batch_size):
+            images = as_inputs(self.inputs.index_select(0, idx))
+            yield self.transform.apply(images, params.select(idx.cpu())), self.targets.index_select(0, idx)

@@ -259,3 +259,19 @@ def test_tensor_loader_applies_the_transform_once_per_pass():
     assert calls == [(6, g), (6, g)]
     assert sorted(first.squeeze(1).tolist()) == [100.0 + k for k in range(6)]
     assert [len(t) for t in second_targets] == [4, 2]
+
+
+def test_a_pass_augmented_batch_by_batch_equals_the_whole_pass_augmented():
+    """BatchAugment's parameters drawn for the whole pass and applied a batch at a time give exactly the images epoch() augments at once."""
+    from regbench.augment import BatchAugment
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 256, (50, 3, 20, 36), dtype=torch.uint8, generator=g), torch.arange(50) % 5
+    batched = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
+    whole = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
+    for _ in range(2):  # two passes: the generator is left where the whole-pass path leaves it
+        inputs, order = whole.epoch()
+        expected = [(inputs.index_select(0, idx), y.index_select(0, idx)) for idx in order.split(8)]
+        found = list(batched)
+        assert len(found) == len(expected) == 7
+        assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(found, expected))
