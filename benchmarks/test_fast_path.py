@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader
 from regbench import results
 from regbench.augment import BatchAugment, notebook_train_transform
 from regbench.configs import CONFIGS
-from regbench.data import Split, TensorLoader
+from regbench.data import Split, TensorLoader, as_inputs
 from regbench.datasets import load_dataset
 from regbench.experiment import Settings
 from regbench.models import FullyConnected
@@ -64,7 +64,7 @@ def split() -> Split:
 
 
 def _tiled(split: Split, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training tensors on the device, repeated so a round at batch 1024 has several steps."""
+    """The training tensors (uint8 images, as regbench keeps them) on the device, repeated so a round at batch 1024 has several steps."""
     x, y = split.train.tensors()
     repeat = max(1, 4 * batch_size // len(x))
     return x.repeat(repeat, 1, 1, 1).to(device), y.repeat(repeat).to(device)
@@ -79,9 +79,10 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
     order = torch.Generator().manual_seed(0)
     if path == "bare":
         optimizer = make_optimizer(model, 1e-3, fused=True)
+        floats = as_inputs(x)  # the bare loop's tensors are float already; regbench keeps the images as stored (uint8)
 
         def bare() -> None:
-            for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+            for xb, yb in zip(floats.split(batch_size), y.split(batch_size)):
                 loss = F.cross_entropy(model(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -262,12 +262,13 @@ def test_tensor_loader_applies_the_transform_once_per_pass():
 
 
 def test_a_pass_augmented_batch_by_batch_equals_the_whole_pass_augmented():
-    """BatchAugment's parameters drawn for the whole pass and applied a batch at a time give exactly the images epoch() augments at once."""
+    """BatchAugment's parameters drawn for the whole pass and applied a block of batches at a time give exactly the images epoch() augments at once."""
     from regbench.augment import BatchAugment
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randint(0, 256, (50, 3, 20, 36), dtype=torch.uint8, generator=g), torch.arange(50) % 5
     batched = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
+    batched.BLOCK = 20  # blocks of two batches (the last one short), so a pass is several blocks
     whole = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
     for _ in range(2):  # two passes: the generator is left where the whole-pass path leaves it
         inputs, order = whole.epoch()

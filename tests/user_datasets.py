@@ -3,6 +3,7 @@
 import torch
 from torch.utils.data import TensorDataset
 
+from regbench.configs import CONFIGS
 from regbench.datasets import Dataset
 
 
@@ -58,7 +59,5 @@ def float_labels():
 def not_a_pair():
     return "train.csv"
 
-
-from regbench.configs import CONFIGS  # noqa: E402
 
 L2 = CONFIGS["l2"]  # a config, for regbench check --dataset
