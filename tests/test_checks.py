@@ -203,7 +203,7 @@ def test_label_preservation_measures_flip_and_rotation():
 def test_transforms_on_tensors_and_ones_that_normalize():
     """A tensor-in transform is fed tensors; with value_range=None a Normalize pipeline is judged on shape alone, and label preservation says it cannot read it."""
     tensor_flip = checks.check_transform(transforms.RandomHorizontalFlip(p=1.0))
-    assert tensor_flip.settings["input"] == "tensor (1, H, W)" and tensor_flip["label_preservation"].status is Status.FAILED
+    assert tensor_flip.settings["input"] == "tensor (1, 28, 28)" and tensor_flip["label_preservation"].status is Status.FAILED
     normalized = checks.check_transform(transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]), value_range=None)
     assert statuses(normalized) == {"output_shape_dtype_range": "passed", "reproducible_under_seed": "passed", "label_preservation": "not_applicable"}
 

@@ -216,3 +216,19 @@ def test_check_on_a_dataset_says_which_augmentation_checks_cannot_run(capsys):
     assert augment["transform.output_shape_dtype_range"]["status"] == "not_applicable"
     assert "cannot be built for this dataset" in augment["transform.output_shape_dtype_range"]["explanation"]
     assert augment["model.eval_deterministic"]["status"] == "passed"
+
+
+def test_transforms_are_checked_on_images_shaped_like_the_dataset(tmp_path, capsys):
+    """On CIFAR-10's (3, 32, 32) a transform factory is sized by the data and checked on RGB images; one fixed at 28x28 fails its shape."""
+    import functools
+
+    from regbench import checks
+    from regbench.augment import digit_train_transform
+    from tests.test_sources import write_cifar10
+
+    write_cifar10(tmp_path, per_batch=4)
+    assert main(["check", "regbench.augment:digit_train_transform", "--dataset", "cifar10", "--root", str(tmp_path), "--max-examples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "PIL image (3, 32, 32)" in out and "ok    output_shape_dtype_range" in out and "n/a   label_preservation" in out
+    fixed = checks.check(functools.partial(digit_train_transform, input_shape=(1, 28, 28)), kind="transform", input_shape=(3, 32, 32), max_examples=3)
+    assert fixed["output_shape_dtype_range"].status is checks.Status.FAILED and "expected (3, 32, 32)" in fixed["output_shape_dtype_range"].observed

@@ -25,7 +25,7 @@ from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
 from regbench.checks.objects import built
 from regbench.checks.report import MAX_EXAMPLES, Report, Result, Status
-from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
+from regbench.checks.transforms import DIGIT_SHAPE, TRANSFORM_INVARIANTS, check_transform
 from regbench.configs import BatchTransform, Config
 from regbench.errors import first_line
 from regbench.losses import penalized_parameters
@@ -36,7 +36,7 @@ DECAY_LR = 1e-2  # the step size of the weight-decay check: any positive lr show
 
 
 class OneImage:
-    """A batch augmentation seen as a per-image transform (a (1, H, W) tensor in, a tensor out), as the transform checks take them.
+    """A batch augmentation seen as a per-image transform (a (C, H, W) tensor in, a tensor out), as the transform checks take them.
 
     Its generator is seeded from torch's global RNG, which the checks seed: an augmentation that
     honours the generator it is given is then reproducible under seed, as the fast engine needs.
@@ -53,15 +53,6 @@ class OneImage:
 def _prefixed(part: str, results: list[Result]) -> list[Result]:
     """A part's results, named for the part."""
     return [Result(f"{part}.{r.invariant}", r.status, r.explanation, r.observed, r.counterexample) for r in results]
-
-
-def _unlike_digits(data: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """Why the transform checks cannot run on this data: they draw 28x28 grayscale digits and judge labels with a digit classifier."""
-    shape = tuple(data["input_shape"]) if data else DIGIT_SHAPE
-    if shape == DIGIT_SHAPE:
-        return None
-    return (f"the transform checks draw 28x28 grayscale digits (and judge labels with a digit classifier); this dataset's samples are {shape}: "
-            "check the transform on digits without --dataset")
 
 
 def _absent(part: str, reason: str) -> list[Result]:
@@ -163,7 +154,6 @@ CRITERION_INVARIANTS = {
 }
 PARTS = {"model": MODEL_INVARIANTS, "loss": LOSS_INVARIANTS, "augment": TRANSFORM_INVARIANTS, "transform": TRANSFORM_INVARIANTS,
          "optimizer": OPTIMIZER_INVARIANTS, "criterion": CRITERION_INVARIANTS}
-DIGIT_SHAPE = (1, 28, 28)  # what the transform checks' images are
 CONFIG_INVARIANTS = tuple(f"{part}.{name}" for part, invariants in PARTS.items() for name in invariants)
 
 
@@ -189,7 +179,9 @@ def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shap
         if getattr(config, part) is None:
             results += _absent(part, f"the config has no {part} ({'fast' if part == 'augment' else 'notebook'} engine)")
             continue
-        why = _unlike_digits(data)
+        shape = tuple(data["input_shape"]) if data else DIGIT_SHAPE
+        why = None if len(shape) == 3 and shape[0] in (1, 3) else \
+            f"the transform checks draw images of 1 or 3 channels, (C, H, W); this dataset's samples are {shape}"
         try:
             made_part = config.build_augment(data) if part == "augment" else config.build_transform(data)
         except (ValueError, TypeError) as error:  # an image transform asked to fit feature vectors, as a run's preflight finds
@@ -197,5 +189,6 @@ def check_config(config: Config, *, max_examples: int = MAX_EXAMPLES, input_shap
         if why:
             results += _absent(part, why)
         else:
-            results += _prefixed(part, check_transform(OneImage(made_part) if part == "augment" else made_part, max_examples=max_examples).results)
+            checked = OneImage(made_part) if part == "augment" else made_part
+            results += _prefixed(part, check_transform(checked, input_shape=shape, max_examples=max_examples).results)
     return Report(name or config.name, "config", results + _training_parts(config, max_examples), {"hash": config.hash, "examples": max_examples})

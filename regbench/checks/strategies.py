@@ -210,9 +210,13 @@ def batches(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Batch]
     return st.builds(Batch, size=st.integers(min_size, max_size), fill=st.sampled_from(("zeros", "ones", "uniform", "normal")), seed=st.integers(0, 2**16 - 1))
 
 
-def images(*, side: int = 28) -> st.SearchStrategy[np.ndarray]:
-    """Grayscale uint8 images; Hypothesis' array filling makes most of them a flat background with strokes, like digits."""
-    return hnp.arrays(np.uint8, (side, side), elements=st.integers(0, 255))
+def images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st.SearchStrategy[np.ndarray]:
+    """uint8 images as PIL takes them: (H, W) grayscale, or (H, W, C) for a (C, H, W) ``shape`` of several channels.
+
+    Hypothesis' array filling makes most of them a flat background with strokes, like digits.
+    """
+    channels, height, width = tuple(shape) if shape is not None else (1, side, side)
+    return hnp.arrays(np.uint8, (height, width) if channels == 1 else (height, width, channels), elements=st.integers(0, 255))
 
 
 @dataclass(frozen=True)
@@ -222,19 +226,22 @@ class DigitImage:
     pixels: np.ndarray
 
     def __str__(self) -> str:
-        p, h, w = self.pixels, *self.pixels.shape
+        p = self.pixels if self.pixels.ndim == 3 else self.pixels[..., None]
+        h, w, c = p.shape
+        size = f"{h}x{w}" + (f"x{c}" if c > 1 else "")
         values, counts = np.unique(p, return_counts=True)
         background = int(values[counts.argmax()])
         if len(values) == 1:
-            return f"{h}x{w} image, every pixel {background}"
-        rows, cols = np.nonzero(p != background)
-        shown = ", ".join(f"({r},{c})={p[r, c]}" for r, c in list(zip(rows, cols))[:4])
-        return f"{h}x{w} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}: {shown}{' ...' if len(rows) > 4 else ''}"
+            return f"{size} image, every pixel {background}"
+        rows, cols = np.nonzero((p != background).any(axis=2))
+        value = lambda r, q: p[r, q, 0] if c == 1 else tuple(int(v) for v in p[r, q])  # noqa: E731
+        shown = ", ".join(f"({r},{q})={value(r, q)}" for r, q in list(zip(rows, cols))[:4])
+        return f"{size} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}: {shown}{' ...' if len(rows) > 4 else ''}"
 
 
-def digit_images(*, side: int = 28) -> st.SearchStrategy[DigitImage]:
+def digit_images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st.SearchStrategy[DigitImage]:
     """images(), each shown by its content in a counterexample."""
-    return images(side=side).map(DigitImage)
+    return images(side=side, shape=shape).map(DigitImage)
 
 
 @st.composite

@@ -64,10 +64,12 @@ def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, d
     if dataset is not None:
         from regbench.datasets import select_datasets
 
-        split = select_datasets(dataset if isinstance(dataset, str) else [dataset], roots={"": root} if root is not None else None)[0].split()
+        whole = {} if dataset == "digits" else {"n_train": None, "n_test": None}  # only its shape and classes matter here: every sample
+        # (the digits' one pool cannot give all of itself to both sides, so it keeps its default split)
+        split = select_datasets(dataset if isinstance(dataset, str) else [dataset], roots={"": root} if root is not None else None, **whole)[0].split()
         options = {"input_shape": split.sample_shape, **{k: v for k, v in options.items() if v is not None}, "data": split.fit}
     kind = kind or kind_of(obj)
-    if dataset is not None and kind == "model":
+    if dataset is not None and kind in ("model", "transform"):
         obj = _sized(obj, options["data"])
     runners = {"model": check_model, "loss": check_loss, "transform": check_transform, "config": check_config}
     if kind not in runners:
@@ -77,7 +79,7 @@ def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, d
 
 
 def _sized(factory: Any, data: dict) -> Any:
-    """A model factory that names input_shape or num_classes (configs.DATA_ARGUMENTS), given the dataset's; any other as it is."""
+    """A model or transform factory that names input_shape or num_classes (configs.DATA_ARGUMENTS), given the dataset's; any other as it is."""
     try:
         takes = inspect.signature(factory).parameters
     except (TypeError, ValueError):

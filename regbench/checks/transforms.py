@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,9 +25,12 @@ from regbench.models import FullyConnected
 from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
 
 
+DIGIT_SHAPE = (1, 28, 28)  # the images transforms are checked on unless a dataset says otherwise
+
+
 @dataclass
 class TransformSubject:
-    """The user's transform, what it takes (a PIL image, or a float tensor (1, H, W) in [0, 1]) and the options it is checked with.
+    """The user's transform, what it takes (a PIL image, or a float tensor (C, H, W) in [0, 1]) and the options it is checked with.
 
     ``value_range`` None skips the range check (a pipeline ending in Normalize); ``split`` holds
     the clean images of the label-preservation test; ``threshold`` fixes its allowed change rate.
@@ -38,11 +41,14 @@ class TransformSubject:
     value_range: Optional[tuple[float, float]] = (0.0, 1.0)
     split: Optional[Split] = None
     threshold: Optional[float] = None
+    shape: tuple[int, ...] = DIGIT_SHAPE  # (C, H, W) of the images it is checked on: a dataset's samples, or the digits'
 
     def apply(self, pixels: np.ndarray) -> Any:
-        """The transform of one uint8 (H, W) image, given in the form the transform takes."""
-        image = Image.fromarray(pixels) if self.takes == "pil" else torch.from_numpy(pixels).unsqueeze(0).float() / 255
-        return self.transform(image)
+        """The transform of one uint8 image ((H, W), or (H, W, C) with several channels), given in the form the transform takes."""
+        if self.takes == "pil":
+            return self.transform(Image.fromarray(pixels))
+        tensor = torch.from_numpy(pixels)
+        return self.transform((tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)).float() / 255)
 
     @functools.cached_property
     def references(self) -> torch.Tensor | str:
@@ -58,7 +64,8 @@ def transform_subject(transform: Any, **options: Any) -> TransformSubject:
         transform = copy.deepcopy(transform)
     except Exception:  # an uncopyable transform (holding a file, a lock) is used as is
         pass
-    blank = np.zeros((28, 28), dtype=np.uint8)
+    channels, height, width = options.get("shape", DIGIT_SHAPE)
+    blank = np.zeros((height, width) if channels == 1 else (height, width, channels), dtype=np.uint8)
     accepted = []
     for takes in ("pil", "tensor"):
         subject = TransformSubject(transform, takes, **options)
@@ -78,7 +85,7 @@ def _prop_output(subject: TransformSubject, image: DigitImage) -> None:
     out = subject.apply(image.pixels)
     assert isinstance(out, torch.Tensor), f"returned {type(out).__name__}, not a tensor"
     assert out.is_floating_point(), f"dtype {out.dtype}, not a floating-point tensor (values {float(out.min()):g}..{float(out.max()):g})"
-    expected = (1, *image.pixels.shape)
+    expected = subject.shape
     assert tuple(out.shape) == expected, f"shape {tuple(out.shape)}, expected {expected}"
     assert torch.isfinite(out).all(), "non-finite values in the output"
     if subject.value_range is not None:
@@ -195,6 +202,9 @@ def _transformed_references(subject: TransformSubject) -> torch.Tensor | str:
 
 
 def _readable(subject: TransformSubject) -> Optional[str]:
+    if subject.shape != DIGIT_SHAPE:
+        return (f"the reference classifier reads 28x28 grayscale images (moment-normalized digits); these images are {subject.shape}: "
+                "check label preservation on digits, or with a split of 28x28 grayscale images of your own")
     return subject.references if isinstance(subject.references, str) else None
 
 
@@ -241,17 +251,17 @@ TRANSFORM_INVARIANTS = {
     for i in (
         Invariant(
             "output_shape_dtype_range",
-            "every image comes out as a finite floating-point tensor of shape (1, H, W) with values in [0, 1], as ToTensor gives",
+            "every image comes out as a finite floating-point tensor of its shape (C, H, W) with values in [0, 1], as ToTensor gives",
             "the transform's output is not what the model expects (PILToTensor's uint8 0..255 instead of ToTensor's "
             "floats, a lost channel dimension, NaNs); end the pipeline with ToTensor",
-            _prop_output, lambda subject: {"image": digit_images()},
+            _prop_output, lambda subject: {"image": digit_images(shape=subject.shape)},
         ),
         Invariant(
             "reproducible_under_seed",
             "seeding torch, numpy and random (regbench.seed_everything) fixes the transform's output",
             "the transform draws from an RNG no seed reaches (np.random.default_rng(), a private Generator), so "
             "runs cannot be repeated; draw from torch's global RNG as torchvision's transforms do",
-            _prop_reproducible, lambda subject: {"image": digit_images(), "seed": st.integers(0, 2**16 - 1)},
+            _prop_reproducible, lambda subject: {"image": digit_images(shape=subject.shape), "seed": st.integers(0, 2**16 - 1)},
         ),
         Invariant(
             "label_preservation",
@@ -267,6 +277,7 @@ TRANSFORM_INVARIANTS = {
 def check_transform(
     transform: Any,
     *,
+    input_shape: Optional[Sequence[int]] = None,
     split: Optional[Split] = None,
     value_range: Optional[tuple[float, float]] = (0.0, 1.0),
     label_threshold: Optional[float] = None,
@@ -276,12 +287,17 @@ def check_transform(
     """Every transform invariant on ``transform`` (PIL image or tensor in, tensor out; a zero-argument factory is called once).
 
     ``split`` holds the clean images the reference classifier learns from and is tested on
-    (default: 200 + 200 embedded digits per class); ``value_range=None`` skips the range check
+    (default: 200 + 200 embedded digits per class); ``input_shape`` (C, H, W) is the shape of the
+    images it is checked on (default the digits' (1, 28, 28)); ``value_range=None`` skips the range check
     (for a pipeline ending in Normalize); ``label_threshold`` fixes the allowed change rate.
     """
     if label_threshold is not None and not 0 < label_threshold < 1:
         raise CheckUsageError(f"label_threshold is a rate of changed predictions, strictly between 0 and 1; got {label_threshold!r}")
+    shape = tuple(input_shape) if input_shape is not None else DIGIT_SHAPE
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise CheckUsageError(f"transforms are checked on images of 1 or 3 channels, (C, H, W) as PIL and ToTensor take them; got input shape {shape}")
     with rngs_restored():
-        subject = transform_subject(transform, value_range=value_range, split=split, threshold=label_threshold)
+        subject = transform_subject(transform, value_range=value_range, split=split, threshold=label_threshold, shape=shape)
         results = [invariant.result(subject, max_examples) for invariant in TRANSFORM_INVARIANTS.values()]
-    return Report(name or name_of(transform), "transform", results, {"input": "PIL image" if subject.takes == "pil" else "tensor (1, H, W)", "examples": max_examples})
+    return Report(name or name_of(transform), "transform", results, {"input": ("PIL image" if subject.takes == "pil" else "tensor") + f" {shape}",
+                                                                     "examples": max_examples})
