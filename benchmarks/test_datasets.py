@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import regbench
+from benchmarks.test_fast_path import bare_pass
 from regbench import results
 from regbench.augment import BatchAugment
 from regbench.data import Samples, TensorLoader, as_inputs
@@ -57,17 +57,7 @@ def _pass(path: str, samples: Samples, batch_size: int, device: torch.device) ->
     model = FullyConnected(input_shape=CIFAR_SHAPE, num_classes=10).to(device).train()
     optimizer = make_optimizer(model, 1e-3, fused=True)
     if path == "bare":
-        x, y = as_inputs(samples.data).to(device), samples.targets.to(device)
-
-        def bare() -> None:
-            for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-                loss = F.cross_entropy(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            synchronize(device)
-
-        return bare
+        return bare_pass(model, optimizer, as_inputs(samples.data).to(device), samples.targets.to(device), batch_size, device)
     x, y = samples.tensors(device)  # uint8, as the fast engine keeps them
     batches = TensorLoader(x, y, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0), transform=BatchAugment(flip=True))
 

@@ -70,6 +70,21 @@ def _tiled(split: Split, batch_size: int, device: torch.device) -> tuple[torch.T
     return x.repeat(repeat, 1, 1, 1).to(device), y.repeat(repeat).to(device)
 
 
+def bare_pass(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+              device: torch.device) -> Callable[[], None]:
+    """The limit every path is measured against: one pass of plain steps over resident float tensors, sliced in order."""
+
+    def bare() -> None:
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+            loss = F.cross_entropy(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        synchronize(device)
+
+    return bare
+
+
 def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tuple[Callable[[], None], int]:
     """(one pass of ``path``, samples per pass), with a freshly seeded model and optimizer."""
     torch.manual_seed(0)
@@ -77,19 +92,8 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = _tiled(split, batch_size, device)
     order = torch.Generator().manual_seed(0)
-    if path == "bare":
-        optimizer = make_optimizer(model, 1e-3, fused=True)
-        floats = as_inputs(x)  # the bare loop's tensors are float already; regbench keeps the images as stored (uint8)
-
-        def bare() -> None:
-            for xb, yb in zip(floats.split(batch_size), y.split(batch_size)):
-                loss = F.cross_entropy(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            synchronize(device)
-
-        return bare, len(x)
+    if path == "bare":  # the bare loop's tensors are float already; regbench keeps the images as stored (uint8)
+        return bare_pass(model, make_optimizer(model, 1e-3, fused=True), as_inputs(x), y, batch_size, device), len(x)
     if path == "notebook":
         batches: object = DataLoader(split.train.subset(torch.arange(len(split.train)), transform=notebook_train_transform()),
                                      batch_size=batch_size, shuffle=True, generator=order)
