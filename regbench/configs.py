@@ -187,13 +187,6 @@ class Config:
             fitted = {k: v for k, v in data.items() if k in DATA_ARGUMENTS and k in takes and k not in args}
         return factory(*leading, **{**extra, **fitted, **args})
 
-    def fits(self, field: str) -> tuple[str, ...]:
-        """The DATA_ARGUMENTS a factory field takes from the data: named in its signature and not set by the config."""
-        factory = getattr(self, field)
-        signature = _signature(factory) if factory is not None else None
-        takes = signature.parameters if signature is not None else {}
-        return tuple(k for k in DATA_ARGUMENTS if k in takes and k not in getattr(self, f"{field}_args"))
-
     # ------------------------------------------------------------------ describing
 
     def describe(self) -> dict:
