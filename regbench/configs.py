@@ -34,7 +34,8 @@ from regbench.errors import UsageError
 from regbench.stopping import EarlyStopping
 from regbench.targets import is_target, load_target
 
-__all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "expand_grids", "load_configs", "parse_value", "select_configs"]
+__all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "expand_grids", "fitted_arguments", "load_configs", "parse_value",
+           "select_configs"]
 
 BatchTransform = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
 
@@ -180,12 +181,7 @@ class Config:
     def _call(self, name: str, *leading: Any, data: Optional[Mapping[str, Any]] = None, **extra: Any) -> Any:
         """factory(*leading, **{**extra, **fitted, **args}): the config's keywords win over what the data fills in and regbench's defaults."""
         factory, args = getattr(self, name), getattr(self, f"{name}_args")
-        fitted = {}
-        if data:
-            signature = _signature(factory)
-            takes = signature.parameters if signature is not None else {}
-            fitted = {k: v for k, v in data.items() if k in DATA_ARGUMENTS and k in takes and k not in args}
-        return factory(*leading, **{**extra, **fitted, **args})
+        return factory(*leading, **{**extra, **fitted_arguments(factory, data, given=args), **args})
 
     # ------------------------------------------------------------------ describing
 
@@ -281,6 +277,13 @@ class Config:
 
     def __hash__(self) -> int:
         return hash(self.hash)
+
+
+def fitted_arguments(factory: Any, data: Optional[Mapping[str, Any]], *, given: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """What a factory takes from the data (DATA_ARGUMENTS its signature names), less what is ``given`` outright."""
+    signature = _signature(factory) if data else None
+    takes = signature.parameters if signature is not None else {}
+    return {k: v for k, v in (data or {}).items() if k in DATA_ARGUMENTS and k in takes and k not in (given or {})}
 
 
 def _signature(factory: Any) -> Optional[inspect.Signature]:

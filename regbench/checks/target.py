@@ -15,7 +15,7 @@ from regbench.checks.models import MODEL_INVARIANTS, check_model
 from regbench.checks.objects import IMAGE_NAMES, MODEL_NAMES, is_factory, is_torchvision_transform, made, name_of, named_like, signature_parameters
 from regbench.checks.report import KINDS, CheckUsageError, Report
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, check_transform
-from regbench.configs import DATA_ARGUMENTS, Config
+from regbench.configs import Config, fitted_arguments
 from regbench.losses import PenaltyLoss
 
 INVARIANTS = {"model": tuple(MODEL_INVARIANTS), "loss": tuple(LOSS_INVARIANTS), "transform": tuple(TRANSFORM_INVARIANTS),
@@ -80,11 +80,7 @@ def check(obj: Any, *, kind: Optional[str] = None, name: Optional[str] = None, d
 
 def _sized(factory: Any, data: dict) -> Any:
     """A model or transform factory that names input_shape or num_classes (configs.DATA_ARGUMENTS), given the dataset's; any other as it is."""
-    try:
-        takes = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return factory
-    fitted = {k: v for k, v in data.items() if k in DATA_ARGUMENTS and k in takes}
+    fitted = fitted_arguments(factory, data)
     if not fitted:
         return factory
     sized = functools.partial(factory, **fitted)
