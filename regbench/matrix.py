@@ -121,7 +121,7 @@ def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, wor
 def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split], settings: Settings, *, execution: Optional[str] = None,
                workers: Optional[int] = None, executor: Executor | str | None = None, scheduler: Optional[str] = None,
                runs_per_gpu: Optional[int] = None, journal: Optional[Journal] = None, time_limit: Optional[float] = None,
-               progress: Optional[bool] = None) -> tuple[list[RunRecord], dict]:
+               progress: Optional[bool] = None, strict: bool = True) -> tuple[list[RunRecord], dict]:
     """Every (dataset, config, seed), each architecture group stacked or one by one as measured (or told) faster.
 
     ``splits`` is one dataset's split or several (a suite). ``execution`` forces 'sweep' or
@@ -131,9 +131,10 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
     processes (None: executors.default_workers for the whole matrix), ``scheduler`` and
     ``runs_per_gpu``. With a ``journal``, cells it holds are not trained again and every new
     record is appended to it as it finishes. ``time_limit`` seconds per cell (checked after each
-    epoch). In a suite, a config that cannot apply to one dataset (experiment.NotApplicable) is
-    reported under NOT_APPLICABLE instead of stopping the run; one that applies to none is an
-    error. Returns the records in (dataset, config, seed) order and, per group, what was decided and why.
+    epoch). A config that cannot apply to a dataset (experiment.NotApplicable) is reported under
+    NOT_APPLICABLE and the rest trains, except when the configs were named (``strict``, the
+    default): then it stops a run on one dataset, and in a suite a config that applies to no
+    dataset stops it (a mistake in the config, not a mismatch). Returns the records in (dataset, config, seed) order and, per group, what was decided and why.
     """
     if execution not in (None, *EXECUTIONS):
         raise UsageError(f"unknown execution {execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
@@ -149,10 +150,11 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
     plans, not_applicable = [], {}
     for split in splits:
         pending = [c for c in configs if todo(split, [c])]  # a config whose every cell is in the journal is not built again
-        groups, reasons, refused = group_configs(pending, split, settings, refuse=not suite)
+        groups, reasons, refused = group_configs(pending, split, settings, refuse=strict and not suite)
         not_applicable.update({f"{split.name}/{name}": why for name, why in refused.items()})
         plans.append((split, pending, groups, reasons))
-    _check_applicable(configs, splits, not_applicable)
+    if strict:
+        _check_applicable(configs, splits, not_applicable)
     planned = [Cell(c, k, s.name) for s in splits for c in configs for k in range(seeds) if f"{s.name}/{c.name}" not in not_applicable]
     owned = not isinstance(executor, Executor)
     if owned:

@@ -81,7 +81,8 @@ def run(configs: str | Iterable[str | Config] | None = None, *, grid: Iterable[s
                 f"(give a config named {REFERENCE!r} to use your own)")
     datasets = select_datasets(dataset, roots={**({"": root} if root is not None else {}), **(roots or {})}, n_train=n_train, n_test=n_test,
                                image_size=image_size, label_column=label_column)
-    spec = RunSpec(configs=tuple(chosen), datasets=tuple(datasets), seeds=seeds,
+    named = configs is not None and not (isinstance(configs, str) and configs.strip() == "all")
+    spec = RunSpec(configs=tuple(chosen), datasets=tuple(datasets), seeds=seeds, strict=named,
                    settings=Settings(epochs=epochs, batch_size=batch_size, lr=lr, device=resolve_device(device), engine=engine),
                    execution=execution, executor=executor, workers=workers, scheduler=scheduler, runs_per_gpu=runs_per_gpu,
                    time_limit=time_limit, n_train=n_train, n_test=n_test, out=Path(out) if out is not None else None)
@@ -106,7 +107,7 @@ def run_spec(spec: RunSpec, *, plots: bool = True, say: Callable[[str], None] = 
     with flushed_denormals():
         runs, decisions = run_matrix(list(spec.configs), spec.seeds, splits, settings, execution=spec.execution, workers=spec.workers,
                                      executor=spec.executor, scheduler=spec.scheduler, runs_per_gpu=spec.runs_per_gpu, journal=journal,
-                                     time_limit=spec.time_limit, progress=progress)
+                                     time_limit=spec.time_limit, progress=progress, strict=spec.strict)
     not_applicable = decisions.pop(NOT_APPLICABLE, {})
     for pair, why in not_applicable.items():
         say(f"regbench run: not applicable, not trained: {pair}: {why}")

@@ -44,6 +44,7 @@ class RunSpec:
     scheduler: Optional[str] = None  # a Dask scheduler's address
     runs_per_gpu: Optional[int] = None
     time_limit: Optional[float] = None  # seconds per cell
+    strict: bool = True  # configs were named: one that cannot apply stops the run (matrix.run_matrix); the built-ins skip what does not apply
     n_train: object = "default"  # per class, as asked (None: all; "default": each dataset's own)
     n_test: object = "default"
     out: Optional[Path] = None

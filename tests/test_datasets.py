@@ -232,3 +232,12 @@ def test_transforms_are_checked_on_images_shaped_like_the_dataset(tmp_path, caps
     assert "PIL image (3, 32, 32)" in out and "ok    output_shape_dtype_range" in out and "n/a   label_preservation" in out
     fixed = checks.check(functools.partial(digit_train_transform, input_shape=(1, 28, 28)), kind="transform", input_shape=(3, 32, 32), max_examples=3)
     assert fixed["output_shape_dtype_range"].status is checks.Status.FAILED and "expected (3, 32, 32)" in fixed["output_shape_dtype_range"].observed
+
+
+def test_the_builtins_on_a_table_train_what_applies():
+    """regbench run --dataset wine with the default built-ins: the image augmentations are not applicable, the rest trains."""
+    doc = regbench.run(None, dataset="wine", seeds=1, epochs=1, device="cpu", workers=1, plots=False, progress=False)
+    assert sorted(doc["not_applicable"]) == ["wine/augment", "wine/augment-flip"]
+    assert {r["config"] for r in doc["runs"]} == set(regbench.CONFIGS) - {"augment", "augment-flip"}
+    with pytest.raises(regbench.ConfigError, match="config 'augment' on dataset 'wine'"):
+        regbench.run(["augment"], dataset="wine", seeds=1, epochs=1, device="cpu", workers=1, plots=False, progress=False)
