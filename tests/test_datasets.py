@@ -241,3 +241,33 @@ def test_the_builtins_on_a_table_train_what_applies():
     assert {r["config"] for r in doc["runs"]} == set(regbench.CONFIGS) - {"augment", "augment-flip"}
     with pytest.raises(regbench.ConfigError, match="config 'augment' on dataset 'wine'"):
         regbench.run(["augment"], dataset="wine", seeds=1, epochs=1, device="cpu", workers=1, plots=False, progress=False)
+
+
+def _broken(tmp_path: Path, case: str) -> list[str]:
+    """The command-line options of a file-backed dataset broken in one way."""
+    from tests.test_sources import write_cifar10
+
+    if case == "missing root":
+        return ["--dataset", "cifar10", "--root", str(tmp_path / "nowhere")]
+    if case in ("missing batch file", "truncated pickle"):
+        write_cifar10(tmp_path, per_batch=4)
+        batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+        batch.unlink() if case == "missing batch file" else batch.write_bytes(batch.read_bytes()[:300])
+        return ["--dataset", "cifar10", "--root", str(tmp_path)]
+    (tmp_path / "t.csv").write_text("a,b,kind\n1,2,0\n3,4,1\n")
+    return ["--dataset", "csv", "--root", str(tmp_path / "t.csv"), "--label-column", "label"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing root", "no such directory"),
+    ("missing batch file", "data_batch_3 missing"),
+    ("truncated pickle", "data_batch_3: truncated or not a CIFAR python batch"),
+    ("csv without the label column", "no column 'label'; the columns are a, b, kind"),
+])
+def test_bad_files_exit_2_with_one_line(tmp_path, capsys, case, message):
+    """A missing root or batch file, a truncated pickle, a CSV without its label column: exit 2, one line, nothing written."""
+    out = tmp_path / "out"
+    code = main(["run", "--configs", "baseline", *_broken(tmp_path, case), "--seeds", "1", "--epochs", "1", "--device", "cpu", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not out.exists() or not (out / "results.json").exists()
