@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="test samples per class, or all (default: 300 for image sets; all for tables)")
     run.add_argument("--image-size", type=positive_int, metavar="SIDE", help="image-folder: resize every image to SIDE x SIDE (default 32)")
     run.add_argument("--label-column", metavar="NAME", help="csv: the column holding each row's class (the others are its features)")
-    run.add_argument("--out", type=Path, default=Path("results/latest"),
+    run.add_argument("--out", type=Path, default=Path("runs/latest"),
                      help="output folder (default %(default)s); every finished run is journaled there first, and the same command on the same folder resumes")
     run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
