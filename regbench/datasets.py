@@ -103,16 +103,14 @@ _LOADED: dict[str, Split] = {}  # per process: a worker loads each dataset once
 
 def _as_split(result: Any, dataset: Dataset) -> Split:
     """A loader's result as a checked Split that knows its Dataset."""
+    if isinstance(result, (tuple, list)) and len(result) == 2:  # (train, test): arrays, read as a source's are
+        (x_train, y_train), (x_test, y_test) = (_part(p, dataset.name, which) for p, which in zip(result, ("train", "test")))
+        classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1 if np.issubdtype(y_train.dtype, np.integer) else 0
+        result = sources.Arrays(x_train, y_train, x_test, y_test, classes=max(classes, 1), source=f"{qualified_name(dataset.load)}()")
     if isinstance(result, sources.Arrays):
         result = _from_arrays(result, dataset.name)
     if isinstance(result, Split):
         return Split(result.train, result.test, result.source, dataset=dataset, classes=result.classes)
-    if isinstance(result, (tuple, list)) and len(result) == 2:
-        (x_train, y_train), (x_test, y_test) = (_part(p, dataset.name, which) for p, which in zip(result, ("train", "test")))
-        classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1 if np.issubdtype(y_train.dtype, np.integer) else 0
-        source = f"{qualified_name(dataset.load)}()"
-        split = _from_arrays(sources.Arrays(x_train, y_train, x_test, y_test, classes=max(classes, 1), source=source), dataset.name)
-        return Split(split.train, split.test, split.source, dataset=dataset, classes=split.classes)
     raise DataError(f"dataset {dataset.name!r}: {qualified_name(dataset.load)} returned {type(result).__name__}; expected (train, test), "
                     "each an (inputs, labels) pair or a torch.utils.data.Dataset, or a regbench Split")
 
@@ -150,11 +148,12 @@ def _from_arrays(arrays: sources.Arrays, name: str, n_train: Optional[int] = Non
     arrays = sources.validate(arrays, name=name)
     train = Samples(torch.from_numpy(arrays.x_train), torch.from_numpy(arrays.y_train), name=name)
     test = Samples(torch.from_numpy(arrays.x_test), torch.from_numpy(arrays.y_test), name=name)
-    if n_train is not None:
-        train = train.subset(select_n_per_class(train, n_train, classes=arrays.classes))
-    if n_test is not None:
-        test = test.subset(select_n_per_class(test, n_test, classes=arrays.classes))
-    return Split(train, test, arrays.source, classes=arrays.classes)
+    return Split(_per_class(train, n_train, arrays.classes), _per_class(test, n_test, arrays.classes), arrays.source, classes=arrays.classes)
+
+
+def _per_class(part: Samples, n: Optional[int], classes: int) -> Samples:
+    """A part cut to the first n samples of each class (the notebook's subsampler), or whole for None."""
+    return part if n is None else part.subset(select_n_per_class(part, n, classes=classes))
 
 
 # ---------------------------------------------------------------------- the built-in loaders (module level: workers import them)
@@ -170,8 +169,7 @@ def load_digits(n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = P
 def load_idx_files(root: str, name: str, n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = PER_CLASS[1]) -> Split:
     """MNIST or Fashion-MNIST IDX files; None takes a whole file."""
     train, test = load_idx(root, train=True, name=name), load_idx(root, train=False, name=name)
-    pick = lambda part, n: part if n is None else part.subset(select_n_per_class(part, n, classes=10))  # noqa: E731
-    return Split(pick(train, n_train), pick(test, n_test), source=f"{name} IDX files in {Path(root).resolve()}", classes=10)
+    return Split(_per_class(train, n_train, 10), _per_class(test, n_test, 10), source=f"{name} IDX files in {Path(root).resolve()}", classes=10)
 
 
 def load_arrays(reader: str, dataset: str, n_train: Optional[int] = None, n_test: Optional[int] = None, **options: Any) -> Split:
