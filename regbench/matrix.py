@@ -134,7 +134,8 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
     epoch). A config that cannot apply to a dataset (experiment.NotApplicable) is reported under
     NOT_APPLICABLE and the rest trains, except when the configs were named (``strict``, the
     default): then it stops a run on one dataset, and in a suite a config that applies to no
-    dataset stops it (a mistake in the config, not a mismatch). Returns the records in (dataset, config, seed) order and, per group, what was decided and why.
+    dataset stops it (a mistake in the config, not a mismatch). Returns the records in (dataset,
+    config, seed) order and, per group, what was decided and why.
     """
     if execution not in (None, *EXECUTIONS):
         raise UsageError(f"unknown execution {execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
