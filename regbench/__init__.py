@@ -8,6 +8,7 @@ from regbench.losses import ElasticNetLoss, LassoLoss, LossParts, MixedL1L2Loss,
 from regbench.metrics import generalization_gap, mean_abs_weight, sparsity, weight_histogram
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 from regbench.errors import UsageError
+from regbench.ranking import rank
 from regbench.records import Measurement, RunRecord
 from regbench.results import load_results, render_table, summarize
 from regbench.runner import run
@@ -49,6 +50,7 @@ __all__ = [
     "mean_abs_weight",
     "notebook_train_transform",
     "penalized_parameters",
+    "rank",
     "render_table",
     "run",
     "seed_everything",

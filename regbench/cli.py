@@ -1,6 +1,7 @@
 """The ``regbench`` command line: ``regbench run`` trains the matrix and writes results;
 ``regbench configs`` lists what a run would train; ``regbench compare`` gates a candidate run
-against a baseline (``regbench.compare``); ``regbench check`` runs the invariants on the user's
+against a baseline (``regbench.compare``); ``regbench rank`` ranks configs across datasets
+(``regbench.ranking``); ``regbench check`` runs the invariants on the user's
 own components and configs (``regbench.checks``).
 
 Errors the user can fix (a bad flag, a missing data folder, an unknown config, a factory that
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from regbench import compare, results
+from regbench import compare, ranking, results
 from regbench.argtypes import positive_float, positive_int
 from regbench.configs import CONFIGS, Config, select_configs
 from regbench.datasets import BUILTINS as BUILTIN_DATASETS, DEFAULT, DEFAULT_ROOTS, SUITES
@@ -111,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second on a shared CI machine")
     gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
     gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
+    ranks = sub.add_parser("rank", help="rank configs across datasets: Friedman, Nemenyi, Wilcoxon-Holm against a control, P(X > Y), IQM",
+                           description="Rank the configs of a suite run, of single-dataset runs pooled, or of a CSV table (columns dataset, "
+                                       "config, score and optionally seed) across datasets; write rank.md, rank.json, a critical-difference "
+                                       "diagram and a performance profile, and print rank.md.")
+    ranks.add_argument("sources", nargs="+", metavar="RESULTS", help="results.json files (or folders holding one), or one CSV table")
+    ranks.add_argument("--metric", default="test_accuracy", help="the score to rank by (default %(default)s; gap_accuracy and losses rank lower-is-better)")
+    ranks.add_argument("--control", default="baseline", help="the config every other is tested against (default %(default)s)")
+    ranks.add_argument("--alpha", type=_fraction, default=ranking.ALPHA, help="significance level of every test (default %(default)s)")
+    ranks.add_argument("--out", type=Path, default=Path("runs/rank"), help="where rank.md, rank.json and the figures go (default %(default)s)")
+    ranks.add_argument("--better", choices=("higher", "lower"), help="whether a higher or a lower score is better, for a metric regbench does not know")
+    ranks.add_argument("--datasets", metavar="NAMES", help="comma-separated datasets to rank on (default: all in the input)")
+    ranks.add_argument("--configs", metavar="NAMES", help="comma-separated configs to rank (default: all; the control is always kept)")
+    ranks.add_argument("--allow-settings-mismatch", action="store_true", help="pool results files trained with different epochs, batch size, lr, "
+                       "engine or sample sizes, or same-named configs defined differently (each difference is noted in the report)")
+    ranks.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     probe = sub.add_parser("check", help="run regbench's invariants on your own model, loss, transform or config: exit 0 pass, 1 an invariant fails, 2 usage error",
                            description="Import each MODULE:ATTRIBUTE from the current directory or PYTHONPATH, tell a model (class or "
                                        "zero-argument factory), a penalty loss (Loss(base_criterion, model, lam) or model -> loss), a "
@@ -208,7 +224,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Print the gate's table; 0 pass, 1 regression."""
     return compare.run_gate(args.baseline, args.candidate, alpha=args.alpha, speed_tolerance=args.speed_tolerance,
                             allow_env_mismatch=args.allow_env_mismatch, allow_settings_mismatch=args.allow_settings_mismatch,
-                            ignore=tuple(m.strip() for m in args.ignore.split(",") if m.strip()), strict=args.strict, json_path=args.json_path)
+                            ignore=tuple(_names(args.ignore) or ()), strict=args.strict, json_path=args.json_path)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """Comma-separated names, or None for all."""
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    return names or None
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    """Write the ranking's files and print rank.md."""
+    ranking.rank(args.sources, metric=args.metric, control=args.control, alpha=args.alpha, better=args.better,
+                       datasets=_names(args.datasets), configs=_names(args.configs), allow_settings_mismatch=args.allow_settings_mismatch,
+                       out=args.out, plots=not args.no_plots)
+    print((args.out / "rank.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {args.out}/rank.md, rank.json" + ("" if args.no_plots else ", critical_difference.png, performance_profile.png"), file=sys.stderr)
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -229,7 +261,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "check": cmd_check}
+    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "rank": cmd_rank, "check": cmd_check}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

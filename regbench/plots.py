@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from regbench.files import atomic_path  # noqa: E402
 from regbench.results import PATH_METRICS, REFERENCE, by_dataset, path_scale, regularization_paths, summarize  # noqa: E402
 
-__all__ = ["save_plots"]
+__all__ = ["plt", "save_figure", "save_plots"]
 
 
 def _first_ok(runs: list[dict], config: str) -> dict | None:
@@ -25,7 +25,7 @@ def _first_ok(runs: list[dict], config: str) -> dict | None:
     return ok[0] if ok else None
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     """Write a PNG atomically and free the figure."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -48,7 +48,7 @@ def weight_histograms(runs: list[dict], other: str, out: Path) -> Path | None:
     ax.set_ylabel("Density")
     ax.set_title(f"Penalized weights: baseline vs {other} (seed {base['seed']})")
     ax.legend(loc="lower left")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def learning_curves(runs: list[dict], out: Path) -> Path | None:
@@ -66,7 +66,7 @@ def learning_curves(runs: list[dict], out: Path) -> Path | None:
     acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy (mean over seeds)")
     loss_ax.set(xlabel="epoch", ylabel="test cross-entropy", title="Test base loss (mean over seeds)")
     acc_ax.legend(fontsize=8)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def gaps(runs: list[dict], out: Path) -> Path | None:
@@ -85,7 +85,7 @@ def gaps(runs: list[dict], out: Path) -> Path | None:
     ax.set_ylabel("train accuracy - test accuracy")
     ax.set_title("Generalization gap per configuration (mean, 95% CI)")
     ax.tick_params(axis="x", rotation=30)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 _PATH_TITLES = {"test_accuracy": "test accuracy", "gap_accuracy": "gap (train - test accuracy)", "sparsity": "sparsity (|w| < 1e-3)",
@@ -120,7 +120,7 @@ def regularization_path(path: dict, out: Path) -> Path:
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"Regularization path: {path['of']} over {path['argument']} (mean, 95% CI over seeds)")
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _numeric(values: list) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "read_json",
     "matrix_results",
     "mean_ci",
+    "metric_value",
     "path_scale",
     "regularization_paths",
     "render_against_reference",
@@ -163,7 +164,7 @@ def load_results(path: Path | str) -> dict:
 _OLDER = {1: "configs described as strings, records without engine, execution or config hash"}
 
 
-def _metric(run: dict, metric: str) -> float | None:
+def metric_value(run: dict, metric: str) -> float | None:
     """A scalar metric of one run; nested ones (mean |W| per layer) use their 'all' entry."""
     value = run.get(metric)
     if isinstance(value, dict):
@@ -196,7 +197,7 @@ def summarize(runs: list[dict]) -> list[dict]:
         ok = [r for r in group if r["status"] == "ok"]
         row = {"dataset": dataset, "config": config, "runs": len(group), "failed": len(group) - len(ok)}
         for metric in SUMMARY_METRICS:
-            values = [v for v in (_metric(r, metric) for r in ok) if v is not None]
+            values = [v for v in (metric_value(r, metric) for r in ok) if v is not None]
             row[metric] = mean_ci(values)
         summary.append(row)
     return summary
@@ -302,7 +303,7 @@ def against_reference(runs: list[dict], metric: str = "test_accuracy", reference
     Pairing by seed removes what a seed does to both (the initial weights, the data order), so the
     interval is the one of the difference itself, narrower than two overlapping intervals suggest.
     """
-    values = {(r.get("dataset"), r["config"], r["seed"]): _metric(r, metric) for r in runs if r["status"] == "ok"}
+    values = {(r.get("dataset"), r["config"], r["seed"]): metric_value(r, metric) for r in runs if r["status"] == "ok"}
     out: dict[tuple, list[float]] = {}
     for (dataset, config, seed), value in values.items():
         base = values.get((dataset, reference, seed))

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping, Optional
 
 import torch
 
-from regbench import results
+from regbench import ranking, results
 from regbench.configs import CONFIGS, Config, expand_grids, select_configs
 from regbench.datasets import DEFAULT, Dataset, select_datasets
 from regbench.errors import UsageError
@@ -123,6 +123,20 @@ def write_outputs(doc: dict, out: Path | str, *, plots: bool = True) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", doc)
     written = save_plots(doc, out) if plots else []
+    report = results.render_report(doc, [str(p) for p in written]) + _ranking_section(doc, out, plots=plots)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(results.render_report(doc, [str(p) for p in written]), encoding="utf-8")
+        tmp.write_text(report, encoding="utf-8")
     return written
+
+
+def _ranking_section(doc: dict, out: Path, *, plots: bool) -> str:
+    """A suite's verdicts across its datasets (also rank.md, rank.json and figures in ``out``); nothing for one dataset."""
+    if len(results.by_dataset(doc)) < 2:
+        return ""
+    control = REFERENCE if REFERENCE in doc.get("configs", {}) else None
+    try:
+        ranked = ranking.rank([out / "results.json"], control=control)
+    except ranking.RankError as exc:
+        return f"\n## Ranking across datasets\n\nNot ranked: {exc}.\n"
+    figures = [p.name for p in ranking.write(ranked, out, plots=plots) if p.suffix == ".png"]
+    return "\n" + ranking.render(ranked, level=2, figures=figures)

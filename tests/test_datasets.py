@@ -59,6 +59,10 @@ def test_a_suite_trains_every_dataset_and_reports_each(tmp_path, monkeypatch):
     assert doc["datasets"]["iris"]["train_size"] == 15  # --n-train 5 per class
     report = (out / "report.md").read_text()
     assert all(f"## {name}" in report for name in ("digits", "iris", "mine")) and "## Against the baseline, per dataset" in report
+    ranked = json.loads((out / "rank.json").read_text())  # the suite ends its report with the ranking across its datasets
+    assert ranked["datasets"] == ["digits", "iris", "mine"] and ranked["control"] == "baseline" and ranked["sources"] == [str(out / "results.json")]
+    assert report.endswith(regbench.ranking.render(ranked, level=2)) and (out / "rank.md").exists()
+    assert not (out / "critical_difference.png").exists()  # --no-plots
     assert main(["compare", str(out), str(out), "--json", str(tmp_path / "gate.json")]) == 0  # the gate judges per (dataset, config)
     groups = {row["group"] for row in json.loads((tmp_path / "gate.json").read_text())["rows"]}
     assert {"digits/baseline", "iris/l2", "mine/baseline"} <= groups, groups
