@@ -1,5 +1,6 @@
 """regbench: reference regularization components, their invariants, and benchmarks for PyTorch."""
 
+from regbench.assertions import BenchmarkAssertionError, assert_better, assert_equivalent, assert_no_worse
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.configs import CONFIGS, Config, ConfigError, select_configs
 from regbench.data import ImageDataset, Samples, Split, TensorLoader, embedded_digits, load_idx, select_n_per_class, small_data_split
@@ -39,7 +40,11 @@ __all__ = [
     "TensorLoader",
     "TrainingDiverged",
     "UsageError",
+    "BenchmarkAssertionError",
     "accuracy",
+    "assert_better",
+    "assert_equivalent",
+    "assert_no_worse",
     "digit_train_transform",
     "embedded_digits",
     "evaluate",

@@ -25,22 +25,33 @@ fails fails with its name, the minimal counterexample Hypothesis found and how t
 checks run once per object, at its first test, and are marked ``regbench_check`` (``-m
 regbench_check`` selects them). ``--regbench-max-examples N`` sets Hypothesis' examples per invariant.
 
+Benchmark assertions (``regbench.assertions``) with the session's cache, through the
+``regbench_bench`` fixture:
+
+    def test_label_smoothing_helps(regbench_bench):
+        regbench_bench.assert_better("label-smoothing", "baseline", epochs=5)
+
+Trained cells go to ``--regbench-cache DIR`` (default: pytest's cache folder), so a second run of
+the same tests trains nothing; ``pytest -v`` prints each passing assertion's table at the end.
+
 Nothing heavy is imported until a test file asks for a check, so the plugin costs nothing elsewhere.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from regbench.argtypes import positive_int
 
-__all__ = ["regbench_check_config", "regbench_check_loss", "regbench_check_model", "regbench_check_transform"]
+__all__ = ["Bench", "regbench_bench", "regbench_check_config", "regbench_check_loss", "regbench_check_model", "regbench_check_transform"]
 
 MARKER = "regbench_check"
 MARKED = "regbench_marked_invariant"  # the autouse fixture a marked test is parametrized through
 REPORTS = pytest.StashKey[dict]()  # reports of marked tests, one per object and options, for the session
+SECTION = "regbench"  # the report section holding a benchmark assertion's table ("Captured regbench call")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +63,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="N",
         help="Hypothesis examples per regbench invariant (default: regbench.checks.MAX_EXAMPLES); the search is derandomized",
+    )
+    group.addoption(
+        "--regbench-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where benchmark assertions (the regbench_bench fixture) keep the cells they trained (default: pytest's cache folder)",
     )
 
 
@@ -97,6 +115,58 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         if not kind:
             pytest.fail(invariant, pytrace=False)
         _judge(kind, obj, dict(options), invariant, item.config, item.session.stash.setdefault(REPORTS, {}))
+
+
+class Bench:
+    """The benchmark assertions bound to the session's cache; each decision's table goes to the test's report."""
+
+    def __init__(self, cache: Path, node: pytest.Item) -> None:
+        self.cache, self.node = cache, node
+
+    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        from regbench import assertions  # torch and the training stack, only for tests that use the fixture
+
+        kwargs.setdefault("cache", self.cache)
+        decision = getattr(assertions, name)(*args, **kwargs)
+        self.node.add_report_section("call", SECTION, decision.table())
+        return decision
+
+    def assert_better(self, candidate: Any, baseline: Any, **kwargs: Any) -> Any:
+        """regbench.assert_better with this session's cache."""
+        return self._run("assert_better", candidate, baseline, **kwargs)
+
+    def assert_no_worse(self, candidate: Any, baseline: Any, **kwargs: Any) -> Any:
+        """regbench.assert_no_worse with this session's cache."""
+        return self._run("assert_no_worse", candidate, baseline, **kwargs)
+
+    def assert_equivalent(self, a: Any, b: Any, **kwargs: Any) -> Any:
+        """regbench.assert_equivalent with this session's cache."""
+        return self._run("assert_equivalent", a, b, **kwargs)
+
+
+@pytest.fixture
+def regbench_bench(request: pytest.FixtureRequest) -> Bench:
+    """Benchmark assertions for this test, caching trained cells in --regbench-cache or pytest's cache folder."""
+    chosen = request.config.getoption("regbench_cache")
+    if chosen is None and getattr(request.config, "cache", None) is not None:
+        chosen = request.config.cache.mkdir(SECTION)
+    if chosen is None:  # -p no:cacheprovider
+        from regbench.cache import default_root
+
+        chosen = default_root()
+    return Bench(Path(chosen), request.node)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """With -v, each passing benchmark assertion's table (a failing one's is its failure message)."""
+    if config.getoption("verbose") < 1:
+        return
+    tables = [(report.nodeid, content) for report in terminalreporter.stats.get("passed", [])
+              for title, content in getattr(report, "sections", []) if title == f"Captured {SECTION} call"]
+    if tables:
+        terminalreporter.section("regbench benchmark assertions that passed")
+        for nodeid, content in tables:
+            terminalreporter.write_line(f"{nodeid}:\n{content}\n")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
