@@ -36,7 +36,10 @@ from regbench.results import metric_value
 from regbench.runner import resolve_device
 from regbench.sequential import ALPHA, SEEDS, Decision, decide
 
-__all__ = ["BenchmarkAssertionError", "assert_better", "assert_equivalent", "assert_no_worse", "compare_configs", "directed_metrics"]
+__all__ = ["BenchmarkAssertionError", "assert_better", "assert_equivalent", "assert_no_worse", "compare_configs", "directed_metrics",
+           "take_decisions"]
+
+_MADE: list[Decision] = []  # decisions since the last take_decisions(): the pytest plugin adds each to its test's report
 
 
 class BenchmarkAssertionError(AssertionError):
@@ -85,8 +88,17 @@ def compare_configs(kind: str, candidate: str | Config, baseline: str | Config, 
         return [metric_value(r, metric) for r in records[cand.name]], [metric_value(r, metric) for r in records[base.name]]
 
     names = (cand.name, base.name) if cand.name != base.name else (f"{cand.name} (candidate)", f"{base.name} (baseline)")
-    return decide(kind, pairs, effect=effect, better=better, alpha=alpha, seeds=tuple(seeds), names=names, metric=metric,
-                  identical=cand.hash == base.hash)
+    decision = decide(kind, pairs, effect=effect, better=better, alpha=alpha, seeds=tuple(seeds), names=names, metric=metric,
+                      identical=cand.hash == base.hash)
+    _MADE.append(decision)
+    return decision
+
+
+def take_decisions() -> list[Decision]:
+    """The decisions made since the last call, and forget them (the plugin puts each test's in its report)."""
+    made = list(_MADE)
+    _MADE.clear()
+    return made
 
 
 def _one_config(config: str | Config, argument: str) -> Config:

@@ -22,12 +22,12 @@ from regbench.describing import stable_hash
 from regbench.datasets import Dataset
 from regbench.errors import UsageError
 from regbench.experiment import Settings
-from regbench.journal import Journal
+from regbench.journal import FILENAME, Journal
 from regbench.matrix import run_matrix
 from regbench.spec import RunSpec, fingerprint
 from regbench.train import flushed_denormals
 
-__all__ = ["default_root", "train_cells"]
+__all__ = ["FILENAME", "default_root", "train_cells"]
 
 
 def default_root() -> Path:

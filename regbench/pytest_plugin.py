@@ -39,6 +39,7 @@ Nothing heavy is imported until a test file asks for a check, so the plugin cost
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -118,18 +119,16 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 class Bench:
-    """The benchmark assertions bound to the session's cache; each decision's table goes to the test's report."""
+    """The benchmark assertions bound to the session's cache."""
 
-    def __init__(self, cache: Path, node: pytest.Item) -> None:
-        self.cache, self.node = cache, node
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         from regbench import assertions  # torch and the training stack, only for tests that use the fixture
 
         kwargs.setdefault("cache", self.cache)
-        decision = getattr(assertions, name)(*args, **kwargs)
-        self.node.add_report_section("call", SECTION, decision.table())
-        return decision
+        return getattr(assertions, name)(*args, **kwargs)
 
     def assert_better(self, candidate: Any, baseline: Any, **kwargs: Any) -> Any:
         """regbench.assert_better with this session's cache."""
@@ -154,7 +153,18 @@ def regbench_bench(request: pytest.FixtureRequest) -> Bench:
         from regbench.cache import default_root
 
         chosen = default_root()
-    return Bench(Path(chosen), request.node)
+    return Bench(Path(chosen))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Each benchmark assertion the test made (through the fixture or regbench.assert_*), as a section of its report."""
+    outcome = yield
+    assertions = sys.modules.get("regbench.assertions")
+    if call.when == "call" and assertions is not None:
+        report = outcome.get_result()
+        for decision in assertions.take_decisions():
+            report.sections.append((f"Captured {SECTION} call", decision.table()))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

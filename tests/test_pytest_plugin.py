@@ -210,3 +210,41 @@ def test_a_dataset_shapes_the_checks(pytester: pytest.Pytester):
     result = pytester.runpytest(*FEW, "-m", "regbench_check")
     result.assert_outcomes(passed=3, skipped=5, failed=8)  # FullyConnected sized by iris passes; the 784-input one fails every invariant
     assert "input_size=784 does not fit the data: its input_shape gives 4" in result.stdout.str()
+
+
+TINY = dict(dataset="digits", n_train=10, n_test=10, epochs=1, seeds=(3, 4))
+
+
+def test_the_bench_fixture_caches_in_the_session_folder_and_verbose_prints_passes(pytester: pytest.Pytester, tmp_path):
+    """A user's test with regbench_bench: passes, caches under --regbench-cache (a rerun trains nothing), and -v prints the passing table."""
+    pytester.makepyfile(test_mine=f"""
+def test_l2_no_worse(regbench_bench):
+    regbench_bench.assert_no_worse("l2", "baseline", margin=0.5, **{TINY!r})
+""")
+    result = pytester.runpytest("-v", "-p", "no:cacheprovider", f"--regbench-cache={tmp_path}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*regbench benchmark assertions that passed*", "*regbench: PASS: l2 no worse than baseline by 0.5 or more*"])
+    journals = list(tmp_path.rglob("journal.jsonl"))
+    assert len(journals) == 1
+    before = journals[0].read_text()
+    pytester.runpytest("-p", "no:cacheprovider", f"--regbench-cache={tmp_path}").assert_outcomes(passed=1)
+    assert journals[0].read_text() == before  # the second run trained nothing
+
+
+def test_the_my_regularizer_example_runs_each_assertion(pytester: pytest.Pytester, tmp_path):
+    """examples/test_my_regularizer.py on a tiny setting (a conftest shrinks its SETTINGS): every test reaches a verdict, and a
+    failure's message is the decision's table, not an error from inside training."""
+    pytester.makepyfile(my_regularizers=(EXAMPLES / "my_regularizers.py").read_text(),
+                        test_my_regularizer=(EXAMPLES / "test_my_regularizer.py").read_text())
+    pytester.makeconftest(f"""
+import pytest
+
+@pytest.fixture(autouse=True)
+def tiny(request, monkeypatch):
+    monkeypatch.setattr(request.module, "SETTINGS", {TINY!r})
+""")
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--regbench-cache={tmp_path}")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 and not outcomes.get("error"), outcomes
+    failures = result.stdout.str().count("BenchmarkAssertionError: regbench: ")
+    assert failures == outcomes.get("failed", 0)
