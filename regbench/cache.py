@@ -1,9 +1,10 @@
 """Cells trained once, for the benchmark assertions: (config hash, seed, settings, data) -> its record.
 
-A cache root holds one folder per fingerprint (``spec.fingerprint``: the training settings, each
-dataset's content hash, torch and the code), each with a journal (``regbench.journal``). Cells are
-journaled under their config's hash, not its name, so a changed config trains only its own cells
-and a renamed one trains none. While a folder trains it is locked (``fcntl.flock`` on a file
+A cache root holds one folder per config and fingerprint (``spec.fingerprint``: the training
+settings, the dataset's content hash, torch, and the code that config runs), each with a journal
+(``regbench.journal``). Cells are journaled under the config's hash, not its name, so a changed
+config trains only its own cells, a renamed one trains none, and the baseline's cells serve every
+comparison made against it. While a folder trains it is locked (``fcntl.flock`` on a file
 beside the journal): pytest-xdist workers that want the same cells wait, then find them in the
 journal, so no cell is trained twice at once.
 """
@@ -51,21 +52,22 @@ def _locked(path: Path) -> Iterator[None]:
 def train_cells(configs: list[Config], seeds: int, dataset: Dataset, settings: Settings, *, root: Path | str,
                 n_train: object = "default", n_test: object = "default") -> dict[str, list[dict]]:
     """Each config's records for seeds 0..seeds-1 (by config name, in seed order), training only what the cache lacks."""
-    keyed = {c.hash: replace(c, name=f"config-{c.hash}") for c in configs}  # one cell per definition, whatever it is called
-    spec = RunSpec(configs=tuple(keyed.values()), datasets=(dataset,), seeds=seeds, settings=settings, execution="single", workers=1,
-                   n_train=n_train, n_test=n_test)
     splits = [dataset.split()]
-    folder = Path(root) / stable_hash(fingerprint(spec, splits))
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / "lock"):
-        journal = Journal.open(folder, fingerprint(spec, splits), {c.name: c.hash for c in keyed.values()})
-        with flushed_denormals():
-            records, _ = run_matrix(list(keyed.values()), seeds, splits, settings, execution="single", workers=1, journal=journal, progress=False)
-    by_hash: dict[str, list[dict]] = {}
-    for record in records:
-        row = record.as_dict()
-        if row["status"] != "ok":
-            raise UsageError(f"{dataset.name}: seed {row['seed']} of a config ({row['config']}) did not train: {row['status']}: "
-                             f"{row.get('error') or 'no message'}")
-        by_hash.setdefault(row["config_hash"], []).append(row)
-    return {c.name: by_hash[c.hash] for c in configs}
+    out: dict[str, list[dict]] = {}
+    for config in {c.hash: c for c in configs}.values():
+        keyed = replace(config, name=f"config-{config.hash}")  # cells are the definition's, whatever it is called
+        spec = RunSpec(configs=(keyed,), datasets=(dataset,), seeds=seeds, settings=settings, execution="single", workers=1,
+                       n_train=n_train, n_test=n_test)
+        folder = Path(root) / stable_hash(fingerprint(spec, splits))  # one config's code and settings: shared by every comparison
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder / "lock"):
+            journal = Journal.open(folder, fingerprint(spec, splits), {keyed.name: keyed.hash})
+            with flushed_denormals():
+                records, _ = run_matrix([keyed], seeds, splits, settings, execution="single", workers=1, journal=journal, progress=False)
+        rows = [r.as_dict() for r in records]
+        for row in rows:
+            if row["status"] != "ok":
+                raise UsageError(f"{dataset.name}: seed {row['seed']} of config {config.name} did not train: {row['status']}: "
+                                 f"{row.get('error') or 'no message'}")
+        out[config.hash] = rows
+    return {c.name: out[c.hash] for c in configs}

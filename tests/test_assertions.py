@@ -43,7 +43,7 @@ def test_the_failure_message_is_the_decisions_table(tmp_path):
     message = str(failed.value)
     assert message.startswith("regbench: FAIL: l2 better than baseline by more than 0.5 (test_accuracy, higher is better)") or \
         message.startswith("regbench: UNDECIDED: l2 better than baseline by more than 0.5")
-    for part in ("| l2 |", "| baseline |", "| difference (paired by seed) |", "rule: paired one-sided t-tests", "why: "):
+    for part in ("| l2 |", "| baseline |", "| difference (paired by seed) |", "rule: a paired one-sided t-test after each pair", "why: "):
         assert part in message
 
 
