@@ -99,6 +99,9 @@ class Config:
             factory, args = getattr(self, name), getattr(self, f"{name}_args")
             if not isinstance(args, Mapping) or not all(isinstance(k, str) for k in args):
                 raise ConfigError(f"config {self.name!r}: {name}_args must be a dict of keyword arguments, got {args!r}")
+            if isinstance(factory, functools.partial):  # Hydra's _partial_, or arguments bound the usual way: the same config unwrapped
+                factory, args = _unwrap_partial(factory, args, f"config {self.name!r}: {name}")
+                object.__setattr__(self, name, factory)
             object.__setattr__(self, f"{name}_args", dict(args))  # a copy: the caller's dict may change later, the config may not
             if factory is None:
                 if args:
@@ -277,6 +280,18 @@ class Config:
 
     def __hash__(self) -> int:
         return hash(self.hash)
+
+
+def _unwrap_partial(factory: functools.partial, args: Mapping[str, Any], where: str) -> tuple[Any, dict[str, Any]]:
+    """partial(f, a=1) with args {b: 2} is f with args {a: 1, b: 2} (the config's keywords win, as in a call), nested partials too."""
+    merged: dict[str, Any] = dict(args)
+    while isinstance(factory, functools.partial):
+        if factory.args:
+            raise ConfigError(f"{where}: a functools.partial with positional arguments {factory.args!r} cannot be described by keyword; "
+                              "bind them by keyword (partial(f, name=value)) or give them in the config's arguments")
+        merged = {**factory.keywords, **merged}
+        factory = factory.func
+    return factory, merged
 
 
 def fitted_arguments(factory: Any, data: Optional[Mapping[str, Any]], *, given: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:

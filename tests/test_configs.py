@@ -57,7 +57,9 @@ def _local_factory():
     ({"model": "FullyConnected"}, "model must be callable"),
     ({"model": lambda: models.FullyConnected()}, "is not a class or module-level function"),
     ({"model": _local_factory()}, "is not a class or module-level function"),
-    ({"model": functools.partial(models.FullyConnected, hidden_size=5)}, "give the function itself and its keywords in model_args"),
+    ({"model": functools.partial(lambda **k: models.FullyConnected())}, "is not a class or module-level function"),  # refused like the lambda
+    ({"model": functools.partial(models.FullyConnected, 784)}, "a functools.partial with positional arguments (784,)"),
+    ({"model": functools.partial(models.FullyConnected, hidden=5)}, "does not accept the keywords ['hidden']"),
     ({"model": models.FullyConnected, "model_args": {"hidden": 5}}, "does not accept the keywords ['hidden']"),
     ({"model": models.FullyConnected, "loss": losses.LassoLoss, "loss_args": {"l1": 1e-4}}, "loss: regbench.losses:LassoLoss"),
     ({"model": models.FullyConnected, "loss_args": {"l1_lambda": 1e-4}}, "loss_args given without a loss factory"),
@@ -209,3 +211,19 @@ def test_factories_are_sized_by_the_data_unless_the_config_sets_it():
     sized = Config(name="sized", model=models.FullyConnected, model_args={"input_size": 784})
     with pytest.raises(ValueError, match=r"input_size=784 does not fit the data: its input_shape gives 3072"):
         sized.build_model({"input_shape": (3, 32, 32), "num_classes": 10})
+
+
+def test_partial_factories_are_their_function_with_those_keywords():
+    """partial(f, a=1) (Hydra's _partial_, nested partials too) is f with args {a: 1}: the same description and hash, pickled to
+    workers, and the config's own keywords win over the partial's, as they would in a call."""
+    import pickle
+
+    bound = Config(name="x", model=functools.partial(functools.partial(models.FullyConnectedDropout, dropout_prob=0.3), hidden_size=50),
+                   loss=functools.partial(losses.RidgeLoss, l2_lambda=0.01))
+    plain = Config(name="x", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.3, "hidden_size": 50},
+                   loss=losses.RidgeLoss, loss_args={"l2_lambda": 0.01})
+    assert bound.describe() == plain.describe() and bound.hash == plain.hash
+    assert pickle.loads(pickle.dumps(bound)).hash == plain.hash
+    assert bound.build_model({"input_size": 784, "output_size": 10}).linear_1.out_features == 50
+    overridden = Config(name="x", model=functools.partial(models.FullyConnectedDropout, dropout_prob=0.3), model_args={"dropout_prob": 0.1})
+    assert overridden.model_args == {"dropout_prob": 0.1}
