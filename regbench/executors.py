@@ -33,7 +33,7 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 
@@ -311,21 +311,32 @@ class DaskExecutor(Executor):
         batch = uuid.uuid4().hex[:8]
         futures = {self.client.submit(_train, cell, shared, settings, 1, time_limit, pure=False, resources=resources,
                                       key=f"regbench-{batch}-{k}-{cell.config.name}-{cell.seed}"): cell for k, cell in enumerate(cells)}
+        suspects: list[Cell] = []
         try:
             for future in self._distributed.as_completed(futures):
-                cell = futures[future]
-                if future.status == "finished":
-                    yield future.result()
-                    continue
-                error = future.exception() if future.status == "error" else None
-                if isinstance(error, UsageError):  # the data on a worker differ from the driver's: no cell can train there
-                    raise error
-                if error is None or isinstance(error, self._distributed.KilledWorker):
-                    yield _crashed(cell, settings, f"each time the scheduler tried it ({future.status})")
+                record = self._record(futures[future], future, settings)
+                if record is None:  # Dask blames a worker's death on every task it held: a healthy cell may be among them
+                    suspects.append(futures[future])
                 else:
-                    yield make_record(cell, settings, status="error", run_seconds=0.0, error=f"{type(error).__name__}: {error}")
+                    yield record
         finally:
             self.client.cancel(list(futures))
+        for cell in suspects:  # each alone on the cluster, so that only its own death can be counted against it
+            future = self.client.submit(_train, cell, shared, settings, 1, time_limit, pure=False, resources=resources,
+                                        key=f"regbench-{batch}-alone-{cell.config.name}-{cell.seed}")
+            self._distributed.wait(future)
+            yield self._record(cell, future, settings) or _crashed(cell, settings, "alone on the cluster, each time the scheduler tried it")
+
+    def _record(self, cell: Cell, future: Any, settings: Settings) -> Optional[RunRecord]:
+        """A finished task's record, an error's record, or None for a task lost with a worker that died."""
+        if future.status == "finished":
+            return future.result()
+        error = future.exception() if future.status == "error" else None
+        if isinstance(error, UsageError):  # the data on a worker differ from the driver's: no cell can train there
+            raise error
+        if error is None or isinstance(error, self._distributed.KilledWorker):
+            return None
+        return make_record(cell, settings, status="error", run_seconds=0.0, error=f"{type(error).__name__}: {error}")
 
     def close(self) -> None:
         self.client.close()

@@ -90,6 +90,17 @@ def test_a_cell_that_kills_its_worker_is_retried_then_recorded_as_crashed(split,
     assert records[("baseline", 0)].history == alone.history  # the retried cell is the same run
 
 
+def test_on_dask_no_healthy_cell_is_lost_with_a_dying_worker(split, cluster, one_thread):
+    """Two workers, two cells that kill their worker and four healthy ones queued beside them: Dask blames a death on every task
+    the worker held, so each such cell is retried alone; every healthy cell ends ok and every dying one crashed, as on the local pool."""
+    cells = [Cell(failing.KILLS, 0), Cell(CONFIGS["baseline"], 0), Cell(CONFIGS["l2"], 0), Cell(failing.KILLS, 1),
+             Cell(CONFIGS["baseline"], 1), Cell(CONFIGS["l2"], 1)]
+    with DaskExecutor(cluster.scheduler_address) as dask:
+        records = run_all(dask, cells, split)
+    assert {k: r.status for k, r in records.items()} == {("kills", 0): "crashed", ("kills", 1): "crashed", ("baseline", 0): "ok",
+                                                         ("l2", 0): "ok", ("baseline", 1): "ok", ("l2", 1): "ok"}
+
+
 def test_a_cell_past_the_time_limit_is_recorded_as_timeout(split):
     """Checked after every epoch: the slow cell stops after its first of two; the fast one finishes well inside the limit."""
     records = run_all(InProcess(), [Cell(failing.SLOW, 0), Cell(CONFIGS["baseline"], 0)], split, time_limit=1.0)
