@@ -1,5 +1,6 @@
 """The pytest11 plugin: one pytest test per invariant, readable failures, skips that say why, its option and header."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -246,5 +247,5 @@ def tiny(request, monkeypatch):
     result = pytester.runpytest("-p", "no:cacheprovider", f"--regbench-cache={tmp_path}")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 and not outcomes.get("error"), outcomes
-    failures = result.stdout.str().count("BenchmarkAssertionError: regbench: ")
+    failures = len(re.findall(r"^E +regbench\.assertions\.BenchmarkAssertionError: regbench: ", result.stdout.str(), flags=re.M))
     assert failures == outcomes.get("failed", 0)
