@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
 
 import pytest
 
 import regbench
 from regbench import cache as cells_cache
-from regbench.assertions import BenchmarkAssertionError, compare_configs
+from regbench.assertions import BenchmarkAssertionError
 from regbench.cache import FILENAME as JOURNAL
 from regbench.errors import UsageError
 
@@ -57,26 +56,6 @@ def test_cells_are_trained_once_and_a_changed_config_trains_only_its_own(tmp_pat
     regbench.assert_no_worse(changed, "baseline", margin=0.5, cache=tmp_path, **TINY)
     added = journal_cells(tmp_path)[len(first):]
     assert {h for h, _ in added} == {changed.hash} and len(added) == len(set(added)) == 3
-
-
-def _train_in_a_process(root: str, barrier) -> None:
-    barrier.wait()
-    settings = {k: v for k, v in TINY.items() if k != "seeds"}
-    compare_configs("equivalent", "l1", "baseline", effect=0.5, cache=root, seeds=(3, 3), **settings)
-
-
-def test_two_processes_never_train_the_same_cell_twice(tmp_path):
-    """As pytest-xdist workers would: two processes ask for the same cells at once; each (config, seed) is trained and journaled once."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
-    workers = [context.Process(target=_train_in_a_process, args=(str(tmp_path), barrier)) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=300)
-    assert [w.exitcode for w in workers] == [0, 0]
-    cells = journal_cells(tmp_path)
-    assert len(cells) == len(set(cells)) and len(cells) >= 6
 
 
 @pytest.mark.parametrize("call, argument", [

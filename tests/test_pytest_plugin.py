@@ -249,3 +249,20 @@ def tiny(request, monkeypatch):
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 and not outcomes.get("error"), outcomes
     failures = len(re.findall(r"^E +regbench\.assertions\.BenchmarkAssertionError: regbench: ", result.stdout.str(), flags=re.M))
     assert failures == outcomes.get("failed", 0)
+
+
+def test_under_xdist_two_workers_never_train_a_cell_twice(pytester: pytest.Pytester, tmp_path):
+    """pytest -n 2 with two tests asking for the same cells at once: both pass, and the cache holds each (config, seed) once."""
+    import json
+
+    pytester.makepyfile(test_twice=f"""
+import pytest
+
+@pytest.mark.parametrize("copy", [0, 1])
+def test_l2_no_worse(regbench_bench, copy):
+    regbench_bench.assert_no_worse("l2", "baseline", margin=0.5, **{TINY!r})
+""")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", f"--regbench-cache={tmp_path}")
+    result.assert_outcomes(passed=2)
+    cells = [(r["config_hash"], r["seed"]) for path in tmp_path.rglob("journal.jsonl") for r in map(json.loads, path.read_text().splitlines()[1:])]
+    assert len(cells) == len(set(cells)) == 6  # l2 and baseline, seeds 0-2
