@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=ENGINES, default="fast",
                      help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
     run.add_argument("--execution", choices=("auto",) + EXECUTIONS, default="auto",
-                     help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto times both briefly and picks (default)")
+                     help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto (default): one by one on a CPU, "
+                          "stacked on a GPU (a fixed rule, recorded in results.json, so one command always trains alike)")
     run.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
                      help="processes that train one-by-one runs side by side; auto (default) = one per CPU thread for the fast engine on a CPU, else 1 "
                           "(with --executor dask and no --scheduler: the LocalCluster's workers, default one per core)")

@@ -227,7 +227,7 @@ def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution
         torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status=status or ("diverged" if error is not None else "ok"), error=error,
         measurement=measurement, history=history.epochs if history is not None else [],
         samples_per_second=history.samples_per_second if finished else None, train_seconds=history.train_seconds if finished else None,
-        stopping=stopping,
+        epoch_seconds=history.epoch_seconds if finished and history.epoch_seconds else None, stopping=stopping,
     )
 
 

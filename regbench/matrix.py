@@ -8,17 +8,18 @@ processes, and hands each dataset's cells down to the engines and the executor. 
 2. Grouping: configs the stacked engine can represent exactly (``stacked.plan``, read off the
    built objects) are grouped by architecture; every other config trains one by one, with the
    reason recorded.
-3. Choosing: for each group, ``execution=None`` times a few training steps both ways on this
-   device and picks the faster; ``"sweep"`` or ``"single"`` forces one.
+3. Choosing: for each group, ``execution=None`` follows a fixed rule per device type
+   (``AUTO_RULE``: one by one on a CPU, stacked on a GPU), so the same command on the same
+   machine always trains alike; ``"sweep"`` or ``"single"`` forces one.
 4. Dispatching: stacked groups train in this process (``stacked.run_group``); one-by-one cells
-   go to an executor (``executors``: this process, a local process pool, or a Dask cluster).
+   go, seed by seed (``cell_order``), to an executor (``executors``: this process, a local process pool, or a Dask cluster).
 5. Journaling: with a journal, cells it already holds are skipped (a resumed run), and every
    finished record is appended to it the moment it arrives. One progress bar counts cells.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 from typing import Optional, Sequence
 
 import torch
@@ -30,13 +31,12 @@ from regbench.configs import Config
 from regbench.data import Split
 from regbench.datasets import reference
 from regbench.errors import UsageError
-from regbench.executors import Executor, default_workers, make_executor, usable_workers, worker_threads
-from regbench.experiment import Cell, NotApplicable, Settings, preflight, prepare
+from regbench.executors import Executor, default_workers, make_executor, usable_workers
+from regbench.experiment import Cell, NotApplicable, Settings, preflight
 from regbench.journal import Journal
 from regbench.records import EXECUTIONS, RunRecord
-from regbench.train import train_model
 
-__all__ = ["EXECUTIONS", "NOT_APPLICABLE", "choose_execution", "group_configs", "run_matrix"]
+__all__ = ["AUTO_RULE", "EXECUTIONS", "NOT_APPLICABLE", "cell_order", "choose_execution", "group_configs", "run_matrix"]
 
 ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
 RESUMED = "resumed"  # ... and of the configs a journal already holds every cell of
@@ -85,37 +85,31 @@ def _group_name(arch: stacked.Architecture, settings: Settings, *, taken: set[st
     return name
 
 
-def choose_execution(cells: list[Cell], split: Split, settings: Settings, *, workers: int = 1, steps: int = 4) -> dict:
-    """Time a few training steps both ways on this device and pick the faster: 'sweep' or 'single'.
+AUTO_RULE = {  # what --execution auto trains each stackable group as, by device type: a rule, not a timing
+    "cpu": ("single", "a CPU trains one by one: the stacked sweep was about 4x slower on 2 cores (README: The engines), "
+                      "and a timing probe let a burst of load flip the choice between two runs of one command"),
+    "cuda": ("sweep", "a GPU trains the group stacked: one kernel launch for every member's step"),
+}
 
-    Only training steps are timed (no measuring of finished runs), after one warm-up step each
-    way. One-by-one runs are timed for a spread of up to 8 cells on one worker's share of the
-    threads, scaled to all cells, and credited with running on ``workers`` processes at once.
+
+def choose_execution(cells: list[Cell], settings: Settings) -> dict:
+    """What ``execution=None`` trains a stackable group as: fixed per device type, so one command on one machine always chooses alike."""
+    choice, why = AUTO_RULE.get(torch.device(settings.device).type, AUTO_RULE["cpu"])
+    return {"choice": choice, "members": len(cells), "rule": why}
+
+
+def cell_order(cells: list[Cell]) -> list[Cell]:
+    """The order one-by-one cells are handed out: seed by seed, and within a seed in an order drawn from a hash of (config, seed).
+
+    Timings share the machine's momentary load: two seeds of one config run one after the other
+    are slowed by the same burst, and look like a config-specific slowdown with a tight spread.
+    Spread a round apart, at a different place in each round (so a load with a period near a
+    round's length cannot hit one config's every seed), a burst hits different configs' seeds,
+    and the gate sees it as noise. The order is fixed: the same matrix always runs alike.
     """
-    probe = Settings(epochs=1, batch_size=settings.batch_size, lr=settings.lr, device=settings.device, engine="fast")
-    device = torch.device(settings.device)
-
-    def shrunk(batches: int) -> Split:
-        """The first few batches of training data and a token test set: enough to time steps."""
-        n = min(len(split.train), batches * settings.batch_size)
-        return split.cut(train=torch.arange(n), test=torch.arange(min(len(split.test), 64)))
-
-    def sweep(data: Split) -> float:
-        return stacked.time_steps(cells, data, probe)
-
-    def single(data: Split) -> float:
-        sample = cells[::math.ceil(len(cells) / 8)]  # runs alone do not slow each other: a spread of 8 stands for all
-        with worker_threads(workers):
-            runs = [prepare(c.config, c.seed, data, probe) for c in sample]
-            seconds = sum(train_model(r.model, r.loss_fn, r.optimizer, r.train, r.test, 1, device=device, progress=False).train_seconds for r in runs)
-        return seconds * len(cells) / len(sample) / workers
-
-    timings = {}
-    for name, fn in (("sweep", sweep), ("single", single)):
-        fn(shrunk(1))  # warm-up: first calls pay for allocation and kernel selection
-        timings[name] = fn(shrunk(steps))
-    choice = min(timings, key=timings.get)
-    return {"choice": choice, "members": len(cells), "workers": workers, "probe_train_seconds": timings}
+    def place(cell: Cell) -> tuple:
+        return cell.seed, hashlib.sha256(f"{cell.dataset}/{cell.config.name}/{cell.seed}".encode()).hexdigest()
+    return sorted(cells, key=place)
 
 
 def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split], settings: Settings, *, execution: Optional[str] = None,
@@ -125,7 +119,7 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
     """Every (dataset, config, seed), each architecture group stacked or one by one as measured (or told) faster.
 
     ``splits`` is one dataset's split or several (a suite). ``execution`` forces 'sweep' or
-    'single' (None measures); configs the stacked engine cannot represent, and every config on
+    'single' (None: ``AUTO_RULE``); configs the stacked engine cannot represent, and every config on
     the notebook engine, train one by one whatever it says. One-by-one cells go to ``executor``:
     an Executor, or the name of one ('local', 'dask'; None: 'local') made here with ``workers``
     processes (None: executors.default_workers for the whole matrix), ``scheduler`` and
@@ -169,7 +163,7 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
             decisions[prefix + RESUMED] = {"choice": "resumed", "members": 0, "configs": [c.name for c in configs if c not in pending]}
         for name, members in groups.items():
             cells = todo(split, members)
-            decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, split, settings, workers=executor.workers)
+            decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, settings)
             decisions[prefix + name] = {**decision, "configs": [c.name for c in members]}
             if decision["choice"] == "sweep":
                 stacks.append(cells)
@@ -180,7 +174,7 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
             cells = todo(split, [c for c in configs if c.name in reasons])
             decisions[prefix + ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), **executor.describe(), "reasons": reasons}
             singles += cells
-        work.append((split, stacks, singles))
+        work.append((split, stacks, cell_order(singles)))
     if not_applicable:
         decisions[NOT_APPLICABLE] = not_applicable
     bar = tqdm(total=len(planned), initial=len(records), desc="cells", unit="cell", disable=None if progress is None else not progress,

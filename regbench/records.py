@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
-__all__ = ["EXECUTIONS", "STATUSES", "Measurement", "RunRecord"]
+__all__ = ["TIMING", "EXECUTIONS", "STATUSES", "Measurement", "RunRecord"]
+
+TIMING = ("samples_per_second", "train_seconds", "epoch_seconds", "run_seconds")  # the fields that differ between two runs of one cell
 
 EXECUTIONS = ("single", "sweep")  # one by one, or stacked with other members of one architecture
 STATUSES = ("ok", "diverged", "error", "crashed", "timeout")  # ok finished; diverged: NaN loss; error: the cell raised;
@@ -52,8 +54,9 @@ class RunRecord:
     status: str = "ok"
     error: Optional[str] = None  # what went wrong, for every status but ok: the message, or an exception's last lines
     measurement: Optional[Measurement] = None
-    samples_per_second: Optional[float] = None  # training samples per second of training steps; a sweep member's share
-    train_seconds: Optional[float] = None
+    samples_per_second: Optional[float] = None  # median over epochs (the first left out) of samples per second of training steps
+    train_seconds: Optional[float] = None  # a sweep member's: its share of the stack's time, so both executions mean the same
+    epoch_seconds: Optional[list[float]] = None  # each epoch's training steps, the timings samples_per_second is read from
     history: list[dict] = field(default_factory=list)
     stopping: Optional[dict] = None  # early stopping: chosen_epoch, epochs_trained, validation_size (held-out training images)
 
@@ -80,7 +83,8 @@ class RunRecord:
             head["error"] = self.error
         measured = asdict(self.measurement) if self.measurement is not None else {}
         timing = {"samples_per_second": self.samples_per_second, "torch_threads": self.torch_threads,
-                  "train_seconds": self.train_seconds, "run_seconds": self.run_seconds, "stopping": self.stopping}
+                  "train_seconds": self.train_seconds, "epoch_seconds": self.epoch_seconds, "run_seconds": self.run_seconds,
+                  "stopping": self.stopping}
         return {**head, **measured, **{k: v for k, v in timing.items() if v is not None}, "history": self.history}
 
     @classmethod

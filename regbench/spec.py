@@ -38,7 +38,7 @@ class RunSpec:
     datasets: tuple[Dataset, ...]
     seeds: int
     settings: Settings
-    execution: Optional[str] = None  # 'sweep' or 'single' for every stackable group; None: measured per group
+    execution: Optional[str] = None  # 'sweep' or 'single' for every stackable group; None: matrix.AUTO_RULE by device
     executor: str = "local"  # 'local' or 'dask'
     workers: Optional[int] = None  # None: executors.default_workers decides
     scheduler: Optional[str] = None  # a Dask scheduler's address
@@ -51,7 +51,7 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         if self.execution not in (None, *EXECUTIONS):
-            raise UsageError(f"unknown execution {self.execution!r}; choose one of {', '.join(EXECUTIONS)} or None to measure")
+            raise UsageError(f"unknown execution {self.execution!r}; choose one of {', '.join(EXECUTIONS)} or None for the rule by device")
         if self.seeds < 1:
             raise UsageError(f"seeds must be >= 1, got {self.seeds}")
         if not self.configs or not self.datasets:

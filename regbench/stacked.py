@@ -33,7 +33,7 @@ from regbench.experiment import Cell, Prepared, Settings, make_record, measure, 
 from regbench.records import RunRecord
 from regbench.train import EpochStats, History, TrainingDiverged, epoch_entry, rngs_restored, synchronize
 
-__all__ = ["Architecture", "MemberPlan", "StackedMLP", "plan", "run_group", "time_steps"]
+__all__ = ["Architecture", "MemberPlan", "StackedMLP", "plan", "run_group"]
 
 LAYERS = ("linear_1", "linear_2")
 EVAL_CHUNK = 1024  # test samples per stacked forward: bounds (M, chunk, hidden) activations
@@ -245,12 +245,12 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
 
-def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: TensorLoader, settings: Settings) -> tuple[list[list[dict]], float]:
-    """Train all members together for settings.epochs: (each member's history, seconds spent in training steps)."""
+def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: TensorLoader, settings: Settings) -> tuple[list[list[dict]], list[float]]:
+    """Train all members together for settings.epochs: (each member's history, each epoch's seconds in training steps)."""
     device = net.device
     train_y = train_loaders[0].targets
     histories: list[list[dict]] = [[] for _ in range(net.size)]
-    train_seconds, n = 0.0, len(train_y)
+    epoch_seconds, n = [], len(train_y)
     rows = torch.arange(net.size, device=device)[:, None]
     lr, betas, eps = net.architecture.adam
     optimizer = torch.optim.Adam(list(net.params.values()), lr=lr, betas=betas, eps=eps, fused=True)
@@ -271,12 +271,12 @@ def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: Tenso
             optimizer.step()
             sums += batch_sums.detach().double()
         synchronize(device)
-        train_seconds += time.perf_counter() - start
+        epoch_seconds.append(time.perf_counter() - start)
         train_stats = [EpochStats.from_sums(*row, n) for row in sums.cpu()]
         val_stats = _evaluate(net, test.inputs, test.targets)
         for k, (tr, va) in enumerate(zip(train_stats, val_stats)):
             histories[k].append(epoch_entry(epoch, tr, va))
-    return histories, train_seconds
+    return histories, epoch_seconds
 
 
 def _stack(cells: list[Cell], split: Split, settings: Settings) -> tuple[list[Prepared], StackedMLP]:
@@ -299,7 +299,8 @@ def run_group(cells: list[Cell], split: Split, settings: Settings) -> list[RunRe
     started = time.perf_counter()
     device = torch.device(settings.device)
     runs, net = _stack(cells, split, settings)
-    histories, train_seconds = _train_group(net, [r.train for r in runs], runs[0].test, settings)
+    histories, epoch_seconds = _train_group(net, [r.train for r in runs], runs[0].test, settings)
+    share = [seconds / len(cells) for seconds in epoch_seconds]  # each member's share of the stack's time
     samples = settings.epochs * len(split.train)
     records = []
     for k, (cell, run) in enumerate(zip(cells, runs)):
@@ -310,13 +311,9 @@ def run_group(cells: list[Cell], split: Split, settings: Settings) -> list[RunRe
             records.append(make_record(cell, settings, error=str(error), **shared))
             continue
         model = net.load_member(k, run.model)
-        # every member trained in the same time: its throughput is its share, the whole stack's samples over that time
-        history = History(histories[k], train_seconds=train_seconds, train_samples=samples)
+        # a member's time is its share of the stack's: samples/s then means what a lone run's does (its samples per second
+        # of the machine's training time spent on it), and equals the whole stack's throughput
+        history = History(histories[k], train_seconds=sum(share), train_samples=samples, epoch_seconds=share)
         records.append(make_record(cell, settings, measurement=measure(model, run.loss_fn, run.clean_train, run.test, device), history=history, **shared))
     return records
 
-
-def time_steps(cells: list[Cell], split: Split, settings: Settings) -> float:
-    """Seconds the training steps of one epoch over ``split`` take with all cells stacked (the matrix's probe)."""
-    runs, net = _stack(cells, split, settings)
-    return _train_group(net, [r.train for r in runs], runs[0].test, settings)[1]

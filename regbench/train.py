@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -125,11 +126,23 @@ class History:
     train_seconds: float = 0.0
     train_samples: int = 0
     chosen_epoch: Optional[int] = None  # with early stopping: the epoch whose weights the model ends with
+    epoch_seconds: list[float] = field(default_factory=list)  # each epoch's training steps alone, in order
 
     @property
     def samples_per_second(self) -> float:
-        """Training throughput: samples through forward, backward and step, per second of that work."""
-        return self.train_samples / self.train_seconds if self.train_seconds > 0 else float("nan")
+        """Training throughput, robust to warm-up and to a burst of load: the median over epochs of one epoch's samples per second.
+
+        The first epoch is left out when there are others (it pays for allocation, kernel
+        selection and a cold cache, and made whichever config trained first look slow), and the
+        median ignores an epoch a busy neighbour slowed down. A history without per-epoch
+        timings falls back to all samples over all seconds.
+        """
+        if not self.epoch_seconds:
+            return self.train_samples / self.train_seconds if self.train_seconds > 0 else float("nan")
+        per_epoch = self.train_samples / len(self.epoch_seconds)
+        timed = self.epoch_seconds[1:] or self.epoch_seconds
+        middle = statistics.median(timed)
+        return per_epoch / middle if middle > 0 else float("nan")
 
 
 def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
@@ -213,7 +226,8 @@ def train_model(
         start = time.perf_counter()
         train_stats, n = run_epoch(model, loss_fn, train_loader, device, optimizer)
         synchronize(device)
-        history.train_seconds += time.perf_counter() - start
+        history.epoch_seconds.append(time.perf_counter() - start)
+        history.train_seconds += history.epoch_seconds[-1]
         history.train_samples += n
         if not (math.isfinite(train_stats.loss) and math.isfinite(train_stats.penalty)):
             raise TrainingDiverged(

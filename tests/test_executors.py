@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from regbench import records
 from regbench.configs import CONFIGS
 from regbench.data import DataError, Split, embedded_digits, small_data_split
 from regbench.datasets import DataRef, load_dataset, reference, resolve
@@ -16,7 +17,7 @@ from regbench.executors import (MIN_PARALLEL_SAMPLES, TORCH_FRIENDLY_DASK, DaskE
 from regbench.experiment import Cell, Settings
 from tests import cells as failing
 
-TIMING = {"samples_per_second", "train_seconds", "run_seconds"}  # the only fields allowed to differ between processes
+TIMING = set(records.TIMING)  # the only fields allowed to differ between processes
 SETTINGS = Settings(epochs=2, batch_size=32)
 
 

@@ -6,10 +6,11 @@ import pytest
 
 import regbench
 from regbench.journal import FILENAME, Journal, JournalError
+from regbench import records
 from regbench.records import RunRecord
 
 TINY = dict(seeds=2, epochs=1, n_train=5, n_test=5, device="cpu", execution="single", workers=1, plots=False)
-TIMING = {"samples_per_second", "train_seconds", "run_seconds"}
+TIMING = set(records.TIMING)
 
 
 def record(config: str, seed: int, status: str = "diverged", config_hash: str = "h") -> RunRecord:

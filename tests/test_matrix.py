@@ -8,7 +8,7 @@ from regbench.configs import CONFIGS, Config, ConfigError
 from regbench.data import Split, embedded_digits, small_data_split
 from regbench.errors import UsageError
 from regbench.experiment import Cell, Settings
-from regbench.matrix import choose_execution, group_configs, run_matrix
+from regbench.matrix import cell_order, choose_execution, group_configs, run_matrix
 from regbench.models import FullyConnected
 
 
@@ -42,10 +42,26 @@ def test_records_come_back_in_config_seed_order_with_their_execution(tiny_split)
     assert all(r.members == (2 if r.execution == "sweep" else 1) for r in records)
 
 
-def test_auto_times_both_ways_and_records_the_probe(tiny_split):
-    """execution=None probes the stacked and the one-by-one step on this device and keeps the timings."""
-    decision = choose_execution([Cell(CONFIGS["l1"], 0), Cell(CONFIGS["l2"], 0)], tiny_split, Settings(epochs=1, batch_size=16))
-    assert decision["choice"] in ("sweep", "single") and set(decision["probe_train_seconds"]) == {"sweep", "single"}
+def test_auto_chooses_by_device_the_same_every_time(tiny_split):
+    """execution=None: one by one on a CPU and stacked on a GPU, whatever the load; the run records the rule it followed."""
+    cells = [Cell(CONFIGS["l1"], 0), Cell(CONFIGS["l2"], 0)]
+    on_cpu = choose_execution(cells, Settings(epochs=1, batch_size=16))
+    assert on_cpu["choice"] == "single" and on_cpu["members"] == 2 and "CPU" in on_cpu["rule"]
+    assert choose_execution(cells, Settings(epochs=1, batch_size=16, device="cuda"))["choice"] == "sweep"
+    records, decisions = run_matrix([CONFIGS["l1"], CONFIGS["l2"]], 1, tiny_split, Settings(epochs=1, batch_size=16), workers=1)
+    assert {r.execution for r in records} == {"single"} and decisions["mlp-784-500-10"]["rule"] == on_cpu["rule"]
+
+
+def test_one_config_s_seeds_never_run_back_to_back():
+    """Cells go out seed by seed, in a fixed order that differs from seed to seed, so one burst of load cannot hit a config's every seed."""
+    names = ["baseline", "l1", "l2", "dropout", "batchnorm", "noise"]
+    cells = [Cell(CONFIGS[n], k) for n in names for k in range(3)]
+    order = cell_order(cells)
+    assert sorted(order, key=lambda c: (names.index(c.config.name), c.seed)) == cells and order == cell_order(list(reversed(cells)))
+    assert [c.seed for c in order] == [0] * 6 + [1] * 6 + [2] * 6
+    assert all(a.config.name != b.config.name for a, b in zip(order, order[1:]))
+    rounds = [[c.config.name for c in order if c.seed == k] for k in range(3)]
+    assert rounds[0] != rounds[1] != rounds[2]  # not the same place in every round: a load in step with a round would hit one config
 
 
 def _broken_model() -> torch.nn.Module:

@@ -1,5 +1,7 @@
 """The stacked engine: every member follows the run it stands for, and what it stacks is read off the built objects."""
 
+import statistics
+
 import pytest
 import torch
 from torch import nn
@@ -61,6 +63,19 @@ def test_every_member_follows_its_lone_run(tiny_split, device):
             assert record.measurement.sparsity == pytest.approx(alone.measurement.sparsity, abs=TOLERANCE)
             assert record.measurement.mean_abs_weight["all"] == pytest.approx(alone.measurement.mean_abs_weight["all"], rel=1e-4)
     assert compared_fully == len(cells) if device.type == "cpu" else compared_fully == len(cells) - 2
+
+
+def test_a_member_s_samples_per_second_means_a_lone_run_s(tiny_split):
+    """A member's time is its share of the stack's (the stack's epoch time over its members): samples/s is then the stack's
+    throughput, as a lone run's is its own; a member charged the whole stack's time looked members-times slower than it was."""
+    settings = Settings(epochs=3, batch_size=16)
+    cells = [Cell(CONFIGS["l1"], k) for k in range(4)]
+    records = run_group(cells, tiny_split, settings)
+    assert len({tuple(r.epoch_seconds) for r in records}) == 1 and len(records[0].epoch_seconds) == 3
+    stack_epoch = [4 * s for s in records[0].epoch_seconds]  # what the stack spent on each epoch
+    for r in records:
+        assert r.train_seconds == pytest.approx(sum(stack_epoch) / 4)
+        assert r.samples_per_second == pytest.approx(4 * len(tiny_split.train) / statistics.median(stack_epoch[1:]))
 
 
 def _batchnorm_eps_1e3() -> nn.Module:

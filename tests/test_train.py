@@ -9,7 +9,7 @@ from torch import nn
 from regbench.data import TensorLoader
 from regbench.losses import LassoLoss
 from regbench.models import FullyConnected, FullyConnectedDropout
-from regbench.train import TrainingDiverged, accuracy, evaluate, seed_everything, seed_torch, train_model
+from regbench.train import History, TrainingDiverged, accuracy, evaluate, seed_everything, seed_torch, train_model
 
 
 def toy_data(n=64, seed=0):
@@ -45,6 +45,16 @@ def test_history_has_base_and_penalty_apart_and_learns():
     assert last["val_accuracy"] > 0.9 and last["train_penalty"] > 0 and last["val_penalty"] > 0
     assert history.epochs[-1]["val_loss"] < history.epochs[0]["val_loss"]
     assert history.train_samples == 4 * 64 and history.samples_per_second > 0
+    assert len(history.epoch_seconds) == 4 and sum(history.epoch_seconds) == pytest.approx(history.train_seconds)
+
+
+def test_throughput_leaves_out_warm_up_and_a_burst_of_load():
+    """samples/s is the median epoch's after the first: a slow first epoch (warm-up) or one epoch a neighbour slowed does not move it."""
+    assert History(train_samples=200, train_seconds=1.1, epoch_seconds=[1.0, 0.1]).samples_per_second == pytest.approx(1000)
+    burst = History(train_samples=500, train_seconds=1.5, epoch_seconds=[0.1, 0.1, 1.0, 0.1, 0.1])
+    assert burst.samples_per_second == pytest.approx(1000)
+    assert History(train_samples=100, train_seconds=0.5, epoch_seconds=[0.5]).samples_per_second == pytest.approx(200)  # one epoch: itself
+    assert History(train_samples=100, train_seconds=0.5).samples_per_second == pytest.approx(200)  # no per-epoch timings: the total
 
 
 def test_same_seed_same_history_on_cpu():

@@ -35,6 +35,8 @@ class Measurements:
     values: dict[tuple[str, str], list[float]]  # (config or benchmark, metric) -> every seed's or round's value
     unfinished: dict[str, tuple[int, int]] = field(default_factory=dict)  # config -> (did not finish, runs)
     configs: dict = field(default_factory=dict)  # config definitions, to note a deliberate change
+    seeds: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # the seed of each value, where values are seeds (to pair)
+    executions: dict[str, set[str]] = field(default_factory=dict)  # config -> how its runs trained ('single', 'sweep')
 
 
 def load_measurements(path: Path | str) -> Measurements:
@@ -57,6 +59,8 @@ def _from_results(doc: dict, path: Path) -> Measurements:
             raise ResultsError(f"{path}: '{key}' is missing or not an object; was the file written by `regbench run`?")
     values: dict[tuple[str, str], list[float]] = {}
     unfinished: dict[str, tuple[int, int]] = {}
+    seeds: dict[tuple[str, str], list[int]] = {}
+    executions: dict[str, set[str]] = {}
     several = len(doc.get("datasets") or {}) > 1
     for i, run in enumerate(doc["runs"]):
         if not isinstance(run["config"], str):
@@ -66,6 +70,7 @@ def _from_results(doc: dict, path: Path) -> Measurements:
         unfinished[config] = (failed + (run["status"] != "ok"), total + 1)
         if run["status"] != "ok":
             continue
+        executions.setdefault(config, set()).add(str(run.get("execution", "single")))
         for metric in RULES:
             if metric not in run:
                 continue
@@ -75,8 +80,9 @@ def _from_results(doc: dict, path: Path) -> Measurements:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ResultsError(f"{path}: run {i} ({config} seed {run['seed']}): {metric} is {value!r}, expected a number")
             values.setdefault((config, metric), []).append(float(value))
+            seeds.setdefault((config, metric), []).append(run["seed"])
     configs = doc.get("configs") if isinstance(doc.get("configs"), dict) else {}
-    return Measurements(str(path), "regbench results", doc["environment"], doc["settings"], values, unfinished, configs)
+    return Measurements(str(path), "regbench results", doc["environment"], doc["settings"], values, unfinished, configs, seeds, executions)
 
 
 def _from_benchmarks(doc: dict, path: Path) -> Measurements:

@@ -5,6 +5,14 @@
   does not assume both sides spread alike.
   Throughput is judged on the log scale: speed is multiplicative, its spread grows with its
   level, and a 20x drop is a difference of log(20) whatever the baseline's speed.
+- Throughput of a regbench run (``pooled_noise``, ``shared_noise``): a run's timings share the
+  machine's momentary load, not its config; a burst slows whichever cells are running, and two
+  seeds of one config have no spread of their own worth one degree of freedom. So a config's
+  speed change is judged against the timing noise of the whole run: the within-config SD of log
+  throughput pooled over every config of both files (sum of (seeds - 1) degrees of freedom).
+  When both runs trained the same seeds interleaved (``regbench continuous``), each seed's
+  candidate is paired with its baseline, run next to it under the same load, and the noise is
+  the pooled SD of those paired differences.
 - A pooled row (a metric over all configs): each config is a stratum and contributes its own
   change; the common change is the mean of the per-config changes, with a one-sample t interval
   over them (configs - 1 degrees of freedom). Between-config scatter of the changes is the
@@ -22,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["Interval", "needed_per_side", "stratified", "welch"]
+__all__ = ["Interval", "needed_per_side", "pooled_noise", "shared_noise", "stratified", "welch"]
 
 MAX_NEEDED = 1000  # seeds or rounds beyond which "more would decide it" is no advice
 
@@ -70,19 +78,43 @@ def stratified(changes: Sequence[float], alpha: float) -> Interval:
     return _t_interval(mean, float(arr.std(ddof=1)) / math.sqrt(len(arr)), len(arr) - 1, alpha)
 
 
-def needed_per_side(base: Sequence[float], cand: Sequence[float], alpha: float, half_width: float) -> Optional[int]:
-    """Values per side at which a Welch interval, at the spread observed here, would be no wider than ``half_width``.
+def pooled_noise(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """Several groups' common spread: the pooled within-group SD (each group's own mean taken out) and its degrees of freedom."""
+    squares, df = 0.0, 0
+    for group in groups:
+        values = np.asarray(group, dtype=float)
+        if len(values) >= 2:
+            squares += float(((values - values.mean()) ** 2).sum())
+            df += len(values) - 1
+    return (math.sqrt(squares / df) if df else math.nan), df
 
-    The spread is the two sides' pooled standard deviation; with n on each side the interval's
-    half-width is t(1 - alpha/2, 2n - 2) * s * sqrt(2/n). None when even MAX_NEEDED would not do.
+
+def shared_noise(estimate: float, sd: float, df: int, scale: float, alpha: float) -> Interval:
+    """estimate +- t(1 - alpha/2, df) * sd * scale: a change judged against a spread measured over many groups at once."""
+    if sd == 0:
+        return Interval(estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0)
+    return _t_interval(estimate, sd * scale, df, alpha)
+
+
+def needed_per_side(base: Sequence[float], cand: Sequence[float], alpha: float, half_width: float, *,
+                    noise: Optional[tuple[float, int]] = None) -> Optional[int]:
+    """Values per side at which the interval, at the spread observed here, would be no wider than ``half_width``.
+
+    The spread is the two sides' pooled standard deviation, or ``noise`` (an SD of one side's value
+    and its degrees of freedom) when it was measured over many groups; with n on each side the
+    half-width is t(1 - alpha/2, df) * s * sqrt(2/n). None when even MAX_NEEDED would not do.
     """
     from scipy.special import stdtrit
 
-    var = (np.var(base, ddof=1) * (len(base) - 1) + np.var(cand, ddof=1) * (len(cand) - 1)) / max(1, len(base) + len(cand) - 2)
-    s = math.sqrt(float(var))
+    if noise is None:
+        var = (np.var(base, ddof=1) * (len(base) - 1) + np.var(cand, ddof=1) * (len(cand) - 1)) / max(1, len(base) + len(cand) - 2)
+        s = math.sqrt(float(var))
+    else:
+        s = noise[0]
     if s == 0:
         return 2
     for n in range(2, MAX_NEEDED + 1):
-        if float(stdtrit(2 * n - 2, 1 - alpha / 2)) * s * math.sqrt(2 / n) <= half_width:
+        df = 2 * n - 2 if noise is None else noise[1]
+        if float(stdtrit(df, 1 - alpha / 2)) * s * math.sqrt(2 / n) <= half_width:
             return n
     return None

@@ -22,9 +22,9 @@ import numpy as np
 
 from regbench.compare.inputs import GateRefused, Measurements, config_changes, environment_mismatches, settings_mismatches
 from regbench.compare.rules import ALPHA, MIN_STRATA, RULES, SPEED_TOLERANCE, SPREAD_LIMIT, Rule, rule_of
-from regbench.compare.stats import Interval, needed_per_side, stratified, welch
+from regbench.compare.stats import Interval, needed_per_side, pooled_noise, shared_noise, stratified, welch
 
-__all__ = ["POOLED", "Report", "Row", "compare", "judge_invariant", "judge_seeds", "judge_speed"]
+__all__ = ["POOLED", "Report", "Row", "SpeedNoise", "compare", "judge_invariant", "judge_seeds", "judge_speed", "speed_noise"]
 
 POOLED = "pooled"  # the group of a row judging one metric over every config (or benchmark) both files have
 
@@ -137,36 +137,95 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
-def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, machine: list[str], unit: str) -> Row:
-    """One metric's verdict, or 'missing'/'new' when only one side has it."""
+@dataclass(frozen=True)
+class SpeedNoise:
+    """A run's timing noise, measured over every config at once: the SD of one value's log throughput and its degrees of freedom.
+
+    ``paired``: both runs trained the same seeds interleaved, and the SD is that of a seed's
+    paired difference (candidate - baseline, logs); otherwise the within-config SD of one run's
+    value, pooled over both files.
+    """
+
+    sd: float
+    df: int
+    configs: int
+    paired: bool
+
+    def interval(self, base: list[float], cand: list[float], pairs: Optional[list[tuple[float, float]]], alpha: float) -> Interval:
+        """The change of mean log throughput, with this noise's t interval."""
+        if self.paired and pairs:
+            diffs = [math.log(c) - math.log(b) for b, c in pairs]
+            return shared_noise(float(np.mean(diffs)), self.sd, self.df, 1 / math.sqrt(len(diffs)), alpha)
+        estimate = float(np.mean(np.log(cand)) - np.mean(np.log(base)))
+        return shared_noise(estimate, self.sd, self.df, math.sqrt(1 / len(base) + 1 / len(cand)), alpha)
+
+    def describe(self) -> str:
+        """How the row was judged, for its note."""
+        what = "paired differences" if self.paired else "seeds"
+        return f"timing noise of {what} pooled over {self.configs} configs (SD {self.sd:.3f} of log samples/s, {self.df} df)"
+
+
+def speed_noise(metric: str, baseline: Measurements, candidate: Measurements, groups: list[str], *, paired: bool) -> Optional[SpeedNoise]:
+    """The timing noise of ``metric`` over ``groups`` in both files (None when no group has two values to spread)."""
+    samples = []
+    for group in groups:
+        base, cand = baseline.values.get((group, metric), []), candidate.values.get((group, metric), [])
+        if paired:
+            pairs = _pairs(baseline, candidate, group, metric)
+            samples.append([math.log(c) - math.log(b) for b, c in pairs])
+        else:
+            samples += [np.log(base), np.log(cand)]
+    sd, df = pooled_noise(samples)
+    return SpeedNoise(sd, df, len(groups), paired) if df >= 1 else None
+
+
+def _pairs(baseline: Measurements, candidate: Measurements, group: str, metric: str) -> list[tuple[float, float]]:
+    """(baseline, candidate) values of the seeds both files have, in seed order."""
+    key = (group, metric)
+    base = dict(zip(baseline.seeds.get(key, []), baseline.values.get(key, [])))
+    cand = dict(zip(candidate.seeds.get(key, []), candidate.values.get(key, [])))
+    return [(base[k], cand[k]) for k in sorted(base.keys() & cand.keys())]
+
+
+def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, machine: list[str], unit: str,
+         noise: Optional[SpeedNoise] = None, pairs: Optional[list[tuple[float, float]]] = None) -> Row:
+    """One metric's verdict, or 'missing'/'new' when only one side has it; throughput against the run's ``noise`` when given."""
     rule = rule_of(metric)
     n = (len(base), len(cand))
     centre = _geometric if rule.speed else _mean
     if not base or not cand:
         verdict, note = ("missing", "no values in the candidate") if base else ("new", "no values in the baseline")
         return Row(group, metric, centre(base), centre(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note)
-    if rule.speed:
+    speed_rule = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
+    if rule.speed and noise is not None:
+        interval = noise.interval(base, cand, pairs, alpha)
+        verdict, note = _verdict(interval, speed_rule, alpha)
+        change, ci, p = math.exp(interval.estimate), (math.exp(interval.low), math.exp(interval.high)), interval.p
+        note = f"{note}; {noise.describe()}" if note else noise.describe()
+    elif rule.speed:
         change, ci, p, verdict, note = judge_speed(base, cand, rule, alpha, tolerance)
-        if machine:
-            verdict, note = "undecidable", "different hardware or threads: timings do not compare"
     else:
         change, ci, p, verdict, note = judge_seeds(base, cand, rule, alpha)
+    if rule.speed and machine:
+        verdict, note = "undecidable", f"{'; '.join(machine)}: timings do not compare"
     row = Row(group, metric, centre(base), centre(cand), n, change, ci, p, verdict, note)
     if verdict == "undecidable" and not machine and min(n) >= 2:
         scale = np.log if rule.speed else np.asarray
-        speed_rule = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
-        row.needed = needed_per_side(scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule))
+        shared = None if noise is None else (noise.sd / math.sqrt(2) if noise.paired else noise.sd, noise.df)
+        row.needed = needed_per_side(scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule), noise=shared)
         if row.needed is not None:
             row.note += f": {row.needed} {unit} per side would decide it"
     return row
 
 
-def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance: float, machine: list[str], strata: str) -> Optional[Row]:
-    """One metric over every group both files measured: the per-group changes as strata of a one-sample t interval."""
+def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance: float, machine: list[str], strata: str,
+            left_out: set[str] = frozenset()) -> Optional[Row]:
+    """One metric over every group both files measured (but ``left_out``): the per-group changes as strata of a one-sample t interval."""
     rule = rule_of(metric)
     if rule.invariant or math.isinf(rule.min_effect):
         return None
-    judged = [r for r in rows if r.metric == metric and r.verdict not in ("missing", "new", "ignored") and min(r.n) >= 1]
+    judged = [r for r in rows if r.metric == metric and r.verdict not in ("missing", "new", "ignored") and min(r.n) >= 1
+              and not (rule.speed and r.group in left_out)]
     if len(judged) < MIN_STRATA:
         return None
     scale = np.log if rule.speed else np.asarray
@@ -175,7 +234,7 @@ def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance:
     effective = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
     verdict, note = _verdict(interval, effective, alpha)
     if rule.speed and machine:
-        verdict, note = "undecidable", "different hardware or threads: timings do not compare"
+        verdict, note = "undecidable", f"{'; '.join(machine)}: timings do not compare"
     elif verdict == "undecidable":
         note = f"the {len(judged)} {strata}' changes scatter too much: {note}"
     base = [r.baseline for r in judged]
@@ -189,8 +248,13 @@ def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance:
 
 
 def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = ALPHA, speed_tolerance: float = SPEED_TOLERANCE,
-            allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False, ignore: tuple[str, ...] = ()) -> Report:
-    """Judge every metric of every config or benchmark, then every metric pooled; refuse when the files do not compare."""
+            allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False, ignore: tuple[str, ...] = (),
+            paired: bool = False) -> Report:
+    """Judge every metric of every config or benchmark, then every metric pooled; refuse when the files do not compare.
+
+    ``paired``: both files trained the same seeds interleaved on one machine (``regbench
+    continuous``), so each seed's throughput is judged against its baseline twin.
+    """
     if baseline.kind != candidate.kind:
         raise GateRefused(f"cannot compare {baseline.kind} ({baseline.path}) with {candidate.kind} ({candidate.path})")
     hardware, libraries, timing = environment_mismatches(baseline.environment, candidate.environment)
@@ -209,22 +273,42 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
     warnings += [f"different thread count: {d} (throughput not judged)" for d in timing]
     warnings += [f"different settings: {d}" for d in changed_settings] + [f"different definition: {d}" for d in changed_configs]
     unit, strata = ("seeds", "configs") if baseline.kind == "regbench results" else ("rounds", "benchmarks")
+    machine = [f"different hardware ({d})" for d in hardware] + [f"different threads ({d})" for d in timing]
+    executed = _execution_changes(baseline, candidate)
+    warnings += [f"{group}: trained {how}; its throughput is reported, not judged" for group, how in executed.items()]
+    keys = _keys(baseline, candidate)
+    noises = {}
+    if unit == "seeds":  # a regbench run's timings: judged against the whole run's timing noise (stats)
+        for metric in dict.fromkeys(m for _, m in keys if rule_of(m).speed):
+            both = [g for g, m in keys if m == metric and g not in executed and baseline.values.get((g, m)) and candidate.values.get((g, m))]
+            noises[metric] = speed_noise(metric, baseline, candidate, both, paired=paired)
     rows = []
-    for group, metric in _keys(baseline, candidate):
+    for group, metric in keys:
+        why_not = machine + ([f"trained {executed[group]}"] if group in executed else [])
         row = _row(group, metric, baseline.values.get((group, metric), []), candidate.values.get((group, metric), []),
-                   alpha, speed_tolerance, hardware + timing, unit)
+                   alpha, speed_tolerance, why_not, unit, noises.get(metric), _pairs(baseline, candidate, group, metric) if paired else None)
         if metric in ignore and row.verdict not in ("missing", "new"):
             row.verdict, row.note, row.needed = "ignored", "--ignore: reported, not judged", None
         rows.append(row)
     pooled = []
     for metric in dict.fromkeys(r.metric for r in rows):
-        row = _pooled(metric, rows, (baseline.values, candidate.values), alpha, speed_tolerance, hardware + timing, strata)
+        row = _pooled(metric, rows, (baseline.values, candidate.values), alpha, speed_tolerance, machine, strata, set(executed))
         if row is not None:
             if metric in ignore:
                 row.verdict, row.note = "ignored", "--ignore: reported, not judged"
             pooled.append(row)
     rows = pooled + rows + _unfinished_rows(baseline.unfinished, candidate.unfinished)
     return Report(baseline.path, candidate.path, alpha, rows, warnings, unit)
+
+
+def _execution_changes(baseline: Measurements, candidate: Measurements) -> dict[str, str]:
+    """Configs trained one way in the baseline and another in the candidate ('sweep in the baseline, single in the candidate')."""
+    changes = {}
+    for group in baseline.executions.keys() & candidate.executions.keys():
+        old, new = baseline.executions[group], candidate.executions[group]
+        if old != new:
+            changes[group] = f"{'+'.join(sorted(old))} in the baseline, {'+'.join(sorted(new))} in the candidate"
+    return changes
 
 
 def _keys(baseline: Measurements, candidate: Measurements) -> list[tuple[str, str]]:
