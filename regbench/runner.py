@@ -33,7 +33,7 @@ from regbench.spec import RunSpec, fingerprint
 from regbench.plots import save_plots
 from regbench.train import flushed_denormals
 
-__all__ = ["REFERENCE", "resolve_device", "run", "run_spec", "write_outputs"]
+__all__ = ["REFERENCE", "plan_configs", "resolve_device", "run", "run_spec", "write_outputs"]
 
 REFERENCE = "baseline"  # the unregularized config regularization paths are drawn against
 
@@ -45,6 +45,19 @@ def resolve_device(choice: str) -> str:
     if choice.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"device {choice}: no CUDA GPU is visible to torch; use cpu or auto")
     return choice
+
+
+def plan_configs(configs: str | Iterable[str | Config] | None, grid: Iterable[str] | Mapping[str, Iterable] = (), *,
+                 say: Callable[[str], None] = lambda line: None) -> list[Config]:
+    """The configs a run trains: those named, each grid expanded, and the reference its paths are drawn against."""
+    chosen = select_configs(configs)
+    if grid:
+        chosen = expand_grids(chosen, grid)
+        if all(c.name != REFERENCE for c in chosen):
+            chosen.insert(0, CONFIGS[REFERENCE])
+            say(f"regbench run: also training the built-in {REFERENCE!r} as the reference of the regularization paths "
+                f"(give a config named {REFERENCE!r} to use your own)")
+    return chosen
 
 
 def run(configs: str | Iterable[str | Config] | None = None, *, grid: Iterable[str] | Mapping[str, Iterable] = (), seeds: int = 5,
@@ -72,13 +85,7 @@ def run(configs: str | Iterable[str | Config] | None = None, *, grid: Iterable[s
     lines saying what is about to train (the command line prints them).
     """
     say = echo or (lambda line: None)
-    chosen = select_configs(configs)
-    if grid:
-        chosen = expand_grids(chosen, grid)
-        if all(c.name != REFERENCE for c in chosen):
-            chosen.insert(0, CONFIGS[REFERENCE])
-            say(f"regbench run: also training the built-in {REFERENCE!r} as the reference of the regularization paths "
-                f"(give a config named {REFERENCE!r} to use your own)")
+    chosen = plan_configs(configs, grid, say=say)
     datasets = select_datasets(dataset, roots={**({"": root} if root is not None else {}), **(roots or {})}, n_train=n_train, n_test=n_test,
                                image_size=image_size, label_column=label_column)
     named = configs is not None and not (isinstance(configs, str) and configs.strip() == "all")

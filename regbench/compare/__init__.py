@@ -39,6 +39,7 @@ __all__ = [
     "Row",
     "Rule",
     "compare",
+    "conclude",
     "config_changes",
     "environment_mismatches",
     "judge_invariant",
@@ -58,6 +59,11 @@ def run_gate(baseline: Path | str, candidate: Path | str, *, alpha: float = ALPH
     """Load, compare, print the table (and write JSON); 0 pass, 1 regression (or, with strict, undecidable)."""
     report = compare(load_measurements(baseline), load_measurements(candidate), alpha=alpha, speed_tolerance=speed_tolerance,
                      allow_env_mismatch=allow_env_mismatch, allow_settings_mismatch=allow_settings_mismatch, ignore=ignore)
+    return conclude(report, strict=strict, json_path=json_path, out=out)
+
+
+def conclude(report: Report, *, strict: bool = False, json_path: Path | None = None, out: TextIO | None = None) -> int:
+    """Print a gate's table (and write its JSON); 0 pass, 1 regression (or, with strict, undecidable)."""
     print(render(report), file=out, flush=True)
     if json_path is not None:
         results.write_json(json_path, report.as_dict())
