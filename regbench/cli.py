@@ -28,6 +28,7 @@ from regbench.experiment import ENGINES, Settings
 from regbench.executors import EXECUTORS
 from regbench.records import EXECUTIONS
 from regbench.runner import run
+from regbench.supervise import supervised
 from regbench.targets import search_current_directory
 from regbench.train import rngs_restored
 
@@ -303,8 +304,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script; `regbench run` from the console works in a supervised child (regbench.supervise)."""
     args = build_parser().parse_args(argv)
+    if argv is None and args.command == "run":  # a config can kill the process that checks it: the parent then says which
+        return supervised(args.command, lambda: _handle(args))
+    return _handle(args)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run one command: a usage error is one line and exit 2, an interrupt exit 130."""
     handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "continuous": cmd_continuous, "rank": cmd_rank, "check": cmd_check}
     try:
         return handlers[args.command](args)

@@ -19,8 +19,12 @@ trains a whole group at once and could not be interleaved.
 One environment serves both revisions only when they declare the same dependencies in
 pyproject.toml; when they do not, the command refuses and says which differ (a speed measured
 with the wrong library would be meaningless): install each revision in its own environment and
-compare two ``regbench run`` results with ``regbench compare``. Modules a config or dataset
-names as MODULE:ATTRIBUTE are found in each revision's tree first, then in the current directory.
+compare two ``regbench run`` results with ``regbench compare``. On a CPU the fast engine trains
+each cell on one thread (``executors.InProcess``), so the idle twin holds no core; both
+interpreters also run with ``OMP_WAIT_POLICY=PASSIVE`` unless it is set, so that a multi-threaded
+engine's idle OpenMP threads do not spin after each step and take the cores from the twin.
+Modules a config or dataset names as MODULE:ATTRIBUTE are found in each revision's tree first,
+then in the current directory.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ class Driver:
         with open(self.log, "w", encoding="utf-8") as log:
             self.process = subprocess.Popen([sys.executable, "-c", DRIVER, str(revision.tree), str(user_dir)], cwd=revision.tree,
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                            env={**os.environ, "PYTHONNOUSERSITE": "1"})
+                                            env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ})
 
     def ask(self, job: dict) -> dict:
         """Send a job, wait for its answer; a driver that dies is a ContinuousError naming the job and the log."""

@@ -32,7 +32,7 @@ import uuid
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator, Optional
 
 import torch
@@ -41,6 +41,7 @@ from regbench.datasets import DataRef, resolve
 from regbench.errors import UsageError
 from regbench.experiment import Cell, Settings, make_record, run_cell
 from regbench.records import RunRecord
+from regbench.supervise import announce
 
 __all__ = ["EXECUTORS", "MAX_ATTEMPTS", "MIN_PARALLEL_SAMPLES", "DaskExecutor", "Executor", "InProcess", "LocalPool", "default_workers",
            "make_executor", "threads_per_worker", "usable_workers", "worker_threads"]
@@ -87,14 +88,19 @@ def threads_per_worker(workers: int) -> int:
 
 
 @contextmanager
-def worker_threads(workers: int) -> Iterator[None]:
-    """Run the block on one worker's share of the threads: this process timing one worker's runs."""
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block on ``threads`` torch threads, restoring the count after."""
     before = torch.get_num_threads()
-    torch.set_num_threads(threads_per_worker(workers))
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def worker_threads(workers: int) -> AbstractContextManager[None]:
+    """Run the block on one worker's share of the threads: this process timing one worker's runs."""
+    return torch_threads(threads_per_worker(workers))
 
 
 def usable_workers(workers: int) -> int:
@@ -152,13 +158,22 @@ class Executor:
 
 
 class InProcess(Executor):
-    """Every cell here, one after another, with all of torch's threads: small matrices and debugging."""
+    """Every cell here, one after another: small matrices and debugging; on a CPU, the fast engine on one thread, as a worker trains.
+
+    One thread makes a lone run's samples/s mean what a worker's does, and keeps it honest on a
+    shared machine: a neighbour busy on one core slowed a two-thread batch-32 step 2-4x (every
+    step waits for the thread that lost its core) and leaves a one-thread step its own core
+    (docs: the gate under load). The notebook engine keeps torch's threads, as the notebook ran.
+    """
 
     name = "local"
 
     def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
-        for cell in cells:
-            yield run_cell(cell, resolve(ref), settings, time_limit=time_limit)
+        one = torch.device(settings.device).type == "cpu" and settings.engine == "fast"
+        with torch_threads(1 if one else torch.get_num_threads()):
+            for cell in cells:
+                announce(f"the training of config {cell.config.name!r} seed {cell.seed} on {cell.dataset} in this process")
+                yield run_cell(cell, resolve(ref), settings, time_limit=time_limit)
 
 
 def _start_worker(threads: int, gpus: Optional[object]) -> None:

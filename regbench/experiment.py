@@ -32,6 +32,7 @@ from regbench.data import Samples, Split, TensorLoader, first_per_class, holdout
 from regbench.errors import UsageError, first_line
 from regbench.records import Measurement, RunRecord
 from regbench.stopping import EarlyStopping
+from regbench.supervise import announce
 from regbench.losses import loss_parts
 from regbench.train import Batches, History, TrainingDiverged, TrainingTimeout, evaluate, rngs_restored, seed_everything, train_model
 
@@ -187,6 +188,7 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
     process; what fails only with this dataset's data is ``NotApplicable``. Global RNGs are left
     as they were. Returns the built run (seed 0, tiny data), from which engines read what a config means.
     """
+    announce(f"the one-batch check of config {config.name!r} on {split.name}, before training")
     check_engine(config, settings.engine)
     tiny = split.cut(train=torch.cat(first_per_class(split.train, PREFLIGHT_PER_CLASS, classes=split.classes)),
                      test=torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test))))

@@ -644,3 +644,26 @@ def test_runs_trained_another_way_are_not_compared_as_like_for_like(tmp_path, ca
     assert code == 0 and rows(out)[("config-0", "samples_per_second")] == "undecidable"
     assert "config-0: trained sweep in the baseline, single in the candidate; its throughput is reported, not judged" in out
     assert "pooled (8 configs)" in out  # left out of the pooled speed row too
+
+
+def test_the_median_interval_is_the_sign_test_s_order_statistics():
+    """13 strata at alpha 0.01: [2nd smallest, 2nd largest] (2 P(Bin(13, 1/2) <= 1) = 0.0034 <= 0.01 < 2 P(<= 2)); under 8 strata, none."""
+    from regbench.compare.stats import median_interval
+    changes = [0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04, 0.05, -0.05, -3.0, 5.0]
+    interval = median_interval(changes, 0.01)
+    assert (interval.estimate, interval.low, interval.high) == (0.0, -0.05, 0.05)
+    eight = median_interval(changes[:8], 0.01)
+    assert median_interval(changes[:7], 0.01) is None and (eight.low, eight.high) == (-0.03, 0.04)  # n = 8: the extremes (2 / 256 <= 0.01)
+
+
+def test_a_pooled_throughput_row_sees_through_a_burst_in_each_run():
+    """Every config 1.5x slower, and one config in each run slowed 10x more by a burst: the median's row fails as it should,
+    where the mean's t interval, dragged by the two bursts, could not tell the slowdown from noise."""
+    rng = np.random.default_rng(3)
+    base = _loaded_run(rng, load={(k, s): (0.1 if k == 3 else 1.0) for k in range(13) for s in range(2)})
+    cand = _loaded_run(rng, load={(k, s): (0.1 if k == 7 else 1.0) for k in range(13) for s in range(2)}, scale=1 / 1.5)
+    pooled = next(r for r in compare.compare(base, cand).rows if r.pooled and r.metric == "samples_per_second")
+    assert pooled.verdict == "regression" and "median of the configs' changes" in pooled.note
+    from regbench.compare.stats import stratified
+    changes = [float(np.mean(np.log(cand.values[k])) - np.mean(np.log(base.values[k]))) for k in base.values]
+    assert stratified(changes, 0.01).high > math.log(0.8)  # the mean's interval reaches past the tolerance: no verdict

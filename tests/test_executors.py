@@ -207,3 +207,17 @@ def _state(pid: int) -> str:
             return next(line.strip() for line in status if line.startswith("State"))
     except (OSError, StopIteration):
         return "no such process"
+
+
+def test_in_this_process_the_fast_engine_trains_on_one_thread_as_a_worker_does(split):
+    """A lone run's samples/s means a worker's: one thread on a CPU (the notebook engine keeps torch's); the count is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cell = [Cell(CONFIGS["l1"], 0)]
+        assert [r.torch_threads for r in InProcess().run(cell, reference(split), SETTINGS)] == [1]
+        notebook = Settings(epochs=1, batch_size=SETTINGS.batch_size, engine="notebook")
+        assert [r.torch_threads for r in InProcess().run(cell, reference(split), notebook)] == [2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -53,7 +53,7 @@ def _advice(report: Report, metric: str) -> str:
     groups = ", ".join(r.group for r in rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
     needed = [r.needed for r in rows if r.needed is not None]
     rule = rule_of(metric)
-    effect = f"a {rule.min_effect:.0%} change" if rule.speed else f"a {rule.min_effect:g} change"
+    effect = f"a {report.speed_tolerance:.0%} change" if rule.speed else f"a {rule.min_effect:g} change"
     if needed and len(needed) == len(rows):
         return f"{metric} ({groups}): {max(needed)} {report.unit} per side would resolve {effect}"
     return f"{metric} ({groups}): {rows[0].note}"

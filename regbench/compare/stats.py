@@ -5,6 +5,8 @@
   does not assume both sides spread alike.
   Throughput is judged on the log scale: speed is multiplicative, its spread grows with its
   level, and a 20x drop is a difference of log(20) whatever the baseline's speed.
+- A pooled throughput row over 8 or more strata (``median_interval``): the median change with its
+  sign-test interval, since a burst of load makes a few strata's changes arbitrarily large.
 - Throughput of a regbench run (``pooled_noise``, ``shared_noise``): a run's timings share the
   machine's momentary load, not its config; a burst slows whichever cells are running, and two
   seeds of one config have no spread of their own worth one degree of freedom. So a config's
@@ -30,7 +32,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["Interval", "needed_per_side", "pooled_noise", "shared_noise", "stratified", "welch"]
+__all__ = ["Interval", "median_interval", "needed_per_side", "pooled_noise", "shared_noise", "stratified", "welch"]
 
 MAX_NEEDED = 1000  # seeds or rounds beyond which "more would decide it" is no advice
 
@@ -94,6 +96,30 @@ def shared_noise(estimate: float, sd: float, df: int, scale: float, alpha: float
     if sd == 0:
         return Interval(estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0)
     return _t_interval(estimate, sd * scale, df, alpha)
+
+
+def median_interval(changes: Sequence[float], alpha: float) -> Optional[Interval]:
+    """The median of several strata's changes with its distribution-free (1 - alpha) interval: order statistics of the sign test.
+
+    The interval is [x_(k), x_(n-k+1)] for the largest k with 2 P(Binomial(n, 1/2) <= k - 1) <=
+    alpha (scipy.stats.binom); the p-value is the two-sided sign test's (scipy.stats.binomtest).
+    A burst of load can make any one config's change arbitrarily large: the median and its
+    interval ignore a few such configs whatever their size, where a mean and its t interval are
+    dragged by them. None when there are too few strata for any order statistic to reach
+    1 - alpha (fewer than 8 at alpha 0.01).
+    """
+    from scipy import stats
+
+    values = np.sort(np.asarray(changes, dtype=float))
+    n = len(values)
+    k = 0
+    while k < n // 2 and 2 * float(stats.binom.cdf(k, n, 0.5)) <= alpha:
+        k += 1
+    if k == 0:
+        return None
+    nonzero = values[values != 0]
+    p = float(stats.binomtest(int((nonzero > 0).sum()), len(nonzero), 0.5).pvalue) if len(nonzero) else 1.0
+    return Interval(float(np.median(values)), float(values[k - 1]), float(values[n - k]), p)
 
 
 def needed_per_side(base: Sequence[float], cand: Sequence[float], alpha: float, half_width: float, *,

@@ -22,7 +22,7 @@ import numpy as np
 
 from regbench.compare.inputs import GateRefused, Measurements, config_changes, environment_mismatches, settings_mismatches
 from regbench.compare.rules import ALPHA, MIN_STRATA, RULES, SPEED_TOLERANCE, SPREAD_LIMIT, Rule, rule_of
-from regbench.compare.stats import Interval, needed_per_side, pooled_noise, shared_noise, stratified, welch
+from regbench.compare.stats import Interval, median_interval, needed_per_side, pooled_noise, shared_noise, stratified, welch
 
 __all__ = ["POOLED", "Report", "Row", "SpeedNoise", "compare", "judge_invariant", "judge_seeds", "judge_speed", "speed_noise"]
 
@@ -60,6 +60,7 @@ class Report:
     rows: list[Row]
     warnings: list[str]
     unit: str = "seeds"  # what a row's values are: seeds (regbench results) or rounds (pytest-benchmark)
+    speed_tolerance: float = SPEED_TOLERANCE  # the minimum effect throughput was judged at
 
     @property
     def regressions(self) -> list[Row]:
@@ -204,6 +205,11 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
         note = f"{note}; {noise.describe()}" if note else noise.describe()
     elif rule.speed:
         change, ci, p, verdict, note = judge_speed(base, cand, rule, alpha, tolerance)
+    elif pairs and len(pairs) >= 2 and not rule.invariant:  # the same seeds on both sides: each seed's change, one-sample t
+        interval = stratified([c - b for b, c in pairs], alpha)
+        change, ci, p = interval.estimate, (interval.low, interval.high), interval.p
+        verdict, note = _verdict(interval, rule, alpha)
+        note = f"{note}; paired by seed" if note else "paired by seed"
     else:
         change, ci, p, verdict, note = judge_seeds(base, cand, rule, alpha)
     if rule.speed and machine:
@@ -211,7 +217,12 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
     row = Row(group, metric, centre(base), centre(cand), n, change, ci, p, verdict, note)
     if verdict == "undecidable" and not machine and min(n) >= 2:
         scale = np.log if rule.speed else np.asarray
-        shared = None if noise is None else (noise.sd / math.sqrt(2) if noise.paired else noise.sd, noise.df)
+        if noise is not None:
+            shared = (noise.sd / math.sqrt(2) if noise.paired else noise.sd, noise.df)
+        elif pairs and len(pairs) >= 2 and not rule.invariant:
+            shared = (float(np.std([c - b for b, c in pairs], ddof=1)) / math.sqrt(2), len(pairs) - 1)
+        else:
+            shared = None
         row.needed = needed_per_side(scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule), noise=shared)
         if row.needed is not None:
             row.note += f": {row.needed} {unit} per side would decide it"
@@ -230,9 +241,12 @@ def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance:
         return None
     scale = np.log if rule.speed else np.asarray
     changes = [float(np.mean(scale(values[1][(r.group, metric)])) - np.mean(scale(values[0][(r.group, metric)]))) for r in judged]
-    interval = stratified(changes, alpha)
+    robust = median_interval(changes, alpha) if rule.speed else None  # timings are heavy-tailed under load: the median, when enough strata
+    interval = robust or stratified(changes, alpha)
     effective = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
     verdict, note = _verdict(interval, effective, alpha)
+    if robust is not None:
+        note = f"{note}; median of the {strata}' changes, sign-test interval" if note else f"median of the {strata}' changes, sign-test interval"
     if rule.speed and machine:
         verdict, note = "undecidable", f"{'; '.join(machine)}: timings do not compare"
     elif verdict == "undecidable":
@@ -253,7 +267,9 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
     """Judge every metric of every config or benchmark, then every metric pooled; refuse when the files do not compare.
 
     ``paired``: both files trained the same seeds interleaved on one machine (``regbench
-    continuous``), so each seed's throughput is judged against its baseline twin.
+    continuous``), so each seed's value is judged against its baseline twin: throughput against
+    the paired differences' pooled noise, every other metric by a one-sample t interval of its
+    per-seed changes (unchanged code gives exact zeros, and an exact verdict).
     """
     if baseline.kind != candidate.kind:
         raise GateRefused(f"cannot compare {baseline.kind} ({baseline.path}) with {candidate.kind} ({candidate.path})")
@@ -298,7 +314,7 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
                 row.verdict, row.note = "ignored", "--ignore: reported, not judged"
             pooled.append(row)
     rows = pooled + rows + _unfinished_rows(baseline.unfinished, candidate.unfinished)
-    return Report(baseline.path, candidate.path, alpha, rows, warnings, unit)
+    return Report(baseline.path, candidate.path, alpha, rows, warnings, unit, speed_tolerance)
 
 
 def _execution_changes(baseline: Measurements, candidate: Measurements) -> dict[str, str]:
