@@ -187,8 +187,19 @@ def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float,
     return mean, mean - half, mean + half
 
 
+def geometric_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Geometric mean and its t interval on the log scale: throughput is multiplicative, and its interval never goes below 0."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 0 or (arr <= 0).any():
+        return mean_ci(values, confidence)
+    return tuple(math.exp(x) if not math.isnan(x) else x for x in mean_ci(list(np.log(arr)), confidence))  # type: ignore[return-value]
+
+
+MULTIPLICATIVE = ("samples_per_second",)  # summarized as the gate judges them: geometric mean, interval on the log scale
+
+
 def summarize(runs: list[dict]) -> list[dict]:
-    """Per (dataset, config), in first-seen order: run counts and mean with 95% CI of each metric."""
+    """Per (dataset, config), in first-seen order: run counts and mean with 95% CI of each metric (geometric for throughput)."""
     by_config: dict[tuple, list[dict]] = {}
     for run in runs:
         by_config.setdefault((run.get("dataset"), run["config"]), []).append(run)
@@ -198,7 +209,7 @@ def summarize(runs: list[dict]) -> list[dict]:
         row = {"dataset": dataset, "config": config, "runs": len(group), "failed": len(group) - len(ok)}
         for metric in SUMMARY_METRICS:
             values = [v for v in (metric_value(r, metric) for r in ok) if v is not None]
-            row[metric] = mean_ci(values)
+            row[metric] = geometric_ci(values) if metric in MULTIPLICATIVE else mean_ci(values)
         summary.append(row)
     return summary
 
@@ -209,7 +220,7 @@ _COLUMNS = [
     ("gap_accuracy", "gap (train-test)", "{:+.3f}"),
     ("sparsity", "sparsity", "{:.3f}"),
     ("mean_abs_weight", "mean abs W", "{:.4f}"),
-    ("samples_per_second", "samples/s", "{:,.0f}"),
+    ("samples_per_second", "samples/s (geometric)", "{:,.0f}"),
 ]
 
 

@@ -34,8 +34,18 @@ def pool():
         yield local
 
 
+@pytest.fixture
+def cluster(started_cluster):
+    """The module's cluster with both workers up: a kill test leaves a worker restarting, and the next test must not see one."""
+    import distributed
+
+    with distributed.Client(started_cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+    return started_cluster
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def started_cluster():
     """Two single-threaded worker processes, as the issue's tests ask; a GPU resource each, for the share test."""
     distributed = pytest.importorskip("distributed", reason="Dask is not installed: pip install 'regbench[dask]'")
     import dask

@@ -167,3 +167,13 @@ def test_differences_from_the_baseline_are_paired_by_seed():
     assert found[("b", "l2")][0] == pytest.approx(-0.1) and math.isnan(found[("b", "l2")][1])  # one pair: no interval
     table = render_against_reference({"runs": runs, "datasets": {"a": {}, "b": {}}})
     assert table.splitlines()[0] == "| config | a | b |" and "+0.021 [" in table and table.count(" *") == 1
+
+
+def test_throughput_is_summarized_as_the_gate_judges_it():
+    """A geometric mean with its interval on the log scale: two seeds far apart no longer give an interval below 0 (issue: 2,532 [-4,032, 9,096])."""
+    from regbench.results import geometric_ci, mean_ci
+    centre, low, high = geometric_ci([1000.0, 6000.0])
+    assert centre == pytest.approx(math.sqrt(1000.0 * 6000.0)) and 0 < low < 1000.0 and high > 6000.0
+    assert mean_ci([1000.0, 6000.0])[1] < 0  # what the arithmetic interval said
+    runs = [{"config": "a", "status": "ok", "samples_per_second": v, "test_accuracy": 0.9} for v in (1000.0, 6000.0)]
+    assert summarize(runs)[0]["samples_per_second"] == pytest.approx((centre, low, high))
