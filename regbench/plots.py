@@ -12,11 +12,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only: works with no display, in CI and over ssh
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from regbench.files import atomic_path  # noqa: E402
-from regbench.results import PATH_METRICS, REFERENCE, by_dataset, path_scale, regularization_paths, summarize  # noqa: E402
+from regbench.results import PATH_METRICS, REFERENCE, by_dataset, mean_ci, path_scale, regularization_paths, summarize  # noqa: E402
 
-__all__ = ["plt", "save_figure", "save_plots"]
+__all__ = ["colors", "gaps_figure", "learning_curves_figure", "plt", "save_figure", "save_plots"]
 
 
 def _first_ok(runs: list[dict], config: str) -> dict | None:
@@ -51,41 +52,96 @@ def weight_histograms(runs: list[dict], other: str, out: Path) -> Path | None:
     return save_figure(fig, out)
 
 
-def learning_curves(runs: list[dict], out: Path) -> Path | None:
-    """Test accuracy and base loss per epoch, averaged over the seeds that trained that epoch, one line per config."""
+def colors(n: int) -> list:
+    """n colours that stay distinct up to about 40 series: tab10 up to 10, then tab20 and tab20b's 40."""
+    if n <= 10:
+        return [plt.get_cmap("tab10")(k) for k in range(n)]
+    palette = [plt.get_cmap("tab20")(k) for k in range(20)] + [plt.get_cmap("tab20b")(k) for k in range(20)]
+    return [palette[k % len(palette)] for k in range(n)]
+
+
+def _band(values_by_epoch: dict[int, list[float]]) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """Epochs, and per epoch the mean over seeds with its 95% t interval (the mean alone where one seed trained that epoch)."""
+    epochs = sorted(values_by_epoch)
+    stats = np.array([mean_ci(values_by_epoch[e]) for e in epochs])
+    mean, low, high = stats.T
+    return epochs, mean, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
+def learning_curves_figure(runs: list[dict]) -> plt.Figure | None:
+    """Small multiples, one panel per config: train and test accuracy per epoch, mean over seeds with a 95% CI band.
+
+    One axis for 26 configs in 10 repeating colours could not be read; a panel each, on shared
+    axes, can, with one legend below the panels rather than on the data.
+    """
     configs = list(dict.fromkeys(r["config"] for r in runs if r["status"] == "ok"))
     if not configs:
         return None
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    for config in configs:
+    columns = min(len(configs), 4 if len(configs) > 6 else 3)
+    rows = -(-len(configs) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    for ax, config in zip(axes.flat, configs):
         histories = [r["history"] for r in runs if r["config"] == config and r["status"] == "ok"]
-        epochs = sorted({e["epoch"] for h in histories for e in h})  # early stopping ends seeds at different epochs
-        for ax, key in ((acc_ax, "val_accuracy"), (loss_ax, "val_loss")):
-            by_epoch = {epoch: [e[key] for h in histories for e in h if e["epoch"] == epoch] for epoch in epochs}
-            ax.plot(epochs, [np.mean(by_epoch[epoch]) for epoch in epochs], label=config)
-    acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy (mean over seeds)")
-    loss_ax.set(xlabel="epoch", ylabel="test cross-entropy", title="Test base loss (mean over seeds)")
-    acc_ax.legend(fontsize=8)
-    return save_figure(fig, out)
+        for key, color, label in (("train_accuracy", "tab:gray", "train accuracy"), ("val_accuracy", "tab:blue", "test accuracy")):
+            epochs, mean, low, high = _band({e["epoch"]: [x[key] for h in histories for x in h if x["epoch"] == e["epoch"]]
+                                             for h in histories for e in h})
+            ax.plot(epochs, mean, color=color, label=label)
+            ax.fill_between(epochs, low, high, color=color, alpha=0.25, linewidth=0, label=f"{label}, 95% CI over seeds")
+        ax.set_title(f"{config} ({len(histories)} seeds)", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+    for ax in axes.flat[len(configs):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("Learning curves per configuration (mean over seeds, 95% CI band)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
 
 
-def gaps(runs: list[dict], out: Path) -> Path | None:
-    """Generalization gap per config with its 95% CI: the number regularization should shrink."""
+def learning_curves(runs: list[dict], out: Path) -> Path | None:
+    """The learning curves' small multiples, as a PNG."""
+    fig = learning_curves_figure(runs)
+    return save_figure(fig, out) if fig is not None else None
+
+
+def gaps_figure(runs: list[dict]) -> plt.Figure | None:
+    """The generalization gap per config beside a trade-off of test accuracy against the gap, each with its 95% CI in both directions.
+
+    A gap alone makes a collapsed model (chance accuracy on train and test alike, gap 0) look like
+    the best-generalizing config; beside its test accuracy it cannot.
+    """
     rows = [r for r in summarize(runs) if not np.isnan(r["gap_accuracy"][0])]
     if not rows:
         return None
     names = [r["config"] for r in rows]
-    means = np.array([r["gap_accuracy"][0] for r in rows])
-    low = np.array([r["gap_accuracy"][1] for r in rows])
-    high = np.array([r["gap_accuracy"][2] for r in rows])
-    has_ci = ~np.isnan(low)
-    err = np.where(has_ci, [means - low, high - means], 0.0)
-    fig, ax = plt.subplots(figsize=(max(6, len(names) * 0.9), 4))
-    ax.bar(names, means, yerr=err, capsize=4, color="tab:blue")
-    ax.set_ylabel("train accuracy - test accuracy")
-    ax.set_title("Generalization gap per configuration (mean, 95% CI)")
-    ax.tick_params(axis="x", rotation=30)
-    return save_figure(fig, out)
+    palette = colors(len(names))
+
+    def spread(metric: str) -> tuple[np.ndarray, np.ndarray]:
+        mean, low, high = (np.array([r[metric][i] for r in rows]) for i in range(3))
+        return mean, np.where(np.isnan(low), 0.0, [mean - low, high - mean])
+
+    gap, gap_err = spread("gap_accuracy")
+    acc, acc_err = spread("test_accuracy")
+    fig, (bars, trade) = plt.subplots(1, 2, figsize=(max(11, len(names) * 0.45 + 6), 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
+    bars.bar(names, gap, yerr=gap_err, capsize=3, color=palette)
+    bars.set(ylabel="train accuracy - test accuracy", title="Generalization gap (mean, 95% CI)")
+    bars.tick_params(axis="x", rotation=60, labelsize=8)
+    for k, name in enumerate(names):
+        trade.errorbar(gap[k], acc[k], xerr=gap_err[:, k:k + 1], yerr=acc_err[:, k:k + 1], fmt="o", color=palette[k], capsize=3, label=name)
+    trade.set(xlabel="gap (train - test accuracy)", ylabel="test accuracy", title="Test accuracy against gap (mean, 95% CI both ways)")
+    trade.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, ncol=1 if len(names) <= 18 else 2)
+    fig.tight_layout()
+    return fig
+
+
+def gaps(runs: list[dict], out: Path) -> Path | None:
+    """The gap bars and the trade-off, as a PNG."""
+    fig = gaps_figure(runs)
+    return save_figure(fig, out) if fig is not None else None
 
 
 _PATH_TITLES = {"test_accuracy": "test accuracy", "gap_accuracy": "gap (train - test accuracy)", "sparsity": "sparsity (|w| < 1e-3)",
