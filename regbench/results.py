@@ -45,7 +45,10 @@ __all__ = [
     "matrix_results",
     "mean_ci",
     "metric_value",
+    "format_cell",
+    "geometric_ci",
     "path_scale",
+    "path_tables",
     "regularization_paths",
     "render_against_reference",
     "render_paths",
@@ -214,7 +217,7 @@ def summarize(runs: list[dict]) -> list[dict]:
     return summary
 
 
-_COLUMNS = [
+SUMMARY_COLUMNS = [
     ("test_accuracy", "test acc", "{:.3f}"),
     ("train_accuracy", "train acc", "{:.3f}"),
     ("gap_accuracy", "gap (train-test)", "{:+.3f}"),
@@ -224,7 +227,7 @@ _COLUMNS = [
 ]
 
 
-def _cell(stat: tuple[float, float, float], fmt: str) -> str:
+def format_cell(stat: tuple[float, float, float], fmt: str) -> str:
     """'mean [low, high]', or just the mean when there is no interval."""
     mean, low, high = stat
     if math.isnan(mean):
@@ -237,11 +240,11 @@ def _cell(stat: tuple[float, float, float], fmt: str) -> str:
 def render_table(summary: list[dict]) -> str:
     """A markdown table: one row per config (per dataset and config when there are several), each cell 'mean [95% CI]' across seeds."""
     several = len({row.get("dataset") for row in summary}) > 1
-    header = (["dataset"] if several else []) + ["config", "runs"] + [title for _, title, _ in _COLUMNS]
+    header = (["dataset"] if several else []) + ["config", "runs"] + [title for _, title, _ in SUMMARY_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in summary:
         runs = f"{row['runs'] - row['failed']}" + (f" ({row['failed']} diverged)" if row["failed"] else "")
-        cells = ([str(row.get("dataset"))] if several else []) + [row["config"], runs] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS]
+        cells = ([str(row.get("dataset"))] if several else []) + [row["config"], runs] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -290,21 +293,28 @@ def path_scale(values: list) -> tuple[str, float]:
     return ("log", 0.0) if len(positive) == len(numbers) else ("symlog", min(positive))
 
 
-def render_paths(results: dict) -> str:
-    """Markdown tables of every regularization path: one row per value, the reference (baseline) last."""
-    out = []
+def path_tables(results: dict) -> list[dict]:
+    """Every regularization path as a table (title, columns, rows of text): one row per value, the reference (baseline) last."""
+    tables = []
     for path in regularization_paths(results):
         for series in path["series"]:
             fixed = ", ".join(f"{k} = {v}" for k, v in series["fixed"].items())
-            out += ["", f"### {path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""), ""]
-            header = [path["argument"], "runs"] + [title for key, title, _ in _COLUMNS if key in PATH_METRICS]
-            out += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-            rows = [(str(value), row) for value, row in series["points"]]
+            columns = [path["argument"], "runs"] + [title for key, title, _ in SUMMARY_COLUMNS if key in PATH_METRICS]
+            points = [(str(value), row) for value, row in series["points"]]
             if path["reference"] is not None:
-                rows.append((f"{REFERENCE} (reference)", path["reference"]))
-            for label, row in rows:
-                cells = [label, str(row["runs"] - row["failed"])] + [_cell(row[key], fmt) for key, _, fmt in _COLUMNS if key in PATH_METRICS]
-                out.append("| " + " | ".join(cells) + " |")
+                points.append((f"{REFERENCE} (reference)", path["reference"]))
+            rows = [[label, str(row["runs"] - row["failed"])] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS if key in PATH_METRICS]
+                    for label, row in points]
+            tables.append({"title": f"{path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""), "columns": columns, "rows": rows})
+    return tables
+
+
+def render_paths(results: dict) -> str:
+    """Markdown tables of every regularization path: one row per value, the reference (baseline) last."""
+    out = []
+    for table in path_tables(results):
+        out += ["", f"### {table['title']}", "", "| " + " | ".join(table["columns"]) + " |", "|" + "|".join("---" for _ in table["columns"]) + "|"]
+        out += ["| " + " | ".join(row) + " |" for row in table["rows"]]
     return "\n".join(out[1:])
 
 
@@ -339,7 +349,7 @@ def render_against_reference(results: dict, metric: str = "test_accuracy", refer
                 cells.append("n/a")
                 continue
             mean, low, high = stat
-            cells.append(_cell(stat, "{:+.3f}") + (" *" if low > 0 or high < 0 else ""))
+            cells.append(format_cell(stat, "{:+.3f}") + (" *" if low > 0 or high < 0 else ""))
         lines.append(f"| {config} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

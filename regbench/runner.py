@@ -32,6 +32,7 @@ from regbench.matrix import NOT_APPLICABLE, run_matrix
 from regbench.spec import RunSpec, fingerprint
 from regbench.plots import save_plots
 from regbench.train import flushed_denormals
+from regbench.webreport import render_html
 
 __all__ = ["REFERENCE", "plan_configs", "resolve_device", "run", "run_spec", "write_outputs"]
 
@@ -125,25 +126,27 @@ def run_spec(spec: RunSpec, *, plots: bool = True, say: Callable[[str], None] = 
 
 
 def write_outputs(doc: dict, out: Path | str, *, plots: bool = True) -> list[Path]:
-    """results.json, report.md and (unless ``plots`` is False) the plots, each written atomically; returns the plots written."""
+    """results.json, report.md, report.html and (unless ``plots`` is False) the plots, each written atomically; returns the plots written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", doc)
     written = save_plots(doc, out) if plots else []
-    report = results.render_report(doc, [str(p) for p in written]) + _ranking_section(doc, out, plots=plots)
+    ranking_text, ranking_plots = _ranking_section(doc, out, plots=plots)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report, encoding="utf-8")
+        tmp.write_text(results.render_report(doc, [str(p) for p in written]) + ranking_text, encoding="utf-8")
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(render_html(doc, written, ranking=ranking_text.strip(), ranking_plots=ranking_plots), encoding="utf-8")
     return written
 
 
-def _ranking_section(doc: dict, out: Path, *, plots: bool) -> str:
-    """A suite's verdicts across its datasets (also rank.md, rank.json and figures in ``out``); nothing for one dataset."""
+def _ranking_section(doc: dict, out: Path, *, plots: bool) -> tuple[str, list[Path]]:
+    """A suite's verdicts across its datasets (also rank.md, rank.json and figures in ``out``) and its figures; nothing for one dataset."""
     if len(results.by_dataset(doc)) < 2:
-        return ""
+        return "", []
     control = REFERENCE if REFERENCE in doc.get("configs", {}) else None
     try:
         ranked = ranking.rank([out / "results.json"], control=control)
     except ranking.RankError as exc:
-        return f"\n## Ranking across datasets\n\nNot ranked: {exc}.\n"
-    figures = [p.name for p in ranking.write(ranked, out, plots=plots) if p.suffix == ".png"]
-    return "\n" + ranking.render(ranked, level=2, figures=figures)
+        return f"\n## Ranking across datasets\n\nNot ranked: {exc}.\n", []
+    figures = [p for p in ranking.write(ranked, out, plots=plots) if p.suffix == ".png"]
+    return "\n" + ranking.render(ranked, level=2, figures=[p.name for p in figures]), figures

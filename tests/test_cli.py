@@ -23,7 +23,7 @@ def test_run_writes_results_report_and_plots(tmp_path, capsys):
     assert doc["settings"]["epochs"] == 1 and doc["environment"]["device"] == "cpu"
     assert doc["configs"]["l1"]["loss"]["args"] == {"l1_lambda": 1e-4}
     assert all(r["config_hash"] == doc["configs"][r["config"]]["hash"] and r["engine"] == "fast" and r["execution"] for r in doc["runs"])
-    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "journal.jsonl", "weights_baseline_vs_l1.png", "learning_curves.png", "gap.png"}
+    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "report.html", "journal.jsonl", "weights_baseline_vs_l1.png", "learning_curves.png", "gap.png"}
     printed = capsys.readouterr().out
     assert "| baseline | 2 |" in printed and "| l1 | 2 |" in printed
 
