@@ -345,7 +345,10 @@ class DaskExecutor(Executor):
     def _record(self, cell: Cell, future: Any, settings: Settings) -> Optional[RunRecord]:
         """A finished task's record, an error's record, or None for a task lost with a worker that died."""
         if future.status == "finished":
-            return future.result()
+            try:
+                return future.result()
+            except self._distributed.KilledWorker:  # finished, but its result was on a worker that died before it was fetched,
+                return None  # and the scheduler's recomputation was lost with another death: a suspect like any other
         error = future.exception() if future.status == "error" else None
         if isinstance(error, UsageError):  # the data on a worker differ from the driver's: no cell can train there
             raise error
