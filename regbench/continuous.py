@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -45,6 +44,7 @@ from typing import Callable, Optional
 from regbench import compare, results
 from regbench.errors import UsageError
 from regbench.files import write_json
+from regbench.matrix import place
 
 __all__ = ["TOLERANCE", "ContinuousError", "Revision", "dependency_differences", "export", "run_continuous"]
 
@@ -135,6 +135,13 @@ def declared_dependencies(tree: Path) -> list[str]:
     path = tree / "pyproject.toml"
     if not path.is_file():
         return []
+    try:
+        import tomllib  # Python 3.11 on
+    except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ContinuousError("reading pyproject.toml on Python 3.10 needs tomli: pip install tomli") from None
     return sorted(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}).get("dependencies", []))
 
 
@@ -181,8 +188,7 @@ class Driver:
 
 def _order(configs: list[str], seeds: int) -> list[tuple[str, int, bool]]:
     """(config, seed, BASE first?) for every cell: seed by seed, configs in a hashed order, the side that goes first alternating."""
-    cells = sorted(((c, k) for k in range(seeds) for c in configs),
-                   key=lambda cell: (cell[1], hashlib.sha256(f"{cell[0]}/{cell[1]}".encode()).hexdigest()))
+    cells = sorted(((c, k) for k in range(seeds) for c in configs), key=lambda cell: place(None, *cell))
     return [(c, k, i % 2 == 0) for i, (c, k) in enumerate(cells)]
 
 

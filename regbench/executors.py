@@ -32,7 +32,7 @@ import uuid
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Iterator, Optional
 
 import torch
@@ -170,7 +170,7 @@ class InProcess(Executor):
 
     def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
         one = torch.device(settings.device).type == "cpu" and settings.engine == "fast"
-        with torch_threads(1 if one else torch.get_num_threads()):
+        with torch_threads(1) if one else nullcontext():
             for cell in cells:
                 announce(f"the training of config {cell.config.name!r} seed {cell.seed} on {cell.dataset} in this process")
                 yield run_cell(cell, resolve(ref), settings, time_limit=time_limit)

@@ -36,7 +36,7 @@ from regbench.experiment import Cell, NotApplicable, Settings, preflight
 from regbench.journal import Journal
 from regbench.records import EXECUTIONS, RunRecord
 
-__all__ = ["AUTO_RULE", "EXECUTIONS", "NOT_APPLICABLE", "cell_order", "choose_execution", "group_configs", "run_matrix"]
+__all__ = ["AUTO_RULE", "EXECUTIONS", "NOT_APPLICABLE", "cell_order", "choose_execution", "group_configs", "place", "run_matrix"]
 
 ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
 RESUMED = "resumed"  # ... and of the configs a journal already holds every cell of
@@ -107,9 +107,12 @@ def cell_order(cells: list[Cell]) -> list[Cell]:
     round's length cannot hit one config's every seed), a burst hits different configs' seeds,
     and the gate sees it as noise. The order is fixed: the same matrix always runs alike.
     """
-    def place(cell: Cell) -> tuple:
-        return cell.seed, hashlib.sha256(f"{cell.dataset}/{cell.config.name}/{cell.seed}".encode()).hexdigest()
-    return sorted(cells, key=place)
+    return sorted(cells, key=lambda cell: place(cell.dataset, cell.config.name, cell.seed))
+
+
+def place(dataset: Optional[str], config: str, seed: int) -> tuple[int, str]:
+    """A cell's place in the order cells are handed out (``cell_order``; ``regbench continuous`` interleaves its twins in it too)."""
+    return seed, hashlib.sha256(f"{dataset}/{config}/{seed}".encode()).hexdigest()
 
 
 def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split], settings: Settings, *, execution: Optional[str] = None,

@@ -170,12 +170,10 @@ def speed_noise(metric: str, baseline: Measurements, candidate: Measurements, gr
     """The timing noise of ``metric`` over ``groups`` in both files (None when no group has two values to spread)."""
     samples = []
     for group in groups:
-        base, cand = baseline.values.get((group, metric), []), candidate.values.get((group, metric), [])
         if paired:
-            pairs = _pairs(baseline, candidate, group, metric)
-            samples.append([math.log(c) - math.log(b) for b, c in pairs])
+            samples.append([math.log(c) - math.log(b) for b, c in _pairs(baseline, candidate, group, metric)])
         else:
-            samples += [np.log(base), np.log(cand)]
+            samples += [np.log(side.values[(group, metric)]) for side in (baseline, candidate)]
     sd, df = pooled_noise(samples)
     return SpeedNoise(sd, df, len(groups), paired) if df >= 1 else None
 
@@ -198,6 +196,7 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
         verdict, note = ("missing", "no values in the candidate") if base else ("new", "no values in the baseline")
         return Row(group, metric, centre(base), centre(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note)
     speed_rule = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
+    changes = [c - b for b, c in pairs] if pairs and len(pairs) >= 2 and not (rule.speed or rule.invariant) else None  # paired by seed
     if rule.speed and noise is not None:
         interval = noise.interval(base, cand, pairs, alpha)
         verdict, note = _verdict(interval, speed_rule, alpha)
@@ -205,8 +204,8 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
         note = f"{note}; {noise.describe()}" if note else noise.describe()
     elif rule.speed:
         change, ci, p, verdict, note = judge_speed(base, cand, rule, alpha, tolerance)
-    elif pairs and len(pairs) >= 2 and not rule.invariant:  # the same seeds on both sides: each seed's change, one-sample t
-        interval = stratified([c - b for b, c in pairs], alpha)
+    elif changes is not None:  # the same seeds on both sides: each seed's change, one-sample t
+        interval = stratified(changes, alpha)
         change, ci, p = interval.estimate, (interval.low, interval.high), interval.p
         verdict, note = _verdict(interval, rule, alpha)
         note = f"{note}; paired by seed" if note else "paired by seed"
@@ -219,8 +218,8 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
         scale = np.log if rule.speed else np.asarray
         if noise is not None:
             shared = (noise.sd / math.sqrt(2) if noise.paired else noise.sd, noise.df)
-        elif pairs and len(pairs) >= 2 and not rule.invariant:
-            shared = (float(np.std([c - b for b, c in pairs], ddof=1)) / math.sqrt(2), len(pairs) - 1)
+        elif changes is not None:
+            shared = (float(np.std(changes, ddof=1)) / math.sqrt(2), len(changes) - 1)
         else:
             shared = None
         row.needed = needed_per_side(scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule), noise=shared)
