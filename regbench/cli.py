@@ -214,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {record['config']} seed {record['seed']}: {record['status']}: {record['error'].strip().splitlines()[-1]}", file=sys.stderr, flush=True)
     print()
     print(results.render_table(results.summarize(doc["runs"])))
-    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'}{'' if args.no_plots else ' and the plots'} "
+    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'}, {args.out / 'report.html'}{'' if args.no_plots else ' and the plots'} "
           f"in {time.perf_counter() - started:.0f} s" + (f"; {len(failed)} run(s) did not finish (listed above and in the report)" if failed else ""))
     return 0 if not failed else 1
 
