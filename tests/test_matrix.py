@@ -8,7 +8,7 @@ from regbench.configs import CONFIGS, Config, ConfigError
 from regbench.data import Split, embedded_digits, small_data_split
 from regbench.errors import UsageError
 from regbench.experiment import Cell, Settings
-from regbench.matrix import cell_order, choose_execution, group_configs, run_matrix
+from regbench.matrix import AUTO_RULE, cell_order, choose_execution, group_configs, run_matrix
 from regbench.models import FullyConnected
 
 
@@ -46,8 +46,11 @@ def test_auto_chooses_by_device_the_same_every_time(tiny_split):
     """execution=None: one by one on a CPU and stacked on a GPU, whatever the load; the run records the rule it followed."""
     cells = [Cell(CONFIGS["l1"], 0), Cell(CONFIGS["l2"], 0)]
     on_cpu = choose_execution(cells, Settings(epochs=1, batch_size=16))
-    assert on_cpu["choice"] == "single" and on_cpu["members"] == 2 and "CPU" in on_cpu["rule"]
-    assert choose_execution(cells, Settings(epochs=1, batch_size=16, device="cuda"))["choice"] == "sweep"
+    assert on_cpu == {"choice": "single", "members": 2, "rule": AUTO_RULE["cpu"][1]} and "CPU" in on_cpu["rule"]
+    for gpu in ("cuda", "cuda:1", torch.device("cuda", 0)):  # the device's type decides, whatever its index or spelling
+        on_gpu = choose_execution(cells * 2, Settings(epochs=1, batch_size=16, device=gpu))
+        assert on_gpu == {"choice": "sweep", "members": 4, "rule": AUTO_RULE["cuda"][1]}, gpu
+    assert choose_execution(cells, Settings(epochs=1, batch_size=16, device="meta"))["choice"] == "single"  # no rule: a CPU's
     records, decisions = run_matrix([CONFIGS["l1"], CONFIGS["l2"]], 1, tiny_split, Settings(epochs=1, batch_size=16), workers=1)
     assert {r.execution for r in records} == {"single"} and decisions["mlp-784-500-10"]["rule"] == on_cpu["rule"]
 
