@@ -3,6 +3,7 @@
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,11 @@ from regbench.executors import (MIN_PARALLEL_SAMPLES, TORCH_FRIENDLY_DASK, DaskE
                                 threads_per_worker, usable_workers, worker_threads)
 from regbench.experiment import Cell, Settings
 from tests import cells as failing
+
+try:
+    from distributed.diagnostics.plugin import SchedulerPlugin
+except ModuleNotFoundError:  # without Dask its tests skip (started_cluster); the plugin below is then never made
+    SchedulerPlugin = object
 
 TIMING = set(records.TIMING)  # the only fields allowed to differ between processes
 SETTINGS = Settings(epochs=2, batch_size=32)
@@ -119,29 +125,54 @@ def test_a_cell_past_the_time_limit_is_recorded_as_timeout(split):
     assert slow.status == "timeout" and "still training after epoch 1 of 2" in slow.error and records[("baseline", 0)].ok
 
 
-def test_local_workers_are_pinned_to_their_gpus():
+def test_local_workers_are_pinned_to_their_gpus(tmp_path):
     """--runs-per-gpu K on G GPUs: G * K workers, K pinned to each (what CUDA_VISIBLE_DEVICES says in the worker), checked on the CPU."""
     assert LocalPool(1, gpus=["0", "1"], runs_per_gpu=2).gpu_slots() == ["0", "0", "1", "1"]
     pool = LocalPool(1, gpus=["0", "1"], runs_per_gpu=1)
     assert pool.workers == 2
     executor = pool._pool(2)
-    try:
-        pins = dict(f.result() for f in [executor.submit(_pinned_worker) for _ in range(20)])  # enough work that both workers start
+    try:  # two tasks that each wait for the other: they can only finish on two different workers, whichever starts first
+        pins = dict(f.result(timeout=120) for f in [executor.submit(_pinned_worker, str(tmp_path), 2) for _ in range(2)])
     finally:
         executor.shutdown()
     assert sorted(pins.values()) == ["0", "1"]
 
 
-def _pinned_worker() -> tuple[int, str]:
-    time.sleep(0.05)
+def _pinned_worker(folder: str, together: int) -> tuple[int, str]:
+    """This worker's pin, returned once ``together`` workers have each taken one such task (a rendezvous through files)."""
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 100
+    while len(os.listdir(folder)) < together and time.monotonic() < deadline:
+        time.sleep(0.01)
     return os.getpid(), _worker_gpu()
 
 
+class _AskedResources(SchedulerPlugin):
+    """The resources each regbench cell asks the scheduler for, read off the task as it starts processing."""
+
+    def __init__(self, scheduler) -> None:
+        self.scheduler, self.asked = scheduler, {}
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if finish == "processing" and str(key).startswith("regbench-"):
+            self.asked[key] = dict(self.scheduler.tasks[key].resource_restrictions or {})
+
+
 def test_cells_ask_dask_for_their_share_of_a_gpu(split, cluster):
-    """On a cluster whose workers declare GPU=1, cells asking for half a GPU are scheduled and trained."""
-    with DaskExecutor(cluster.scheduler_address, gpu_share=0.5) as dask:
-        records = run_all(dask, [Cell(CONFIGS["baseline"], s) for s in (0, 1)], split)
-    assert [r.status for r in records.values()] == ["ok", "ok"] and dask.describe()["gpu_share"] == 0.5
+    """On a cluster whose workers declare GPU=1, every cell the scheduler runs asks for half a GPU; without a share, for nothing."""
+    plugin = _AskedResources(cluster.scheduler)
+    cluster.scheduler.add_plugin(plugin, name="regbench-asked-resources")
+    try:
+        with DaskExecutor(cluster.scheduler_address, gpu_share=0.5) as dask:
+            records = run_all(dask, [Cell(CONFIGS["baseline"], s) for s in (0, 1)], split)
+        shared = dict(plugin.asked)
+        with DaskExecutor(cluster.scheduler_address) as dask:
+            run_all(dask, [Cell(CONFIGS["baseline"], 0)], split)
+    finally:
+        cluster.scheduler.remove_plugin(name="regbench-asked-resources")
+    assert [r.status for r in records.values()] == ["ok", "ok"]
+    assert len(shared) == 2 and all(asked == {"GPU": 0.5} for asked in shared.values()), shared
+    assert [asked for key, asked in plugin.asked.items() if key not in shared] == [{}]
 
 
 def test_a_scheduler_address_comes_from_the_flag_or_the_environment(cluster, monkeypatch):
