@@ -49,10 +49,42 @@ def test_any_architecture_trains_on_the_fast_engine(tiny_split, config):
     assert record.ok and 0.0 <= record.measurement.test_accuracy <= 1.0 and record.measurement.eval_nondeterminism == 0.0
 
 
-def test_the_notebook_engine_trains_the_configs_pil_transform(tiny_split):
-    """The notebook engine uses the config's torchvision transform; the fast engine its batch transform."""
-    record = run_one(CONFIGS["augment"], 0, tiny_split, Settings(epochs=1, batch_size=8, engine="notebook"), progress=False)
-    assert record.ok and record.engine == "notebook"
+_SEEN: list[str] = []  # what the recording transforms below were given, one entry per call
+
+
+def _recording_transform(*, input_shape=None):
+    """The augment config's PIL transform, noting every image it is given (and that it was a PIL image)."""
+    real = augment.digit_train_transform(input_shape=input_shape)
+
+    def transform(image):
+        _SEEN.append(f"pil:{type(image).__name__}")
+        return real(image)
+
+    return transform
+
+
+def _recording_augment():
+    """The augment config's batch augmentation, noting how many images each call is given."""
+    real = augment.BatchAugment(flip=False)
+
+    def transform(images, generator):
+        _SEEN.extend(["batch"] * len(images))
+        return real(images, generator)
+
+    return transform
+
+
+RECORDING = Config(name="recording", model=models.FullyConnected, augment=_recording_augment, transform=_recording_transform)
+
+
+@pytest.mark.parametrize("engine, seen", [("notebook", "pil:Image"), ("fast", "batch")])
+def test_each_engine_trains_its_own_kind_of_transform(tiny_split, engine, seen):
+    """The notebook engine puts every training image through the config's torchvision transform once an epoch, as a PIL image;
+    the fast engine puts them through its batch transform instead; neither calls the other's."""
+    _SEEN.clear()
+    record = run_one(RECORDING, 0, tiny_split, Settings(epochs=2, batch_size=8, engine=engine), progress=False)
+    assert record.ok and record.engine == engine
+    assert _SEEN == [seen] * (2 * len(tiny_split.train)), f"{len(_SEEN)} calls, {sorted(set(_SEEN))}"
 
 
 def _vector_model() -> nn.Module:
