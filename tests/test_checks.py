@@ -146,31 +146,47 @@ def test_label_preserving_transforms_pass(transform):
 # -------------------------------------------------------------------------------- broken components
 
 
-@pytest.mark.parametrize(
-    "obj, options, invariant",
-    [
-        (my_models.LeakyDropoutNet, {}, "dropout_identity_in_eval"),
-        (my_models.BatchStatsNet, {}, "batch_independent_in_eval"),
-        (my_models.L2OnEverything, {"model": my_models.MyNet}, "penalty_skips_biases_and_1d"),
-        (my_models.mirror_augment, {}, "label_preservation"),
-        (notebook_train_transform, {}, "label_preservation"),
-        (UnscaledDropoutNet, {}, "dropout_train_statistics"),
-        (SilentBatchOfOne, {}, "batchnorm_rejects_batch_of_one"),
-        (lasso_lambda_or_default, {}, "lambda_zero_is_base"),
-        (lasso_lambda_squared, {}, "penalty_linear_in_lambda"),
-        (lasso_without_abs, {}, "penalty_non_negative"),
-        (uint8_output, {}, "output_shape_dtype_range"),
-        (private_rng, {}, "reproducible_under_seed"),
-    ],
-    ids=lambda v: v if isinstance(v, str) else "",
-)
-def test_broken_components_fail_the_invariant_they_break(obj, options, invariant):
-    """The report names the invariant, shows a counterexample and says how to fix it."""
+BROKEN = [  # (component, check options, the invariant its bug breaks, what that invariant's own assertion says)
+    (my_models.LeakyDropoutNet, {}, "dropout_identity_in_eval", "eval-mode output differs from the same model with every dropout rate set to 0"),
+    (my_models.BatchStatsNet, {}, "batch_independent_in_eval", "sample 0 alone cannot be predicted in eval mode: a BatchNorm normalizes it"),
+    (my_models.L2OnEverything, {"model": my_models.MyNet}, "penalty_skips_biases_and_1d", "the penalty has a gradient on fc1.bias"),
+    (my_models.mirror_augment, {}, "label_preservation", "predictions ("),
+    (notebook_train_transform, {}, "label_preservation", "predictions ("),
+    (UnscaledDropoutNet, {}, "dropout_train_statistics", "survivors are not scaled by 1/(1-p) = 2 (ratio seen 1)"),
+    (SilentBatchOfOne, {}, "batchnorm_rejects_batch_of_one", "train mode accepted a batch of 1 without an error"),
+    (lasso_lambda_or_default, {}, "lambda_zero_is_base", "with lambda = 0 the loss is"),
+    (lasso_lambda_squared, {}, "penalty_linear_in_lambda", "x lambda (expected"),
+    (lasso_without_abs, {}, "penalty_non_negative", "the penalty is -"),
+    (uint8_output, {}, "output_shape_dtype_range", "dtype torch.uint8, not a floating-point tensor"),
+    (private_rng, {}, "reproducible_under_seed", "two calls after seed_everything(0) gave different outputs"),
+]
+
+
+@pytest.mark.parametrize("obj, options, invariant, message", BROKEN, ids=[case[2] for case in BROKEN])
+def test_broken_components_fail_the_invariant_they_break(obj, options, invariant, message):
+    """The report names the invariant, shows a counterexample and says how to fix it; the failure is the invariant's own
+    assertion (its message), not an exception from inside the check, which the engine also reports as a failure."""
     report = checks.check(obj, **options)
     result = report[invariant]
     assert result.status is Status.FAILED, report.render()
-    assert result.counterexample and result.observed and result.explanation
+    assert message in result.observed and not result.observed.startswith("raised "), result.observed
+    assert result.counterexample and result.explanation
     assert f"FAIL  {invariant}" in report.render()
+
+
+class CrashesAlone(FullyConnected):
+    """Bug unrelated to batches: a forward pass on one sample raises."""
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) == 1:
+            raise RuntimeError("an index out of range in the user's forward")
+        return super().hidden(x)
+
+
+def test_a_crash_inside_a_check_is_reported_as_a_crash():
+    """Only BatchNorm's own refusal of one sample means a prediction needs its batch; any other error stays the error it is."""
+    observed = checks.check(CrashesAlone)["batch_independent_in_eval"].observed
+    assert observed == "raised RuntimeError: an index out of range in the user's forward", observed
 
 
 def test_broken_examples_fail_exactly_their_invariants():

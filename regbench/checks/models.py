@@ -137,11 +137,22 @@ def _prop_batch_independent(subject: ModelSubject, batch: Batch, *, train: bool 
         for i in range(len(x)):
             try:
                 alone = tensor_output(model(x[i : i + 1]), "model(one sample)")
-            except Exception as error:
-                raise AssertionError(f"sample {i} alone raised {type(error).__name__}: {first_line(error)}") from error
+            except ValueError as error:
+                if not _needs_a_batch(error):
+                    raise  # any other error is a crash, reported as one, not this invariant's violation
+                raise AssertionError(f"sample {i} alone cannot be predicted in {mode} mode: a BatchNorm normalizes it with the statistics "
+                                     f"of its batch ({first_line(error)})") from error
             assert torch.allclose(alone[0], together[i], **TOLERANCE), (
                 f"sample {i}'s {mode}-mode output alone differs from its output inside the batch of {len(x)} by up to {max_difference(alone[0], together[i]):.3g}"
             )
+
+
+BATCH_STATISTICS_ERROR = "Expected more than 1 value per channel"  # torch's BatchNorm, given one sample while using batch statistics
+
+
+def _needs_a_batch(error: ValueError) -> bool:
+    """Whether a one-sample forward failed because a BatchNorm normalized it with batch statistics: a prediction needing its batch."""
+    return BATCH_STATISTICS_ERROR in str(error)
 
 
 def _prop_running_stats(subject: ModelSubject) -> str:
