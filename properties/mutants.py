@@ -201,6 +201,11 @@ def lasso_wrong_gradient_sign(base: nn.Module, model: nn.Module, lam: float) -> 
     return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, _l1_norm_wrong_sign, _weights(model))])
 
 
+def lasso_weights_listed_twice(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
+    """Bug: every weight listed twice (gathered from the modules and again from the parameters), so the gradient is 2*lambda*sign(W)."""
+    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, losses.l1_norm, _weights(model) * 2)])
+
+
 def lasso_penalizing_all_parameters(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
     """Bug: sum |p| over model.parameters(), biases and BatchNorm's affine parameters included."""
     return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, losses.l1_norm, list(model.parameters()))])

@@ -1,10 +1,11 @@
-"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule as written in the design,
-and the checks engine's invariants as property checks on regbench's components or their mutants."""
+"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule written independently of
+regbench, value comparisons that tell a wrong value from a crash, and the checks engine's invariants as property checks on
+regbench's components or their mutants."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from hypothesis import settings
@@ -21,11 +22,12 @@ from regbench.configs import Config
 from regbench.models import FullyConnectedBatchNorm
 from regbench.train import seed_torch
 
-__all__ = ["CPU", "DATA", "config_check", "config_with", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
+__all__ = ["CPU", "DATA", "NOTEBOOK_SPEC", "assert_penalty_gradient", "assert_values_close", "config_check", "config_with", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
            "trained_state", "transform_check"]
 
 CPU = torch.device("cpu")
 DATA = {"data": st.data()}  # what every engine check draws its inputs (and model) from
+NOTEBOOK_SPEC = gen.ModelSpec("plain", 784, 500, 10)  # the notebook's MLP: the smallest initial weights (|W| < 1/sqrt(784)) of any model drawn
 Check = Callable[..., None]
 
 
@@ -44,8 +46,27 @@ def fewer_examples(divisor: int) -> settings:
 
 
 def is_penalized(name: str, parameter: nn.Parameter) -> bool:
-    """DESIGN.md's rule, written independently of regbench: trainable, not a bias, ndim > 1."""
+    """The notebook's rule (it penalizes the two weight matrices, never a bias), written independently of regbench:
+    trainable, not a bias, ndim > 1."""
     return parameter.requires_grad and name.rsplit(".", 1)[-1] != "bias" and parameter.ndim > 1
+
+
+def assert_values_close(actual: torch.Tensor, expected: torch.Tensor, *, what: str, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
+    """torch.testing.assert_close on values, its message naming ``what``; a tensor of another shape, dtype or device raises
+    TypeError: a crash, so a mutant that returns the wrong kind of tensor is not counted as caught by a property about values."""
+    for attribute in ("shape", "dtype", "device"):
+        if getattr(actual, attribute) != getattr(expected, attribute):
+            raise TypeError(f"{what}: no values to compare, {attribute} {getattr(actual, attribute)} where {getattr(expected, attribute)} was expected")
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, msg=lambda message: f"{what}: {message}")
+
+
+GRADIENT_RTOL = 1e-5  # float32 rounding of lambda * sign(W) or 2 * lambda * W is a few ulps (1.2e-7 each); a factor-2 bug is 0.5
+
+
+def assert_penalty_gradient(grad: torch.Tensor, expected: torch.Tensor, *, what: str) -> None:
+    """A penalty's gradient against its closed form, in float64, relative to the expected value itself (lambda * |W| or lambda):
+    no absolute floor, which at lambda 1e-4 and the notebook's |W| < 0.05 would hide a gradient twice too large."""
+    assert_values_close(grad.double(), expected.double(), what=what, rtol=GRADIENT_RTOL, atol=0.0)
 
 
 def penalty_losses() -> dict[str, Callable[[nn.Module, nn.Module, float], nn.Module]]:

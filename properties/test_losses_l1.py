@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
-from properties.support import fewer_examples, is_penalized
+from properties import mutants
+from properties.support import CPU, NOTEBOOK_SPEC, assert_penalty_gradient, fewer_examples, is_penalized
 from regbench.checks import strategies as gen
 from regbench.losses import LassoLoss, l1_norm
 from regbench.metrics import SPARSITY_THRESHOLD, sparsity
@@ -71,14 +73,21 @@ def check_l1_gradient(loss_factory, device, *, spec: gen.ModelSpec, lam: float) 
     for name, p in model.named_parameters():
         expected = lam * torch.sign(p.detach()) if is_penalized(name, p) else torch.zeros_like(p)
         grad = p.grad if p.grad is not None else torch.zeros_like(p)
-        torch.testing.assert_close(grad, expected, msg=f"L1 gradient on {name} is not lambda*sign(W)" if is_penalized(name, p) else f"L1 penalty has a gradient on {name}")
+        assert_penalty_gradient(grad, expected, what=f"L1 gradient on {name} is not lambda*sign(W)" if is_penalized(name, p) else f"L1 penalty has a gradient on {name}")
 
 
 @given(**GRADIENT_INPUTS)
+@example(spec=NOTEBOOK_SPEC, lam=1e-4)  # the notebook's size at the smallest lambda drawn: a gradient twice too large must fail here too
 def test_l1_gradient_is_lambda_sign(device, spec, lam):
     """The subgradient every optimizer sees: constant pull lambda toward zero."""
     check_l1_gradient(lasso, device, spec=spec, lam=lam)
 
+
+
+def test_a_gradient_off_by_a_factor_of_2_fails_at_the_smallest_lambda():
+    """The broken variant (lasso_weights_listed_twice) at the notebook's size and lambda 1e-4, where float32's default atol (1e-5) let it pass."""
+    with pytest.raises(AssertionError, match=r"L1 gradient on linear_1.weight is not lambda\*sign\(W\)"):
+        check_l1_gradient(mutants.lasso_weights_listed_twice, CPU, spec=NOTEBOOK_SPEC, lam=1e-4)
 
 # ------------------------------------------------------------------------- sparsity against lambda
 #

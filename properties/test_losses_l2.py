@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
-from properties.support import is_penalized, seeded
+from properties import mutants
+from properties.support import CPU, NOTEBOOK_SPEC, assert_penalty_gradient, assert_values_close, is_penalized, seeded
 from regbench.checks import strategies as gen
 from regbench.losses import RidgeLoss
 
@@ -75,14 +77,21 @@ def check_l2_gradient(loss_factory, device, *, spec: gen.ModelSpec, lam: float) 
     for name, p in model.named_parameters():
         expected = 2 * lam * p.detach() if is_penalized(name, p) else torch.zeros_like(p)
         grad = p.grad if p.grad is not None else torch.zeros_like(p)
-        torch.testing.assert_close(grad, expected, msg=f"L2 gradient on {name} is not 2*lambda*W" if is_penalized(name, p) else f"L2 penalty has a gradient on {name}")
+        assert_penalty_gradient(grad, expected, what=f"L2 gradient on {name} is not 2*lambda*W" if is_penalized(name, p) else f"L2 penalty has a gradient on {name}")
 
 
 @given(**GRADIENT_INPUTS)
+@example(spec=NOTEBOOK_SPEC, lam=1e-4)  # the notebook's size at the smallest lambda drawn: lambda * |W| < 5e-6, under float32's default atol
 def test_l2_gradient_is_two_lambda_w(device, spec, lam):
     """The sum-of-squares penalty (no 1/2) pulls each weight toward zero in proportion to itself."""
     check_l2_gradient(ridge, device, spec=spec, lam=lam)
 
+
+
+def test_a_gradient_off_by_a_factor_of_2_fails_at_the_smallest_lambda():
+    """The broken variant (ridge_half_lambda) at the notebook's size and lambda 1e-4, where float32's default atol (1e-5) let it pass."""
+    with pytest.raises(AssertionError, match=r"L2 gradient on linear_1.weight is not 2\*lambda\*W"):
+        check_l2_gradient(mutants.ridge_half_lambda, CPU, spec=NOTEBOOK_SPEC, lam=1e-4)
 
 # ------------------------------------------------------------------------ equivalence with SGD's decay
 
@@ -117,7 +126,7 @@ def check_sgd_step_matches_weight_decay(loss_factory, device, *, case: gen.Model
     sgd_wd.step()
 
     for (name, a), b in zip(penalized.named_parameters(), decayed.parameters(), strict=True):
-        torch.testing.assert_close(a, b, msg=f"{name} after one step: Ridge(lambda) and SGD(weight_decay=2*lambda) disagree")
+        assert_values_close(a, b, what=f"{name} after one step: Ridge(lambda) and SGD(weight_decay=2*lambda) disagree")
 
 
 @given(**SGD_INPUTS)
