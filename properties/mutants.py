@@ -21,11 +21,29 @@ from regbench import augment, data, losses, noise, stopping
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout, FullyConnectedNoise
 
 
-class RebatchingFullyConnected(FullyConnected):
-    """Bug (regbench's own, found by this property): reshape(-1, input_size) turns mis-sized samples into other samples."""
+class _Rebatching:
+    """Bug (regbench's own, found by this property): the check asks only that the values divide into rows of input_size,
+    then reshape(-1, input_size) turns mis-sized samples into other samples."""
 
-    def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.linear_1(x.reshape(-1, self.input_size)))
+    def flatten(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() % self.input_size:
+            raise ValueError(f"{x.numel()} values do not make rows of input_size={self.input_size}")
+        return x.reshape(-1, self.input_size)
+
+
+class RebatchingFullyConnected(_Rebatching, FullyConnected):
+    """FullyConnected with the re-batching flatten."""
+
+
+class RebatchingDropout(_Rebatching, FullyConnectedDropout):
+    """FullyConnectedDropout with the re-batching flatten."""
+
+
+class RebatchingBatchNorm(_Rebatching, FullyConnectedBatchNorm):
+    """FullyConnectedBatchNorm with the re-batching flatten."""
+
+
+REBATCHING = {"plain": RebatchingFullyConnected, "dropout": RebatchingDropout, "batchnorm": RebatchingBatchNorm}  # every kind, as CLASSES
 
 # ---------------------------------------------------------------------------------------- dropout
 
@@ -37,14 +55,37 @@ class DropoutActiveInEval(FullyConnectedDropout):
         return F.dropout(FullyConnected.hidden(self, x), self.dropout.p, training=True)
 
 
-class DropoutWithoutRescaling(FullyConnectedDropout):
-    """Bug: zeroes units with probability p but never scales survivors by 1/(1-p)."""
+class _RescalelessDropout(nn.Dropout):
+    """nn.Dropout that zeroes units with probability p but never scales the survivors by 1/(1-p)."""
 
-    def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        h = FullyConnected.hidden(self, x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.bernoulli(torch.full_like(x, 1 - self.p)) if self.training else x
+
+
+class DropoutWithoutRescaling(FullyConnectedDropout):
+    """Bug: its dropout layer (called in forward as usual) zeroes units with probability p but never scales survivors by 1/(1-p)."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+        super().__init__(input_size, hidden_size, output_size, dropout_prob)
+        self.dropout = _RescalelessDropout(p=dropout_prob)
+
+
+class _OneMaskDropout(nn.Dropout):
+    """nn.Dropout that draws one mask of features and applies it to every sample of the batch (rescaled correctly)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return h
-        return h * torch.bernoulli(torch.full_like(h, 1 - self.dropout.p))
+            return x
+        return x * torch.bernoulli(torch.full_like(x[:1], 1 - self.p)) / (1 - self.p)
+
+
+class DropoutOneMaskPerBatch(FullyConnectedDropout):
+    """Bug: its dropout layer draws a mask of shape (1, features), so every sample of a batch loses the same units:
+    the survivors are rescaled right, but the dropped count is not Binomial(n, p) over the batch's units."""
+
+    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+        super().__init__(input_size, hidden_size, output_size, dropout_prob)
+        self.dropout = _OneMaskDropout(p=dropout_prob)
 
 
 class DropoutKeepProbability(FullyConnectedDropout):

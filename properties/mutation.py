@@ -34,12 +34,15 @@ MUTANT_SETTINGS = settings(
 
 @dataclass(frozen=True)
 class Mutation:
-    """A mutant, the bug it carries, and the property (check plus strategies) that must kill it."""
+    """A mutant, the property (check plus strategies) that must kill it, the words of the assertion that must do so, and
+    regbench's own component, which the same property must accept under the same settings (the control)."""
 
     name: str
     mutant: Any
     check: Callable[..., None]
     inputs: Mapping[str, SearchStrategy] = field(repr=False)
+    kills_with: str = ""  # part of the property's own failure message for this bug: the kill's reason, not any AssertionError
+    control: Any = field(default=None, repr=False)  # regbench's component under the same check (None: the row has no such twin)
 
     def __str__(self) -> str:
         return self.name

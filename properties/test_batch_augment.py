@@ -35,7 +35,7 @@ from torchvision.transforms import functional as TF
 
 from properties.mutation import Mutation
 from regbench.checks.strategies import seeds
-from properties.support import seeded
+from properties.support import assert_values_close, seeded
 from regbench import augment
 from regbench.augment import AugmentParams
 from regbench.checks.statistics import PROPERTY_ALPHA, assert_binomial, assert_pvalue
@@ -262,13 +262,16 @@ def test_matches_torchvision(device, case):
 
 @st.composite
 def image_batches(draw: st.DrawFn) -> torch.Tensor:
-    """Float batches (N, C, H, W) in [0, 1] of any image_shapes(), from the uint8 images a dataset holds."""
+    """Float batches (N, C, H, W) in [0, 1] of any image_shapes(), from the uint8 images a dataset holds: the first as it is
+    (so the batch reaches the image's full range, as a dataset's strokes reach 1), the others rolled and dimmed."""
     n, shape = draw(st.integers(1, 6)), draw(image_shapes())
     pixels = draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 255)))
     noise_seed = draw(seeds())
     base = torch.from_numpy(pixels).float()[None] / 255
     rolled = [base.roll(k * 3, dims=-1) for k in range(n)]  # distinct samples, derived from one drawn image
-    return torch.cat(rolled) * torch.rand(n, 1, 1, 1, generator=torch.Generator().manual_seed(noise_seed))
+    dimming = torch.rand(n, 1, 1, 1, generator=torch.Generator().manual_seed(noise_seed))
+    dimming[0] = 1.0
+    return torch.cat(rolled) * dimming
 
 
 def _size(batch: torch.Tensor) -> tuple[int, int]:
@@ -285,7 +288,7 @@ def identity_params(n: int, size: tuple[int, int]) -> AugmentParams:
 def check_identity(impl, device, *, batch: torch.Tensor) -> None:
     """Identity parameters sample every pixel at its own centre: the input comes back (float rounding only)."""
     out = impl.apply_params(batch.to(device), identity_params(len(batch), _size(batch))).cpu()
-    torch.testing.assert_close(out, batch, atol=1e-5, rtol=0)
+    assert_values_close(out, batch, atol=1e-5, rtol=0, what="identity parameters changed the batch")
 
 
 def check_flip_twice(impl, device, *, batch: torch.Tensor) -> None:
@@ -293,7 +296,7 @@ def check_flip_twice(impl, device, *, batch: torch.Tensor) -> None:
     flip = identity_params(len(batch), _size(batch))
     flip.flip[:] = True
     twice = impl.apply_params(impl.apply_params(batch.to(device), flip), flip).cpu()
-    torch.testing.assert_close(twice, batch, atol=1e-5, rtol=0)
+    assert_values_close(twice, batch, atol=1e-5, rtol=0, what="flipping twice changed the batch")
 
 
 def _random_params(impl, batch: torch.Tensor, seed: int) -> AugmentParams:
@@ -304,14 +307,15 @@ def _random_params(impl, batch: torch.Tensor, seed: int) -> AugmentParams:
 def check_shape_dtype_range(impl, device, *, batch: torch.Tensor, seed: int) -> None:
     """Random augmentation keeps (N, C, H, W), float32, the device, and values in [0, 1]."""
     out = impl.apply_params(batch.to(device), _random_params(impl, batch, seed))
-    assert out.shape == batch.shape and out.dtype == batch.dtype and out.device.type == torch.device(device).type
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 + 1e-6
+    assert out.shape == batch.shape and out.dtype == batch.dtype and out.device.type == torch.device(device).type, (
+        f"augmenting {tuple(batch.shape)} {batch.dtype} gave {tuple(out.shape)} {out.dtype} on {out.device}")
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 + 1e-6, f"augmented values in [{float(out.min()):.4g}, {float(out.max()):.4g}], not [0, 1]"
 
 
 def check_seed_reproduces(impl, device, *, batch: torch.Tensor, seed: int) -> None:
     """The same generator seed gives the same augmented batch."""
     run = lambda: impl.apply_params(batch.to(device), _random_params(impl, batch, seed))  # noqa: E731
-    assert torch.equal(run(), run())
+    assert torch.equal(run(), run()), f"two runs from generator seed {seed} differ"
 
 
 BATCH_INPUTS = {"batch": image_batches()}
@@ -412,15 +416,21 @@ def _unseeded(n, *, generator=None, **kw):
 
 
 MUTATIONS = [  # run by test_mutations.py with every other mutant
-    Mutation("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS),
-    Mutation("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS),
+    Mutation("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS,
+             "differs from torchvision by", augment),
+    Mutation("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS, "differs from torchvision by", augment),
     Mutation("rotation of normalized coordinates (non-square)", _with(apply_params=_rotation_in_normalized_space),
-             check_matches_torchvision, MATCH_INPUTS),
-    Mutation("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS),
-    Mutation("y normalized by 2/W (non-square)", _with(apply_params=_one_normalization), check_identity, BATCH_INPUTS),
-    Mutation("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS),
-    Mutation("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS),
-    Mutation("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS),
+             check_matches_torchvision, MATCH_INPUTS, "differs from torchvision by", augment),
+    Mutation("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS,
+             "identity parameters changed the batch: Tensor-likes are not close", augment),
+    Mutation("y normalized by 2/W (non-square)", _with(apply_params=_one_normalization), check_identity, BATCH_INPUTS,
+             "identity parameters changed the batch: Tensor-likes are not close", augment),
+    Mutation("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS,
+             "flipping twice changed the batch: Tensor-likes are not close", augment),
+    Mutation("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS,
+             "augmented values in", augment),
+    Mutation("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS,
+             "two runs from generator seed", augment),
 ]
 GOF_MUTANTS = [  # (name, mutant, the crop size its distribution property is run on)
     ("angles drawn from U(-20, 20)", _with(sample_params=_wide_angles), (SIZE, SIZE)),

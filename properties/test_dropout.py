@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given
 
-from properties.support import seeded
+from properties.support import assert_values_close, seeded
 from regbench.checks import strategies as gen
 from regbench.checks.models import ModelSubject
 from regbench.checks.statistics import assert_mean_within_hoeffding
@@ -75,7 +75,7 @@ def check_commutes_with_relu(model_class, device, *, case: gen.ModelCase, seed: 
             after = model(x)  # regbench's placement: Linear -> ReLU -> Dropout -> Linear
         with seeded(seed, device):
             before = model.linear_2(F.relu(model.dropout(model.linear_1(x.reshape(len(x), -1)))))
-    torch.testing.assert_close(before, after, msg="dropout before the ReLU gives different numbers than after it")
+    assert_values_close(before, after, what="dropout before the ReLU gives different numbers than after it")
 
 
 @given(case=CASES)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties.support import is_penalized
+from properties.support import assert_penalty_gradient, is_penalized
 from regbench.checks import strategies as gen
 from regbench.losses import MixedL1L2Loss
 
@@ -28,7 +28,7 @@ def check_mixed_penalizes_named_layers(mixed_factory, device, *, spec: gen.Model
         if is_penalized(name, p):
             expected = expected + (l1 * torch.sign(p.detach()) if layer in l1_layers else 0) + (2 * l2 * p.detach() if layer in l2_layers else 0)
         grad = p.grad if p.grad is not None else torch.zeros_like(p)
-        torch.testing.assert_close(grad, expected, msg=f"mixed penalty gradient on {name} (l1 on {l1_layers}, l2 on {l2_layers})")
+        assert_penalty_gradient(grad, expected, what=f"mixed penalty gradient on {name} (l1 on {l1_layers}, l2 on {l2_layers})")
 
 
 @given(**MIXED_INPUTS)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from properties.support import is_penalized, seeded
+from properties.support import assert_values_close, is_penalized, seeded
 from regbench.checks import strategies as gen
 from regbench.configs import Config
 from regbench.losses import RidgeLoss
@@ -58,7 +58,7 @@ def check_decoupled_step(optimizer_factory, device, *, case: gen.ModelCase, weig
     for (name, p), q in zip(decayed.named_parameters(), plain.parameters(), strict=True):
         expected = q.detach() - lr * weight_decay * before[name] if is_penalized(name, p) else q.detach()
         what = "the Adam step plus -lr * wd * w" if is_penalized(name, p) else "the Adam step alone (no decay on biases and 1-D parameters)"
-        torch.testing.assert_close(p.detach(), expected, rtol=1e-9, atol=1e-12, msg=lambda m: f"{name} did not move by {what}: {m}")
+        assert_values_close(p.detach(), expected, rtol=1e-9, atol=1e-12, what=f"{name} did not move by {what}")
 
 
 @given(**STEP_INPUTS)
