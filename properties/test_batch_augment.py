@@ -59,10 +59,12 @@ REFERENCE_DRAWS = 3_000  # torchvision get_params calls per distribution test, o
 GOF_SETTINGS = settings(max_examples=3)  # plus the explicit examples below, one per kind of fallback
 # Interpolation tolerance, on images blurred (Gaussian, sigma 1.5 px) so that what is compared is
 # geometry, not the sub-pixel differences between one bilinear resampling (ours) and torchvision's
-# two (rotate, then resized_crop). test_geometry_tolerance_is_measured keeps the measurement: over
-# random images of MATCH_SHAPES and parameters as torchvision draws them the error stays under
-# 0.06, while a rotation of the wrong sign by 3 to 10 degrees exceeds the tolerance.
+# two (rotate, then resized_crop). The rule: it lies above every error of correct parameters, with
+# INTERPOLATION_MARGIN to spare, and below every error of a rotation of the wrong sign by 3 to 10
+# degrees. test_geometry_tolerance_is_measured measures both on random images of MATCH_SHAPES and
+# checks the rule; run it with -s to print the figures (the README quotes them).
 GEOMETRY_TOLERANCE = 0.07
+INTERPOLATION_MARGIN = 0.01  # correct parameters must stay this far under the tolerance, so a small change in torchvision does not flip it
 # The shapes that property and its measurement cover: NAMED_SHAPES and a tall one-channel image.
 MATCH_SHAPES = (*NAMED_SHAPES, (1, MAX_SIDE, 12))
 
@@ -239,16 +241,16 @@ def test_geometry_tolerance_is_measured():
     """GEOMETRY_TOLERANCE sits between what interpolation does and what a wrong rotation does, measured here.
 
     Correct: regbench against torchvision on random images of each of MATCH_SHAPES (digits at
-    28x28) with parameters as torchvision draws them, the largest error at most 0.06. Wrong: the
-    same with the angle's sign flipped, for angles of 3 to 10 degrees, the smallest error above
-    the tolerance.
+    28x28) with parameters as torchvision draws them, the largest error at least INTERPOLATION_MARGIN
+    under the tolerance. Wrong: the same with the angle's sign flipped, for angles of 3 to 10
+    degrees, the smallest error above the tolerance. The figures are printed, not kept here.
     """
     g = torch.Generator().manual_seed(0)
     for shape in MATCH_SHAPES:
         correct, wrong = _errors(shape, DIGIT_PAIRS if shape == (1, SIZE, SIZE) else PAIRS_PER_SHAPE, g)
         print(f"{shape}: geometry error correct at most {max(correct):.3f} over {len(correct)}, "
               f"wrong sign at least {min(wrong):.3f} over {len(wrong)}")
-        assert max(correct) <= 0.06 < GEOMETRY_TOLERANCE, f"{shape}: interpolation alone reached {max(correct):.3f}"
+        assert max(correct) <= GEOMETRY_TOLERANCE - INTERPOLATION_MARGIN, f"{shape}: interpolation alone reached {max(correct):.3f}"
         assert min(wrong) > GEOMETRY_TOLERANCE, f"{shape}: a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
 
 
