@@ -25,10 +25,12 @@ import random
 import pytest
 from hypothesis import HealthCheck, settings
 
+from properties.budget import FALSE_FAILURE_BOUND, MAX_EXAMPLES_CEILING
+
 PROFILE_ENV = "REGBENCH_HYPOTHESIS_PROFILE"
-# Statistical properties keep their false-failure rate under 1e-6 per run assuming at most this
-# many examples per test (see regbench/checks/statistics.py); a profile asking for more is refused below.
-MAX_EXAMPLES_CEILING = 1000
+# The statistical properties' false-failure bound per run (FALSE_FAILURE_BOUND, summed over the
+# properties that declare their alpha in properties/budget.py, checked by properties/test_budget.py)
+# assumes at most MAX_EXAMPLES_CEILING examples per test; a profile asking for more is refused below.
 
 _COMMON = dict(
     deadline=None,  # torch's first call on a shape (kernel selection, CUDA init) is slow by design
@@ -77,7 +79,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             f"Hypothesis profile {settings.get_current_profile_name()!r} asks for "
             f"{settings.default.max_examples} examples; the statistical properties' false-failure "
-            f"bound (regbench/checks/statistics.py) assumes at most {MAX_EXAMPLES_CEILING}"
+            f"bound ({FALSE_FAILURE_BOUND:g} per run, properties/budget.py) assumes at most {MAX_EXAMPLES_CEILING}"
         )
 
 

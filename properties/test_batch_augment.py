@@ -3,7 +3,7 @@
 - The per-sample parameters follow torchvision's distributions for an image of size (H, W):
   RandomRotation(10)'s angle, RandomResizedCrop((H, W), scale=(0.8, 1.0)).get_params' crop box
   (central fallback included), RandomHorizontalFlip's coin (scipy.stats goodness-of-fit tests at
-  alpha = PROPERTY_ALPHA = 1e-10 each; see the rate below).
+  alpha = PROPERTY_ALPHA each; its share of the run's budget: properties/budget.py).
 - For fixed parameters the output matches torchvision's functional transforms (hflip, rotate,
   resized_crop) within interpolation tolerance, for grayscale digits, several channels and
   non-square images.
@@ -33,6 +33,7 @@ from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
+from properties.budget import statistical
 from properties.mutation import Mutation
 from regbench.checks.strategies import seeds
 from properties.support import assert_values_close, seeded
@@ -54,9 +55,8 @@ CROP_SIZES = ((SIZE, SIZE), (32, 32), (24, 30), (20, 36), (17, 9))
 SMALLEST_CROP = math.sqrt(0.8 * 3 / 4)  # the smallest fraction of a side get_params' attempts reach (area 0.8, ratio 3/4)
 DRAWS = 10_000  # our parameter draws per distribution test
 REFERENCE_DRAWS = 3_000  # torchvision get_params calls per distribution test, one Python call each
-# Five tests at PROPERTY_ALPHA each per example (KS, binomial, three chi-square), at most 1,010
-# examples per run (conftest's ceiling): false-failure rate per run <= 5 * 1010 * 1e-10 < 1e-6.
 GOF_SETTINGS = settings(max_examples=3)  # plus the explicit examples below, one per kind of fallback
+GOF_EXAMPLES = 3 + 3  # generated and explicit: what the budget (properties/budget.py) counts
 # Interpolation tolerance, on images blurred (Gaussian, sigma 1.5 px) so that what is compared is
 # geometry, not the sub-pixel differences between one bilinear resampling (ours) and torchvision's
 # two (rotate, then resized_crop). The rule: it lies above every error of correct parameters, with
@@ -126,6 +126,7 @@ def check_params_follow_torchvision(impl, device, *, seed: int, size: tuple[int,
     _chi2_same_distribution(boxes[:, 1], theirs[:, 1], what=f"crop left in {size}")
 
 
+@statistical(alpha=5 * PROPERTY_ALPHA, examples=GOF_EXAMPLES)  # KS, binomial and three chi-square tests per example
 @GOF_SETTINGS
 @given(seed=seeds(), size=st.sampled_from(CROP_SIZES))
 @example(seed=0, size=(24, 30))
@@ -441,6 +442,7 @@ GOF_MUTANTS = [  # (name, mutant, the crop size its distribution property is run
 ]
 
 
+@statistical(alpha=5 * PROPERTY_ALPHA, examples=1, on_mutants=True)
 @pytest.mark.parametrize("name, mutant, size", GOF_MUTANTS, ids=[m[0] for m in GOF_MUTANTS])
 def test_distribution_mutant_is_killed(name, mutant, size):
     """A wrong distribution fails the goodness-of-fit property on its first seed."""

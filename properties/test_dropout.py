@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given
 
+from properties.budget import statistical
 from properties.support import assert_values_close, seeded
 from regbench.checks import strategies as gen
 from regbench.checks.models import ModelSubject
-from regbench.checks.statistics import assert_mean_within_hoeffding
+from regbench.checks.statistics import PROPERTY_ALPHA, assert_mean_within_hoeffding
 from regbench.models import FullyConnectedDropout
 
 # Enough masked units that an error of a few percent is far outside the statistical bounds: with
@@ -84,6 +85,7 @@ def test_dropout_prob_is_the_drop_rate(device, case):
     check_rate_is_dropout_prob(FullyConnectedDropout, device, case=case)
 
 
+@statistical(alpha=PROPERTY_ALPHA)  # one Hoeffding test per example
 @given(**TRAIN_INPUTS)
 def test_train_mode_is_unbiased(device, case, seed):
     """Train-mode activations equal eval-mode ones on average (false-failure rate < 1e-6 per run, see regbench/checks/statistics.py)."""

@@ -17,10 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from properties.budget import statistical
 from properties.support import config_with, drawn_model, penalty_losses
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.checks.configs import CRITERION_INVARIANTS, OPTIMIZER_INVARIANTS
 from regbench.checks.engine import Invariant
+from regbench.checks.statistics import PROPERTY_ALPHA
 from regbench.checks.losses import LOSS_INVARIANTS, loss_subject
 from regbench.checks.models import MODEL_INVARIANTS
 from regbench.checks.transforms import TRANSFORM_INVARIANTS, transform_subject
@@ -44,6 +46,7 @@ def hold(invariants: Mapping[str, Invariant], names: Iterable[str], subject: Any
         invariants[name].holds(subject, data)
 
 
+@statistical(alpha=PROPERTY_ALPHA)  # dropout_train_statistics, on the "dropout" kind only: one binomial test per example (split over its layers)
 @pytest.mark.parametrize("kind", MODELS)
 @given(data=st.data())
 def test_model_invariants(device, kind, data):

@@ -32,8 +32,10 @@ from properties import test_noise as noise
 from properties import test_stopping as stopping
 from properties import test_train as train
 from properties import test_weight_decay as decay
-from properties.mutation import Mutation, find_counterexample
+from properties.budget import statistical, uses_statistics
+from properties.mutation import MUTANT_SETTINGS, Mutation, find_counterexample
 from regbench.augment import notebook_train_transform, test_transform
+from regbench.checks.statistics import PROPERTY_ALPHA
 from regbench.data import holdout_split, select_n_per_class, small_data_split
 from regbench.experiment import prepare
 from regbench.losses import MixedL1L2Loss, l1_norm
@@ -197,9 +199,12 @@ def regbench_controls(mutations: list[Mutation]) -> list[Mutation]:
 
 
 REGBENCH_CONTROLS = regbench_controls(MUTATIONS)
+# Statistical tests per example of each statistical property in the table, for the controls' budget (a new one must be added here).
+STATISTICAL_TESTS = {"dropout_train_statistics": 1, "check_unbiased": 1, "check_zero_mean_and_stated_std": 2}
 SLOW_CONTROLS = ("check_sparsity_grows_with_lambda",)  # 100 examples that each train a model to convergence: run with -m slow
 
 
+@statistical(alpha=PROPERTY_ALPHA, examples=MUTANT_SETTINGS.max_examples, on_mutants=True)
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=str)
 def test_property_kills_mutant(mutation: Mutation, record_property):
     """Hypothesis must find a counterexample to the property on the mutant, and the counterexample must fail the property's own
@@ -212,6 +217,8 @@ def test_property_kills_mutant(mutation: Mutation, record_property):
     assert mutation.kills_with and mutation.kills_with in reason, f"{mutation.name} killed for another reason than {mutation.kills_with!r}: {reason}"
 
 
+@statistical(alpha=PROPERTY_ALPHA * sum(STATISTICAL_TESTS[c.check.__name__] for c in REGBENCH_CONTROLS if uses_statistics(c.check)),
+             examples=MUTANT_SETTINGS.max_examples)
 @pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.slow) if c.check.__name__ in SLOW_CONTROLS else c for c in REGBENCH_CONTROLS],
                          ids=str)
 def test_property_accepts_regbench(control: Mutation):

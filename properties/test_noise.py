@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from properties.budget import statistical
 from properties.support import seeded
 from regbench.checks import strategies as gen
 from regbench.checks.statistics import PROPERTY_ALPHA, assert_pvalue
@@ -97,6 +98,7 @@ def test_identity_in_eval(device, x, std):
     check_identity_in_eval(gaussian_noise, device, x=x, std=std)
 
 
+@statistical(alpha=2 * PROPERTY_ALPHA)  # a t-test and a KS test per example
 @given(**SPREAD_INPUTS)
 def test_zero_mean_and_stated_std(device, std, seed):
     """False-failure rate < 1e-6 per run (two tests at 1e-10 per example, see regbench/checks/statistics.py)."""

@@ -2,10 +2,11 @@
 
 Each assertion fails a correct implementation with probability at most its ``alpha``; callers
 split their budget over the tests they make (a union bound), so the rate they state holds for a
-whole run: ``regbench check`` gives each invariant ``checks.ALPHA`` = 1e-7 per run, the property
-suite ``PROPERTY_ALPHA`` = 1e-10 per test (properties/conftest.py refuses profiles with more than
-1,000 examples, and no property makes more than five such tests per example, so one property's
-false-failure rate per run is at most 5 * (1,000 + 10) * 1e-10 < 1e-6).
+whole run: ``regbench check`` gives each invariant ``checks.ALPHA`` per run, the property suite
+``PROPERTY_ALPHA`` per test. In the property suite each statistical property declares what it
+spends (alpha per example, examples per device) and properties/budget.py sums them into the
+run's bound, checked against its stated bound by properties/test_budget.py
+(``python -m properties.budget`` prints the table).
 """
 
 from __future__ import annotations
