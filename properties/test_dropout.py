@@ -88,7 +88,7 @@ def test_dropout_prob_is_the_drop_rate(device, case):
 @statistical(alpha=PROPERTY_ALPHA)  # one Hoeffding test per example
 @given(**TRAIN_INPUTS)
 def test_train_mode_is_unbiased(device, case, seed):
-    """Train-mode activations equal eval-mode ones on average (false-failure rate < 1e-6 per run, see regbench/checks/statistics.py)."""
+    """Train-mode activations equal eval-mode ones on average (its share of the run's false-failure budget: properties/budget.py)."""
     check_unbiased(FullyConnectedDropout, device, case=case, seed=seed)
 
 

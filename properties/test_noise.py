@@ -18,7 +18,7 @@ from regbench.checks.statistics import PROPERTY_ALPHA, assert_pvalue
 from regbench.models import FullyConnected, FullyConnectedNoise
 from regbench.noise import gaussian_noise
 
-# Two tests per example, each at alpha = 1e-10 (the suite's per-property rate, regbench/checks/statistics.py).
+# Two tests per example, each at alpha = 1e-10 (PROPERTY_ALPHA; the run's budget: properties/budget.py).
 # With 50,000 draws a mean off by a tenth of std is 22 standard errors out (the t-test rejects beyond
 # about 6.5), and a spread off by 10% moves the CDF by 0.023, beyond the Kolmogorov-Smirnov bound of
 # sqrt(ln(2 / alpha) / (2 n)) = 0.015.
@@ -101,7 +101,7 @@ def test_identity_in_eval(device, x, std):
 @statistical(alpha=2 * PROPERTY_ALPHA)  # a t-test and a KS test per example
 @given(**SPREAD_INPUTS)
 def test_zero_mean_and_stated_std(device, std, seed):
-    """False-failure rate < 1e-6 per run (two tests at 1e-10 per example, see regbench/checks/statistics.py)."""
+    """Two tests at PROPERTY_ALPHA per example (its share of the run's false-failure budget: properties/budget.py)."""
     check_zero_mean_and_stated_std(gaussian_noise, device, std=std, seed=seed)
 
 
