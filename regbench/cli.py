@@ -29,7 +29,7 @@ from regbench.executors import EXECUTORS
 from regbench.records import EXECUTIONS
 from regbench.runner import run
 from regbench.supervise import supervised
-from regbench.targets import search_current_directory
+from regbench.references import search_current_directory
 from regbench.train import rngs_restored
 
 __all__ = ["main"]

@@ -32,7 +32,7 @@ from regbench import augment, losses, models
 from regbench.describing import described, qualified_name, stable_hash
 from regbench.errors import UsageError
 from regbench.stopping import EarlyStopping
-from regbench.targets import is_target, load_target
+from regbench.references import is_reference, load_reference
 
 __all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "expand_grids", "fitted_arguments", "load_configs", "parse_value",
            "select_configs"]
@@ -369,19 +369,19 @@ BUILTINS: tuple[Config, ...] = (
 CONFIGS: dict[str, Config] = {c.name: c for c in BUILTINS}
 
 
-def load_configs(target: str) -> list[Config]:
+def load_configs(reference: str) -> list[Config]:
     """The configs at ``module:attribute``: a Config, or a list, tuple or dict of them."""
-    obj = load_target(target)
+    obj = load_reference(reference)
     items = list(obj.values()) if isinstance(obj, Mapping) else list(obj) if isinstance(obj, (list, tuple)) else [obj]
     wrong = [type(item).__name__ for item in items if not isinstance(item, Config)]
     if wrong or not items:
-        raise ConfigError(f"{target} is {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))}; "
+        raise ConfigError(f"{reference} is {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))}; "
                           "expected a regbench.Config, or a list or dict of them")
     return items
 
 
 def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
-    """Configs from a comma-separated list of built-in names and ``module:attribute`` targets (None or 'all': the built-ins).
+    """Configs from a comma-separated list of built-in names and ``module:attribute`` references (None or 'all': the built-ins).
 
     The order given is kept; the same config twice is kept once; two different configs with one
     name are refused, since results, tables and the gate key on names.
@@ -395,7 +395,7 @@ def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
             chosen.append(item)
         elif not isinstance(item, str):
             raise ConfigError(f"expected a Config, a built-in name or MODULE:ATTRIBUTE, got {type(item).__name__}")
-        elif is_target(item):
+        elif is_reference(item):
             chosen += load_configs(item)
         elif item in CONFIGS:
             chosen.append(CONFIGS[item])

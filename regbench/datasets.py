@@ -33,7 +33,7 @@ import torch
 from regbench import sources
 from regbench.data import DataError, Samples, Split, digest, embedded_digits, load_idx, select_n_per_class, small_data_split
 from regbench.describing import described, qualified_name, stable_hash
-from regbench.targets import is_target, load_target
+from regbench.references import is_reference, load_reference
 
 __all__ = ["BUILTINS", "DEFAULT", "DEFAULT_ROOTS", "IMAGE_SETS", "SUITES", "DataRef", "Dataset", "load_dataset", "make_dataset", "reference",
            "resolve", "select_datasets"]
@@ -214,20 +214,20 @@ def make_dataset(name: str, *, root: Path | str | None = None, n_train: int | No
     return Dataset(name=name, load=load_arrays, load_args=args, description=f"{name} via regbench.sources.{args['reader']}")
 
 
-def _users(target: str) -> Dataset:
+def _users(reference: str) -> Dataset:
     """A user's dataset at MODULE:ATTR: a Dataset, or a module-level function returning (train, test)."""
-    obj = load_target(target)
+    obj = load_reference(reference)
     if isinstance(obj, Dataset):
         return obj
     if callable(obj):
-        return Dataset(name=target.rpartition(":")[2], load=obj, description=f"{target}()")
-    raise DataError(f"{target} is a {type(obj).__name__}; expected a regbench Dataset or a function returning (train, test)")
+        return Dataset(name=reference.rpartition(":")[2], load=obj, description=f"{reference}()")
+    raise DataError(f"{reference} is a {type(obj).__name__}; expected a regbench Dataset or a function returning (train, test)")
 
 
 def select_datasets(spec: str | Dataset | Iterable[str | Dataset] | None, *, roots: Mapping[str, Path | str] | None = None,
                     n_train: int | None | str = DEFAULT, n_test: int | None | str = DEFAULT, image_size: Optional[int] = None,
                     label_column: Optional[str] = None) -> list[Dataset]:
-    """Datasets from names, suites, MODULE:ATTR targets and Dataset objects (a comma-separated string or a list), in order.
+    """Datasets from names, suites, MODULE:ATTR references and Dataset objects (a comma-separated string or a list), in order.
 
     ``roots`` maps a dataset's name to its folder or file; a single dataset's root may be given
     under the key "" (the command line's plain --root). A suite keeps only its members whose
@@ -244,7 +244,7 @@ def select_datasets(spec: str | Dataset | Iterable[str | Dataset] | None, *, roo
             chosen.append(item)
         elif not isinstance(item, str):
             raise DataError(f"expected a dataset name, MODULE:ATTRIBUTE or a regbench Dataset, got {type(item).__name__}")
-        elif is_target(item):
+        elif is_reference(item):
             chosen.append(_users(item))
         elif item in SUITES:
             chosen += [make_dataset(name, root=roots.get(name), n_train=n_train, n_test=n_test, image_size=image_size)

@@ -6,7 +6,7 @@
     doc = regbench.run(["baseline", "l1", DROPCONNECT], seeds=3, out="results/mine")
     print(regbench.render_table(regbench.summarize(doc["runs"])))
 
-Configs are ``Config`` objects, built-in names or ``"module:attribute"`` targets, mixed freely.
+Configs are ``Config`` objects, built-in names or ``"module:attribute"`` references, mixed freely.
 The document is what ``results.json`` holds; with ``out`` the same files `regbench run` writes
 (results.json, report.md, the plots) go there. Scripts that train with worker processes (the
 default on a CPU for large matrices) need the ``if __name__ == "__main__":`` guard, since each

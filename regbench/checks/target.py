@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 
 from torch import nn
 
-from regbench import targets
+from regbench import references
 from regbench.checks.configs import CONFIG_INVARIANTS, check_config
 from regbench.checks.losses import LOSS_INVARIANTS, check_loss
 from regbench.checks.models import MODEL_INVARIANTS, check_model
@@ -91,8 +91,8 @@ def _sized(factory: Any, data: dict) -> Any:
 def load_target(target: str) -> Any:
     """``module:attribute`` imported from the current directory or PYTHONPATH; CheckUsageError with one line on any problem."""
     try:
-        return targets.load_target(target)
-    except targets.TargetError as error:
+        return references.load_reference(target)
+    except references.BadReference as error:
         raise CheckUsageError(str(error)) from None
 
 
