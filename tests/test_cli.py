@@ -144,9 +144,9 @@ def test_cuda_request_without_a_gpu(capsys, tmp_path, monkeypatch):
 
 def test_check_offers_exactly_the_loss_target_forms_the_checks_know():
     """--loss-targets lists its choices without importing the checks at start-up, so this keeps the two lists one."""
-    from regbench.checks.losses import TARGETS
+    from regbench.checks.losses import LABEL_FORMS
     from regbench.cli import build_parser
 
     check = build_parser()._subparsers._group_actions[0].choices["check"]
     (action,) = [a for a in check._actions if "--loss-targets" in a.option_strings]
-    assert tuple(action.choices) == tuple(TARGETS)
+    assert tuple(action.choices) == tuple(LABEL_FORMS)

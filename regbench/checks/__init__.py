@@ -34,7 +34,7 @@ from regbench.checks.report import (
     Result,
     Status,
 )
-from regbench.checks.target import (
+from regbench.checks.subject import (
     INVARIANTS,
     check,
     check_target,

@@ -22,7 +22,7 @@ from regbench.train import rngs_restored
 
 
 @dataclass(frozen=True)
-class Targets:
+class LabelForm:
     """What a loss is trained on: the logits' shape per sample, the targets drawn for them, and the base criterion that takes both."""
 
     name: str
@@ -33,14 +33,14 @@ class Targets:
     accepts: Callable[[tuple[int, ...]], bool]  # which logits shapes these targets fit
 
 
-TARGETS = {t.name: t for t in (
-    Targets("classes", "(N, C) logits, class indices", nn.CrossEntropyLoss, (10,),
+LABEL_FORMS = {form.name: form for form in (
+    LabelForm("classes", "(N, C) logits, class indices", nn.CrossEntropyLoss, (10,),
             lambda n, shape, g: torch.randint(shape[0], (n,), generator=g), lambda shape: len(shape) == 1),
-    Targets("probabilities", "(N, C) logits, class probabilities (soft labels)", nn.CrossEntropyLoss, (10,),
+    LabelForm("probabilities", "(N, C) logits, class probabilities (soft labels)", nn.CrossEntropyLoss, (10,),
             lambda n, shape, g: torch.softmax(torch.randn(n, *shape, generator=g, dtype=torch.float64), dim=1), lambda shape: len(shape) == 1),
-    Targets("dense", "(N, C, H, W) logits, a class index per pixel (segmentation)", nn.CrossEntropyLoss, (10, 4, 4),
+    LabelForm("dense", "(N, C, H, W) logits, a class index per pixel (segmentation)", nn.CrossEntropyLoss, (10, 4, 4),
             lambda n, shape, g: torch.randint(shape[0], (n, *shape[1:]), generator=g), lambda shape: len(shape) >= 2),
-    Targets("binary", "logits of any shape, float targets in [0, 1] (BCEWithLogitsLoss)", nn.BCEWithLogitsLoss, (),
+    LabelForm("binary", "logits of any shape, float targets in [0, 1] (BCEWithLogitsLoss)", nn.BCEWithLogitsLoss, (),
             lambda n, shape, g: torch.rand(n, *shape, generator=g, dtype=torch.float64), lambda shape: True),
 )}
 
@@ -54,11 +54,11 @@ class LossCase:
     batch_size: int
     seed: int
 
-    def outputs(self, shape: tuple[int, ...], targets: Targets, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    def outputs(self, shape: tuple[int, ...], labels: LabelForm, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """float64 logits of one sample's ``shape`` (so base + penalty - base keeps the penalty's digits) and targets drawn for them."""
         g = torch.Generator().manual_seed(self.seed)
         logits = torch.randn(self.batch_size, *shape, generator=g, dtype=torch.float64)
-        return logits.to(device), targets.draw(self.batch_size, shape, g).to(device)
+        return logits.to(device), labels.draw(self.batch_size, shape, g).to(device)
 
     def __str__(self) -> str:
         return f"{self.net}, lambda {self.lam:.4g}, {self.batch_size} logit rows from seed {self.seed}"
@@ -73,7 +73,7 @@ class LossSubject:
     lambda_names: tuple[str, ...]
     model_factory: Optional[Callable[[], nn.Module]]
     shape: tuple[int, ...]  # one sample's logits
-    targets: Targets
+    labels: LabelForm  # the targets' form, and so the base criterion
     device: torch.device | str = "cpu"
 
     def build(self, model: nn.Module, lam: Optional[float] = None) -> nn.Module:
@@ -81,17 +81,17 @@ class LossSubject:
         if not self.takes_base:
             return self.factory(model)
         lambdas = {} if lam is None else {name: lam for name in self.lambda_names}
-        return self.factory(self.targets.base(), model, **lambdas)
+        return self.factory(self.labels.base(), model, **lambdas)
 
     def penalty(self, loss_fn: nn.Module, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Loss minus base criterion: regbench's own split for a PenaltyLoss, else the total minus the base we passed."""
         if isinstance(loss_fn, PenaltyLoss):
             return loss_parts(loss_fn, outputs, targets).penalty
-        return loss_fn(outputs, targets) - self.targets.base()(outputs, targets)
+        return loss_fn(outputs, targets) - self.labels.base()(outputs, targets)
 
     def example(self, case: LossCase) -> tuple[torch.Tensor, torch.Tensor]:
         """The case's fixed logits and targets."""
-        return case.outputs(self.shape, self.targets, self.device)
+        return case.outputs(self.shape, self.labels, self.device)
 
     def model(self, case: LossCase) -> nn.Module:
         """The case's model, built on the subject's device."""
@@ -143,27 +143,27 @@ def loss_subject(factory: Any, model: Any = None, input_shape: Optional[Sequence
         if p.kind is not inspect.Parameter.VAR_POSITIONAL and p.kind is not inspect.Parameter.VAR_KEYWORD
         and (p.default is inspect.Parameter.empty or ("lam" in p.name.lower() and isinstance(p.default, (int, float)) and not isinstance(p.default, bool)))
     )
-    if targets not in TARGETS:
-        raise CheckUsageError(f"unknown targets {targets!r}; choose one of {', '.join(TARGETS)}")
-    kind = TARGETS[targets]
-    model_factory, shape = None, kind.default_shape
+    if targets not in LABEL_FORMS:
+        raise CheckUsageError(f"unknown targets {targets!r}; choose one of {', '.join(LABEL_FORMS)}")
+    labels = LABEL_FORMS[targets]
+    model_factory, shape = None, labels.default_shape
     if model is not None:
         model_factory = (lambda: copy.deepcopy(model)) if isinstance(model, nn.Module) else model
         subject = model_subject(model_factory, input_shape)
         with torch.no_grad(), rngs_restored():
             shape = tuple(subject.forward_on(subject.fresh().eval()).shape[1:])
-        if not kind.accepts(shape):
-            fitting = [t.name for t in TARGETS.values() if t.accepts(shape)]
-            raise CheckUsageError(f"your model's output is (N, {', '.join(map(str, shape))}), which {targets} targets do not fit ({kind.description}); "
+        if not labels.accepts(shape):
+            fitting = [form.name for form in LABEL_FORMS.values() if form.accepts(shape)]
+            raise CheckUsageError(f"your model's output is (N, {', '.join(map(str, shape))}), which {targets} targets do not fit ({labels.description}); "
                                   f"pass targets (--loss-targets) {' or '.join(fitting)}")
-    return LossSubject(factory, takes_base, lambda_names, model_factory, shape, kind, device)
+    return LossSubject(factory, takes_base, lambda_names, model_factory, shape, labels, device)
 
 
 def _prop_lambda_zero(subject: LossSubject, case: LossCase) -> None:
     model = subject.model(case)
     loss_fn = subject.build(model, case.lam)
     outputs, targets = subject.example(case)
-    total, base = loss_fn(outputs, targets), subject.targets.base()(outputs, targets)
+    total, base = loss_fn(outputs, targets), subject.labels.base()(outputs, targets)
     assert torch.allclose(total.double(), base.double(), rtol=1e-6, atol=1e-12), f"with lambda = 0 the loss is {float(total.detach()):.6g}, the base criterion {float(base):.6g}"
     total.backward()
     touched = [n for n, p in model.named_parameters() if p.grad is not None and p.grad.any()]
@@ -260,13 +260,13 @@ def check_loss(factory: Any, *, model: Any = None, input_shape: Optional[Sequenc
     The loss is built on regbench's three models with generated widths, or on copies of ``model``
     (a factory or module; ``input_shape`` as for check_model) when given. It is called on fixed
     logits and targets, so whatever depends on the model is the penalty; ``targets`` says their
-    form (TARGETS: "classes", "probabilities", "dense" or "binary") and so the base criterion
+    form (LABEL_FORMS: "classes", "probabilities", "dense" or "binary") and so the base criterion
     passed to a (base_criterion, model, lam) constructor: CrossEntropyLoss, or BCEWithLogitsLoss
     for binary targets. With ``model``, the logits take the shape of its output.
     """
     with rngs_restored():
         subject = loss_subject(factory, model, input_shape, targets)
         results = [invariant.result(subject, max_examples) for invariant in LOSS_INVARIANTS.values()]
-    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "targets": f"{targets}: {subject.targets.description}",
+    options = {"lambdas": ", ".join(subject.lambda_names) or "none", "targets": f"{targets}: {subject.labels.description}",
                "models": "yours" if model is not None else "regbench's", "examples": max_examples}
     return Report(name or name_of(factory), "loss", results, options)

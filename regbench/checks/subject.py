@@ -1,4 +1,4 @@
-"""What a user's object is (model, loss, transform or config), finding it from "module:attribute", and checking it."""
+"""The object under check, whatever it is: what kind it is (model, loss, transform or config), loading it from "module:attribute", and its checks."""
 
 from __future__ import annotations
 
