@@ -1,41 +1,31 @@
-"""Configurations: what one cell of the matrix trains, as factories and their keyword arguments.
+"""The Config type: what one cell of the matrix trains, as factories and their keyword arguments.
 
 A ``Config`` names a model factory, a loss factory in the notebook's convention
 (``LassoLoss(base_criterion, model, l1_lambda)``), an augmentation for each engine and an
-optimizer, each beside its keyword arguments. The nine built-ins are written with the same
-public API a user has; nothing is dispatched on strings. A config checks itself when it is
-made (factories callable, keywords accepted, everything picklable so worker processes can
-import it) and describes itself as stable JSON with a short hash, which every results file
-records so that the gate never compares two different things under one name.
-
-Lambdas follow the notebook: 1e-4 for L1, 1e-3 for L2 (the notebook's mixed-loss value, ten
-times its Ridge default, which it shows changes little). Beside the notebook's nine come the
-regularizers most models ship with today: decoupled weight decay (AdamW, on the penalized
-weights only), label smoothing and early stopping on a split of the training data.
+optimizer, each beside its keyword arguments; nothing is dispatched on strings. A config checks
+itself when it is made (factories callable, keywords accepted, everything picklable so worker
+processes can import it) and describes itself as stable JSON with a short hash, which every
+results file records so that the gate never compares two different things under one name.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import itertools
 import inspect
 import json
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from torch import nn
 
-from regbench import augment, losses, models
+from regbench import losses
 from regbench.describing import described, qualified_name, stable_hash
 from regbench.errors import UsageError
 from regbench.stopping import EarlyStopping
-from regbench.references import is_reference, load_reference
 
-__all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "expand_grids", "fitted_arguments", "load_configs", "parse_value",
-           "select_configs"]
+__all__ = ["BatchTransform", "DATA_ARGUMENTS", "FACTORIES", "Config", "ConfigError", "fitted_arguments", "signature_of"]
 
 BatchTransform = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
 
@@ -129,7 +119,7 @@ class Config:
                 described(value)
             except TypeError as error:
                 raise ConfigError(f"{where}_args[{key!r}]: {error}") from None
-        signature = _signature(factory)
+        signature = signature_of(factory)
         if signature is None:
             return  # a builtin without a signature: its arguments are checked when it is built
         placeholders = [None] * len(leading)
@@ -161,7 +151,7 @@ class Config:
         An optimizer with weight decay gets two parameter groups (``losses.weight_decay_groups``):
         its decay acts on the penalized weights only, never on biases or 1-D parameters.
         """
-        signature = _signature(self.optimizer)
+        signature = signature_of(self.optimizer)
         takes = signature.parameters if signature is not None else {}
         extra: dict[str, Any] = {"lr": lr}
         if fused and "fused" in takes and "fused" not in self.optimizer_args:
@@ -194,54 +184,16 @@ class Config:
         grid = {"grid": {"of": self.grid_of, "values": {k: described(v) for k, v in self.grid.items()}}} if self.grid_of else {}
         return {"name": self.name, "description": self.description, "hash": stable_hash(parts), **parts, **grid}
 
-    # ------------------------------------------------------------------ grids
-
     def arguments(self, field: str) -> list[str]:
         """The keyword arguments a factory field takes: the ones given, and every named parameter of its signature."""
         factory = getattr(self, field)
         if factory is None:
             return []
         given = list(getattr(self, f"{field}_args"))
-        signature = _signature(factory)
+        signature = signature_of(factory)
         named = [p.name for p in list(signature.parameters.values())[len(FACTORIES[field]):]
                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)] if signature is not None else []
         return list(dict.fromkeys(given + named))
-
-    def resolve(self, argument: str) -> tuple[str, str]:
-        """(field, name) of ``argument``: a bare name when one factory takes it ('l1_lambda'), or qualified ('loss.l1_lambda')."""
-        field, dot, name = argument.partition(".")
-        if dot:
-            if field not in FACTORIES or name not in self.arguments(field):
-                raise ConfigError(f"config {self.name!r}: {argument!r} is not an argument of its {field} factory; "
-                                  f"it takes {', '.join(self.arguments(field)) or 'nothing'}" if field in FACTORIES else
-                                  f"config {self.name!r}: {field!r} is not a factory field; choose one of {', '.join(FACTORIES)}")
-            return field, name
-        fields = [f for f in FACTORIES if argument in self.arguments(f)]
-        if not fields:
-            known = ", ".join(f"{f}.{a}" for f in FACTORIES for a in self.arguments(f))
-            raise ConfigError(f"config {self.name!r} has no factory argument {argument!r}; its factories take {known}")
-        if len(fields) > 1:
-            raise ConfigError(f"config {self.name!r}: {argument!r} is an argument of its {' and '.join(fields)} factories; "
-                              f"qualify it, e.g. {self.name}.{fields[0]}.{argument}")
-        return fields[0], argument
-
-    def current(self, field: str, name: str) -> Any:
-        """What an argument is now: the config's keyword, or the factory's default (None when it has neither)."""
-        args = getattr(self, f"{field}_args")
-        if name in args:
-            return args[name]
-        signature = _signature(getattr(self, field))
-        param = signature.parameters.get(name) if signature is not None else None
-        return None if param is None or param.default is inspect.Parameter.empty else param.default
-
-    def with_values(self, values: Mapping[tuple[str, str], Any]) -> "Config":
-        """One cell of a grid: these (field, argument) values set, named deterministically: l1[l1_lambda=1e-05]."""
-        updated = {f"{part}_args": {**getattr(self, f"{part}_args")} for part, _ in values}
-        for (part, name), value in values.items():
-            updated[f"{part}_args"][name] = value
-        label = "".join(f"[{name}={_label(value)}]" for (_, name), value in values.items())
-        return dataclasses.replace(self, name=f"{self.name}{label}", **updated, grid_of=self.grid_of or self.name,
-                                   grid={**self.grid, **{f"{part}.{name}": value for (part, name), value in values.items()}})
 
     @functools.cached_property
     def hash(self) -> str:
@@ -296,12 +248,12 @@ def _unwrap_partial(factory: functools.partial, args: Mapping[str, Any], where: 
 
 def fitted_arguments(factory: Any, data: Optional[Mapping[str, Any]], *, given: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     """What a factory takes from the data (DATA_ARGUMENTS its signature names), less what is ``given`` outright."""
-    signature = _signature(factory) if data else None
+    signature = signature_of(factory) if data else None
     takes = signature.parameters if signature is not None else {}
     return {k: v for k, v in (data or {}).items() if k in DATA_ARGUMENTS and k in takes and k not in (given or {})}
 
 
-def _signature(factory: Any) -> Optional[inspect.Signature]:
+def signature_of(factory: Any) -> Optional[inspect.Signature]:
     """The call signature, or None for a builtin that has none."""
     try:
         return inspect.signature(factory)
@@ -311,7 +263,7 @@ def _signature(factory: Any) -> Optional[inspect.Signature]:
 
 def _defaults(factory: Any, leading: int, given: Mapping[str, Any]) -> dict:
     """The keyword defaults the factory fills in for what the config leaves out: they shape the run as much as the given ones."""
-    signature = _signature(factory)
+    signature = signature_of(factory)
     if signature is None:
         return {}
     out = {}
@@ -333,153 +285,3 @@ def _expect(value: Any, kind: Any, config: str, name: str) -> Any:
         what = "a callable" if kind is Callable else kind.__name__
         raise ConfigError(f"config {config!r}: the {name} factory returned {type(value).__name__}, not {what}")
     return value
-
-
-# ---------------------------------------------------------------------- the built-in matrix
-
-BUILTINS: tuple[Config, ...] = (
-    Config(name="baseline", description="no regularization", model=models.FullyConnected),
-    Config(name="l1", description="Lasso penalty, lambda 1e-4", model=models.FullyConnected,
-           loss=losses.LassoLoss, loss_args={"l1_lambda": 1e-4}),
-    Config(name="l2", description="Ridge penalty, lambda 1e-3", model=models.FullyConnected,
-           loss=losses.RidgeLoss, loss_args={"l2_lambda": 1e-3}),
-    Config(name="mixed", description="Ridge on linear_1, Lasso on linear_2 (the notebook's exercise)", model=models.FullyConnected,
-           loss=losses.MixedL1L2Loss, loss_args={"l1_lambda": 1e-4, "l2_lambda": 1e-3, "l1_layers": ["linear_2"], "l2_layers": ["linear_1"]}),
-    Config(name="elasticnet", description="Lasso 1e-4 + Ridge 1e-3 on all weights", model=models.FullyConnected,
-           loss=losses.ElasticNetLoss, loss_args={"l1_lambda": 1e-4, "l2_lambda": 1e-3}),
-    Config(name="dropout", description="dropout p=0.2 after the ReLU", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.2}),
-    Config(name="batchnorm", description="BatchNorm1d before the ReLU", model=models.FullyConnectedBatchNorm),
-    Config(name="augment", description="rotation +-10 deg and crop (label-preserving)", model=models.FullyConnected,
-           augment=augment.BatchAugment, augment_args={"flip": False}, transform=augment.digit_train_transform),
-    Config(name="augment-flip", description="the notebook's flip + rotation + crop (a flip changes digits)", model=models.FullyConnected,
-           augment=augment.BatchAugment, augment_args={"flip": True}, transform=augment.notebook_train_transform),
-    # The regularizers most models ship with today, beside the notebook's:
-    # weight_decay 1: at lr 1e-3 over the 640 steps of a default run, lr * wd * steps = 0.64 of decay, where the
-    # measured path on the embedded digits shows it shrinking mean |W| by a quarter; torch's default 0.01 moves nothing
-    Config(name="adamw", description="AdamW: decoupled weight decay 1.0 on the weights, none on biases", model=models.FullyConnected,
-           optimizer=torch.optim.AdamW, optimizer_args={"weight_decay": 1.0}),
-    Config(name="label-smoothing", description="cross-entropy with label smoothing 0.1", model=models.FullyConnected,
-           criterion_args={"label_smoothing": 0.1}),
-    # noise_std 0.1: a tenth of a standardized feature's spread (models.FullyConnectedNoise)
-    Config(name="noise", description="Gaussian input noise, std 0.1, in training only", model=models.FullyConnectedNoise,
-           model_args={"noise_std": 0.1}),
-    Config(name="early-stopping", description="early stopping: patience 3 on the loss of 10% of the training images, held out",
-           model=models.FullyConnected, stopping=EarlyStopping, stopping_args={"patience": 3, "validation_fraction": 0.1}),
-)
-CONFIGS: dict[str, Config] = {c.name: c for c in BUILTINS}
-
-
-def load_configs(reference: str) -> list[Config]:
-    """The configs at ``module:attribute``: a Config, or a list, tuple or dict of them."""
-    obj = load_reference(reference)
-    items = list(obj.values()) if isinstance(obj, Mapping) else list(obj) if isinstance(obj, (list, tuple)) else [obj]
-    wrong = [type(item).__name__ for item in items if not isinstance(item, Config)]
-    if wrong or not items:
-        raise ConfigError(f"{reference} is {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))}; "
-                          "expected a regbench.Config, or a list or dict of them")
-    return items
-
-
-def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
-    """Configs from a comma-separated list of built-in names and ``module:attribute`` references (None or 'all': the built-ins).
-
-    The order given is kept; the same config twice is kept once; two different configs with one
-    name are refused, since results, tables and the gate key on names.
-    """
-    if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
-        return list(BUILTINS)
-    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    chosen: list[Config] = []
-    for item in items:
-        if isinstance(item, Config):
-            chosen.append(item)
-        elif not isinstance(item, str):
-            raise ConfigError(f"expected a Config, a built-in name or MODULE:ATTRIBUTE, got {type(item).__name__}")
-        elif is_reference(item):
-            chosen += load_configs(item)
-        elif item in CONFIGS:
-            chosen.append(CONFIGS[item])
-        elif item:
-            raise ConfigError(f"unknown configuration {item!r}; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
-    if not chosen:
-        raise ConfigError(f"no configuration given; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
-    unique: dict[str, Config] = {}
-    for config in chosen:
-        if config.name in unique and unique[config.name].hash != config.hash:
-            raise ConfigError(f"two different configs are named {config.name!r} ({unique[config.name].hash} and {config.hash}); rename one")
-        unique.setdefault(config.name, config)
-    return list(unique.values())
-
-
-# ---------------------------------------------------------------------- grids
-
-
-def _label(value: Any) -> str:
-    """A value as it appears in a cell's name: 1e-05, 0.2, 300, true."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def parse_value(text: str, like: Any = None) -> Any:
-    """A grid value from the command line: a number, true/false/none, or a string; an int where a float is expected becomes a float."""
-    text = text.strip()
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            value = kind(text)
-        except ValueError:
-            continue
-        return float(value) if isinstance(like, float) and not isinstance(like, bool) else value
-    return text
-
-
-def _grid_spec(spec: str, names: list[str]) -> tuple[str, str, list[str]]:
-    """'CONFIG.ARGUMENT=V1,V2,...' split against the configs of the run: (config, argument, value texts)."""
-    target, eq, values = spec.partition("=")
-    owners = sorted((n for n in names if target.startswith(n + ".")), key=len, reverse=True)
-    texts = [v for v in values.split(",") if v.strip()]
-    if not eq or not owners or not texts:
-        raise ConfigError(f"grid {spec!r}: expected CONFIG.ARGUMENT=V1,V2,... with CONFIG one of this run's configs ({', '.join(names)}), "
-                          "e.g. l1.l1_lambda=1e-5,1e-4,1e-3")
-    return owners[0], target[len(owners[0]) + 1:], texts
-
-
-def expand_grids(configs: list[Config], grids: Iterable[str] | Mapping[str, Iterable[Any]]) -> list[Config]:
-    """Each config with grids replaced by one config per combination of the values (several arguments: their product).
-
-    ``grids`` are 'CONFIG.ARGUMENT=V1,V2,...' strings (values parsed like the argument's current
-    value), or a mapping from 'CONFIG.ARGUMENT' to values. Cells keep the config's place in the
-    order, values in the order given. A value the factory refuses is caught by the preflight of
-    the run, before anything trains.
-    """
-    names = [c.name for c in configs]
-    by_name = {c.name: c for c in configs}
-    items = [(*_grid_spec(f"{key}=x", names)[:2], list(values)) for key, values in grids.items()] if isinstance(grids, Mapping) \
-        else [_grid_spec(spec, names) for spec in grids]
-    swept: dict[str, dict[tuple[str, str], list]] = {}
-    for name, argument, values in items:
-        config = by_name[name]
-        key = config.resolve(argument)
-        if key in swept.setdefault(name, {}):
-            raise ConfigError(f"grid: {name}.{key[0]}.{key[1]} is swept twice; give all its values in one --grid")
-        like = config.current(*key)
-        parsed = [parse_value(v, like) if isinstance(v, str) else v for v in values]
-        if len(set(map(_label, parsed))) != len(parsed):
-            raise ConfigError(f"grid: {name}.{argument} repeats a value ({', '.join(map(_label, parsed))})")
-        swept[name][key] = parsed
-    expanded: list[Config] = []
-    for config in configs:
-        if config.name not in swept:
-            expanded.append(config)
-            continue
-        keys = list(swept[config.name])
-        for combination in itertools.product(*(swept[config.name][k] for k in keys)):
-            expanded.append(config.with_values(dict(zip(keys, combination))))
-    return expanded
