@@ -66,7 +66,8 @@ def where(env: dict) -> str:
     threads = "/".join(str(t) for t in threads) if isinstance(threads, list) else threads
     commit = (env.get("git_commit") or "?")[:7]
     day = (env.get("created") or "?")[:10]
-    return f"{env.get('device', '?')}, {env.get('cpu_count', '?')} cores, {threads} torch thread(s), torch {env.get('torch', '?')}, commit {commit}, {day}"
+    threads = f"{threads} torch thread" + ("" if threads == 1 else "s")
+    return f"{env.get('device', '?')}, {env.get('cpu_count', '?')} cores, {threads}, torch {env.get('torch', '?')}, commit {commit}, {day}"
 
 
 def f3(x: float) -> str:
@@ -145,7 +146,7 @@ def figure(name: str):
 def main_job(r: Results) -> str:
     doc = r.json("latest/results.json")
     return (f"The committed reference run of the main job ({matrix_shape(doc)}, on the embedded digits) trained for "
-            f"{seconds(doc['settings']['wall_seconds'])} (`settings.wall_seconds`).\n"
+            f"{seconds(doc['settings']['wall_seconds'])} (`settings.wall_seconds`).\n\n"
             + source("latest/results.json", "regbench run --out results/latest", doc["environment"]))
 
 
@@ -171,7 +172,9 @@ def fast_path(r: Results) -> str:
                      f"{ratio['goal']:g}", goal(ratio["meets_goal"])])
     sps = doc["samples_per_second"]
     speeds = ", ".join(f"{k} {thousands(v)}" for k, v in sps.items())
-    return (table(["ratio of median samples/s", "batch", "measured", "goal (at least)", "met"], rows, ["---", "---:", "---:", "---:", "---"])
+    missed = [f"{r['ratio']} at batch {r['batch_size']}" for r in doc["ratios"] if not r["meets_goal"]]
+    verdict = (f"Goals missed in this file: {'; '.join(missed)}." if missed else "Every goal was met in this file.")
+    return (verdict + "\n\n" + table(["ratio of median samples/s", "batch", "measured", "goal (at least)", "met"], rows, ["---", "---:", "---:", "---:", "---"])
             + f"\nSamples per second behind them: {speeds}.\n\n"
             + source("latest/fast_path_cpu.json", "pytest benchmarks/test_fast_path.py --bench-out=results/latest", doc["environment"]))
 
@@ -347,12 +350,16 @@ def gate_power(r: Results) -> str:
         for design in designs:
             cell = by_design[design]
             verdict = "caught" if cell["caught"] else "**missed**"
-            cells.append(f"{verdict} ({', '.join(cell['by'])}; {len(cell['failing_rows'])} rows)")
+            rows = len(cell["failing_rows"])
+            cells.append(f"{verdict} ({', '.join(cell['by'])}; {rows} failing row{'' if rows == 1 else 's'})")
         planted.append([name] + cells)
     env = doc.get("environment")
+    sizes = sorted({m.group(1) for by_design in doc["power"].values() for cell in by_design.values()
+                    for row in cell["failing_rows"] for m in [re.match(r"pooled \((\d+) configs\)", row)] if m})
+    pooled = f"its pooled rows were over {' or '.join(sizes)} configs" if sizes else "no pooled row failed"
     return ("False alarms: A/A pairs of real runs, same code, same machine.\n\n"
             + table(["what was gated", "pairs that failed"], false, ["---", "---:"])
-            + "\nPlanted regressions (failing metrics; number of failing rows):\n\n"
+            + f"\nPlanted regressions, each gated against an unpatched run made just before it ({pooled}):\n\n"
             + table(["planted regression"] + designs, planted)
             + "\n" + source("latest/gate_power.json", GATE_POWER_COMMAND, env))
 
