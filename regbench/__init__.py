@@ -11,7 +11,8 @@ from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnec
 from regbench.errors import UsageError
 from regbench.ranking import rank
 from regbench.records import Measurement, RunRecord
-from regbench.results import load_results, render_table, summarize
+from regbench.report import render_table
+from regbench.results import load_results, summarize
 from regbench.runner import run
 from regbench.train import History, TrainingDiverged, accuracy, evaluate, seed_everything, train_model
 

@@ -27,6 +27,7 @@ from regbench.errors import UsageError
 from regbench.experiment import ENGINES, Settings
 from regbench.executors import EXECUTORS
 from regbench.records import EXECUTIONS
+from regbench.report import render_table
 from regbench.runner import run
 from regbench.supervise import supervised
 from regbench.references import search_current_directory
@@ -213,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for record in failed:
         print(f"  {record['config']} seed {record['seed']}: {record['status']}: {record['error'].strip().splitlines()[-1]}", file=sys.stderr, flush=True)
     print()
-    print(results.render_table(results.summarize(doc["runs"])))
+    print(render_table(results.summarize(doc["runs"])))
     print(f"\nwrote {args.out / 'results.json'}, {args.out / 'report.md'}, {args.out / 'report.html'}{'' if args.no_plots else ' and the plots'} "
           f"in {time.perf_counter() - started:.0f} s" + (f"; {len(failed)} run(s) did not finish (listed above and in the report)" if failed else ""))
     return 0 if not failed else 1

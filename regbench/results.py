@@ -1,4 +1,4 @@
-"""Results files: what a run wrote, where it ran, and summaries with confidence intervals.
+"""Results files: what a run wrote, where it ran, and summaries with confidence intervals (rendered by ``regbench.report``).
 
 A results file is JSON with ``schema_version`` first, then ``environment`` (library versions,
 device, git commit), ``settings``, ``configs`` (each config's description: its factories, their
@@ -6,9 +6,8 @@ arguments and its hash) and ``runs``: one record per (config, seed), each naming
 config that trained it. Files are written to a temporary name and renamed, so a crash never
 leaves half a file behind.
 
-Schema history: 1 described configs as strings (``model="dropout"``, ``penalty="l1"``); 2
-describes them by their factories and hashes, and every record states its engine, execution and
-config hash.
+Schema 2 describes configs by their factories and hashes, and every record states its engine,
+execution and config hash; a file of an older schema is refused with what it lacks.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regbench.configs import FACTORIES
 from regbench.data import Split
 from regbench.files import atomic_path, write_json
 from regbench.errors import UsageError
@@ -45,15 +43,9 @@ __all__ = [
     "matrix_results",
     "mean_ci",
     "metric_value",
-    "format_cell",
     "geometric_ci",
     "path_scale",
-    "path_tables",
     "regularization_paths",
-    "render_against_reference",
-    "render_paths",
-    "render_report",
-    "render_table",
     "summarize",
     "write_json",
 ]
@@ -217,38 +209,6 @@ def summarize(runs: list[dict]) -> list[dict]:
     return summary
 
 
-SUMMARY_COLUMNS = [
-    ("test_accuracy", "test acc", "{:.3f}"),
-    ("train_accuracy", "train acc", "{:.3f}"),
-    ("gap_accuracy", "gap (train-test)", "{:+.3f}"),
-    ("sparsity", "sparsity", "{:.3f}"),
-    ("mean_abs_weight", "mean abs W", "{:.4f}"),
-    ("samples_per_second", "samples/s (geometric)", "{:,.0f}"),
-]
-
-
-def format_cell(stat: tuple[float, float, float], fmt: str) -> str:
-    """'mean [low, high]', or just the mean when there is no interval."""
-    mean, low, high = stat
-    if math.isnan(mean):
-        return "n/a"
-    if math.isnan(low):
-        return fmt.format(mean)
-    return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
-
-
-def render_table(summary: list[dict]) -> str:
-    """A markdown table: one row per config (per dataset and config when there are several), each cell 'mean [95% CI]' across seeds."""
-    several = len({row.get("dataset") for row in summary}) > 1
-    header = (["dataset"] if several else []) + ["config", "runs"] + [title for _, title, _ in SUMMARY_COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in summary:
-        runs = f"{row['runs'] - row['failed']}" + (f" ({row['failed']} diverged)" if row["failed"] else "")
-        cells = ([str(row.get("dataset"))] if several else []) + [row["config"], runs] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 PATH_METRICS = ("test_accuracy", "gap_accuracy", "sparsity", "mean_abs_weight")  # what a regularization path draws
 REFERENCE = "baseline"  # the unregularized config a path is drawn against, when the run has it
 
@@ -293,31 +253,6 @@ def path_scale(values: list) -> tuple[str, float]:
     return ("log", 0.0) if len(positive) == len(numbers) else ("symlog", min(positive))
 
 
-def path_tables(results: dict) -> list[dict]:
-    """Every regularization path as a table (title, columns, rows of text): one row per value, the reference (baseline) last."""
-    tables = []
-    for path in regularization_paths(results):
-        for series in path["series"]:
-            fixed = ", ".join(f"{k} = {v}" for k, v in series["fixed"].items())
-            columns = [path["argument"], "runs"] + [title for key, title, _ in SUMMARY_COLUMNS if key in PATH_METRICS]
-            points = [(str(value), row) for value, row in series["points"]]
-            if path["reference"] is not None:
-                points.append((f"{REFERENCE} (reference)", path["reference"]))
-            rows = [[label, str(row["runs"] - row["failed"])] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS if key in PATH_METRICS]
-                    for label, row in points]
-            tables.append({"title": f"{path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""), "columns": columns, "rows": rows})
-    return tables
-
-
-def render_paths(results: dict) -> str:
-    """Markdown tables of every regularization path: one row per value, the reference (baseline) last."""
-    out = []
-    for table in path_tables(results):
-        out += ["", f"### {table['title']}", "", "| " + " | ".join(table["columns"]) + " |", "|" + "|".join("---" for _ in table["columns"]) + "|"]
-        out += ["| " + " | ".join(row) + " |" for row in table["rows"]]
-    return "\n".join(out[1:])
-
-
 def against_reference(runs: list[dict], metric: str = "test_accuracy", reference: str = REFERENCE) -> dict[tuple, tuple[float, float, float]]:
     """Per (dataset, config): the mean difference from the reference config on the same dataset and seed, with its 95% t interval.
 
@@ -333,92 +268,7 @@ def against_reference(runs: list[dict], metric: str = "test_accuracy", reference
     return {key: mean_ci(diffs) for key, diffs in out.items()}
 
 
-def render_against_reference(results: dict, metric: str = "test_accuracy", reference: str = REFERENCE) -> str:
-    """A markdown table, configs by datasets: each config's paired difference from the reference; * where the 95% interval excludes 0."""
-    differences = against_reference(results["runs"], metric, reference)
-    if not differences:
-        return ""
-    datasets = list(by_dataset(results))
-    configs = list(dict.fromkeys(config for _, config in differences))
-    lines = ["| config | " + " | ".join(datasets) + " |", "|" + "|".join("---" for _ in range(len(datasets) + 1)) + "|"]
-    for config in configs:
-        cells = []
-        for dataset in datasets:
-            stat = differences.get((dataset, config))
-            if stat is None:
-                cells.append("n/a")
-                continue
-            mean, low, high = stat
-            cells.append(format_cell(stat, "{:+.3f}") + (" *" if low > 0 or high < 0 else ""))
-        lines.append(f"| {config} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def by_dataset(results: dict) -> dict[str, dict]:
     """A results document per dataset (its runs only), in the order the run named them: each gets a report section and plots."""
     names = list(results.get("datasets") or {}) or list(dict.fromkeys(r.get("dataset") for r in results["runs"]))
     return {name: {**results, "runs": [r for r in results["runs"] if r.get("dataset") == name]} for name in names}
-
-
-def render_report(results: dict, plots: list[str]) -> str:
-    """report.md: what ran, where, the summary table (a section per dataset when there are several), paths and plots."""
-    env, settings = results["environment"], results["settings"]
-    lines = [
-        "# regbench report",
-        "",
-        f"Data: {settings.get('data_source', '?')}; {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, "
-        f"seeds {settings.get('seeds')}, lr {settings.get('lr')} (Adam, unless a config names another optimizer).",
-        f"Device: {env['device']} ({env['device_name']}); torch {env['torch']}, torchvision {env['torchvision']}; "
-        f"commit {env.get('git_commit') or 'unknown'}; {env['created']}.",
-        "",
-        f"Each cell: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].",
-        "Accuracies are measured in eval mode on the clean training and test samples; sparsity is the",
-        "fraction of penalized weights with |w| < 1e-3.",
-    ]
-    parts = by_dataset(results)
-    described = results.get("datasets") or {}
-    for name, part in parts.items():
-        if len(parts) > 1:
-            d = described.get(name) or {}
-            lines += ["", f"## {name}", "", f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())}, "
-                      f"{d.get('classes', '?')} classes, {d.get('train_size', '?')} train / {d.get('test_size', '?')} test (content hash {d.get('digest', '?')})."]
-        lines += ["", render_table(summarize(part["runs"]))]
-        paths = render_paths(part)
-        if paths:
-            lines += ["", "### Regularization paths" if len(parts) > 1 else "## Regularization paths", "",
-                      f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
-    versus = render_against_reference(results) if len(parts) > 1 else ""
-    if versus:
-        lines += ["", f"## Against the {REFERENCE}, per dataset", "",
-                  f"Test accuracy minus the {REFERENCE}'s, paired by seed: mean [{CONFIDENCE:.0%} Student-t interval of the paired differences]; "
-                  "* where the interval excludes 0.", "", versus]
-    if results.get("not_applicable"):
-        lines += ["", "## Not applicable (not trained)", ""] + [f"- {pair}: {why}" for pair, why in results["not_applicable"].items()]
-    configs = results.get("configs") or {}
-    if configs:
-        lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in configs.items()]
-    failed = [r for r in results["runs"] if r["status"] != "ok"]
-    if failed:
-        lines += ["", "## Runs that did not finish", ""]
-        for r in failed:
-            detail = (r.get("error") or "").strip().splitlines()
-            where = f"{r['dataset']}/" if len(parts) > 1 and r.get("dataset") else ""
-            lines.append(f"- {where}{r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else ""))
-    if plots:
-        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
-    return "\n".join(lines) + "\n"
-
-
-def _config_line(name: str, described: dict) -> str:
-    """'- **l1** (`3f2a...`): Lasso penalty; loss LassoLoss(l1_lambda=0.0001)': what a config built, from its description."""
-    parts = []
-    for field in FACTORIES:
-        part = described.get(field)
-        if not isinstance(part, dict) or (field in ("criterion", "optimizer") and not part.get("args")):
-            continue  # the default criterion and optimizer (cross-entropy, Adam at the run's lr) go unsaid
-        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in (part.get("args") or {}).items())
-        parts.append(f"{field} `{str(part.get('factory', '?')).rsplit(':', 1)[-1]}({args})`")
-    text = f"- **{name}** (`{described.get('hash', '?')}`)"
-    if described.get("description"):
-        text += f": {described['description']}"
-    return text + (f"; {'; '.join(parts)}" if parts else "")

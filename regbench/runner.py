@@ -31,12 +31,11 @@ from regbench.journal import Journal
 from regbench.matrix import NOT_APPLICABLE, run_matrix
 from regbench.spec import RunSpec, fingerprint
 from regbench.plots import save_plots
+from regbench.report import render_html, render_report
+from regbench.results import REFERENCE
 from regbench.train import flushed_denormals
-from regbench.webreport import render_html
 
 __all__ = ["REFERENCE", "plan_configs", "resolve_device", "run", "run_spec", "write_outputs"]
-
-REFERENCE = "baseline"  # the unregularized config regularization paths are drawn against
 
 
 def resolve_device(choice: str) -> str:
@@ -133,7 +132,7 @@ def write_outputs(doc: dict, out: Path | str, *, plots: bool = True) -> list[Pat
     written = save_plots(doc, out) if plots else []
     ranking_text, ranking_plots = _ranking_section(doc, out, plots=plots)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(results.render_report(doc, [str(p) for p in written]) + ranking_text, encoding="utf-8")
+        tmp.write_text(render_report(doc, [str(p) for p in written]) + ranking_text, encoding="utf-8")
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(render_html(doc, written, ranking=ranking_text.strip(), ranking_plots=ranking_plots), encoding="utf-8")
     return written

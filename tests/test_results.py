@@ -1,4 +1,4 @@
-"""Results files: atomic writes, validation with clear errors, summaries with t intervals."""
+"""Results files: atomic writes, validation with clear errors, summaries with t intervals; and report.md rendered from them."""
 
 import json
 import math
@@ -16,12 +16,10 @@ from regbench.results import (
     mean_ci,
     path_scale,
     regularization_paths,
-    render_paths,
-    render_report,
-    render_table,
     summarize,
     write_json,
 )
+from regbench.report import render_against_reference, render_paths, render_report, render_table
 
 
 CONFIGS = {name: {"name": name, "description": f"config {name}", "hash": f"hash-{name}", "model": {"factory": "m:Net", "args": {"width": 3}}}
@@ -154,7 +152,7 @@ def test_lambdas_spanning_decades_get_a_log_axis(values, scale):
 
 def test_differences_from_the_baseline_are_paired_by_seed():
     """Per (dataset, config), the mean of seed-paired differences with its t interval; a config without its baseline's seed is skipped."""
-    from regbench.results import against_reference, render_against_reference
+    from regbench.results import against_reference
 
     def run(dataset, config, seed, accuracy, status="ok"):
         return {"dataset": dataset, "config": config, "seed": seed, "status": status, "test_accuracy": accuracy}
@@ -170,7 +168,7 @@ def test_differences_from_the_baseline_are_paired_by_seed():
 
 
 def test_throughput_is_summarized_as_the_gate_judges_it():
-    """A geometric mean with its interval on the log scale: two seeds far apart no longer give an interval below 0 (issue: 2,532 [-4,032, 9,096])."""
+    """A geometric mean with its interval on the log scale: two seeds far apart never give an interval below 0."""
     from regbench.results import geometric_ci, mean_ci
     centre, low, high = geometric_ci([1000.0, 6000.0])
     assert centre == pytest.approx(math.sqrt(1000.0 * 6000.0)) and 0 < low < 1000.0 and high > 6000.0

@@ -10,7 +10,7 @@ import pytest
 
 from regbench.results import build_results, environment
 from regbench.runner import write_outputs
-from regbench.webreport import render_html
+from regbench.report import render_html
 
 
 class Page(HTMLParser):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import jinja2
 
-from regbench.results import CONFIDENCE, SUMMARY_COLUMNS, by_dataset, format_cell, path_tables, summarize
+from regbench.report.tables import SUMMARY_COLUMNS, format_cell, path_tables
+from regbench.results import CONFIDENCE, by_dataset, summarize
 
 __all__ = ["render_html"]
 
