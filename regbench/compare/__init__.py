@@ -12,7 +12,7 @@ generalization benchmark) or two pytest-benchmark JSON files (``pytest benchmark
   change every config shows a little of fails here even when no config alone can show it.
 
 Modules by job: ``rules`` (minimum effects, what must match), ``inputs`` (reading either format,
-refusing files that do not compare), ``stats`` (the intervals), ``verdicts`` (the rows and the
+refusing files that do not compare), ``benchfile`` (pytest-benchmark's JSON as raw rounds), ``stats`` (the intervals), ``verdicts`` (the rows and the
 report), ``render`` (the table and the summary line), ``simulate`` (the false-failure rate,
 measured by simulation from a results file's own spreads).
 """

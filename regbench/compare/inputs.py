@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regbench import benchfile, results
+from regbench import results
+from regbench.compare import benchfile
 from regbench.compare.rules import HARDWARE, LIBRARIES, RULES, SETTINGS_THAT_MATTER, TIMING_ONLY
 from regbench.errors import UsageError
 from regbench.results import ResultsError
