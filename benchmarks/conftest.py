@@ -11,7 +11,7 @@ Options, in one group (``pytest benchmarks --help``):
 - ``--bench-out DIR``: where generalization results go (default ``results/latest``).
 - ``--bench-threads N``: torch's CPU threads while timing (throughput and data path). On a
   shared machine 1 thread keeps timings steady: two threads that must wait for a busy core can
-  make a step tens of times slower. Generalization runs keep torch's default, as ``regbench run``
+  make a step many times slower. Generalization runs keep torch's default, as ``regbench run``
   does, so their numbers match its results exactly.
 """
 

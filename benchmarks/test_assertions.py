@@ -2,14 +2,14 @@
 
 Two parts, both written to ``--bench-out`` (default results/latest) as ``assertions_cpu.json``:
 
-- Simulated (about 30 s): each sequence draws its paired differences from the committed full
+- Simulated: each sequence draws its paired differences from the committed full
   matrix's real per-seed spread (``results/baseline-cpu.json``: every config's test accuracy
   minus the baseline's on the same seed, centred per config, resampled), shifted to a planted
   true difference. 2,000 sequences per row. False passes at each claim's boundary (``better``
   at a true difference of 0; ``no_worse`` at exactly -margin; ``equivalent`` at exactly
   +margin and -margin) must stay within the 99.9% binomial bound of alpha despite the looks;
   power is reported at named effects.
-- Real training (marked slow, ~15 min on 2 cores): 20 A/A cases, the baseline against itself
+- Real training (marked slow): 20 A/A cases, the baseline against itself
   on disjoint seeds (case j, pair k: seeds 40j + 2k and 40j + 2k + 1): ``assert_better`` may pass
   at most once and ``assert_equivalent`` at margin 0.01 fail at most once; and planted effects,
   5 replicates each on disjoint seed blocks: label smoothing 0.1 better than the baseline, and a

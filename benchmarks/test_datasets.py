@@ -33,7 +33,7 @@ from regbench.train import make_optimizer, run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
-ROUNDS = 15  # passes timed per path; the median of 15 shrugs off a noisy neighbour (7 left the batch-256 ratio between 0.79 and 0.87 from run to run)
+ROUNDS = 15  # passes timed per path; the median of 15 shrugs off a noisy neighbour, where fewer left the batch-256 ratio wandering from run to run
 CIFAR_SHAPE = (3, 32, 32)
 CIFAR_TRAIN = 50_000
 SAMPLES = 2048  # training images per timed pass: 64 steps at batch 32, 8 at 256

@@ -1,6 +1,6 @@
 """Executors compared on the default matrix, and the cost of resuming a finished one.
 
-Marked slow (about 6 minutes on 2 cores); run with ``pytest benchmarks/test_executors.py -m slow
+Marked slow; run with ``pytest benchmarks/test_executors.py -m slow
 --bench-out=DIR``. In one run, alternating so that a noisy neighbour hits both alike:
 
 - the default matrix (every built-in config x 5 seeds x 20 epochs, as `regbench run` trains it)

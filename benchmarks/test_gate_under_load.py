@@ -1,6 +1,6 @@
 """The speed gate on a loaded machine: false alarms of A/A pairs and planted slowdowns found, for `compare` and `continuous`.
 
-Marked slow (about 25 minutes on 2 cores); writes ``gate_under_load_cpu.json`` to ``--bench-out``
+Marked slow; writes ``gate_under_load_cpu.json`` to ``--bench-out``
 (default results/latest). Everything runs under a load this benchmark starts and stops itself:
 one process busy on one core for 1 s in every 3 (``LOAD``), the shared CI machine's pattern.
 

@@ -2,7 +2,7 @@
 cell by cell in turn, and gates HEAD against BASE (asv's ``continuous`` is the model).
 
 A baseline timed an hour ago and a candidate timed now differ by whatever the shared machine was
-doing in between: tens of percent on a loaded host. Here each (config, seed) cell is trained by
+doing in between, on a loaded host more than the regressions it should catch. Here each (config, seed) cell is trained by
 BASE and by HEAD one right after the other, the order alternating from cell to cell, so the
 machine's drift and most of a burst of load fall on both twins; the gate pairs each seed's
 throughput with its twin's (``compare.compare(paired=True)``) and can judge speed at a
@@ -48,7 +48,7 @@ from regbench.matrix import place
 
 __all__ = ["TOLERANCE", "ContinuousError", "Revision", "dependency_differences", "export", "run_continuous"]
 
-TOLERANCE = 0.1  # interleaved twins share the machine's state: a 10% slower step is told from noise at 2 seeds on 13 configs
+TOLERANCE = 0.1  # interleaved twins share the machine's state, so a smaller slowdown is told from noise than against an old baseline
 PROTOCOL = "regbench-continuous: "  # the driver's replies on its stdout start with this; anything else there is the revision's own output
 
 # Runs inside each revision's interpreter: argv[1] is its tree, argv[2] the user's directory. It reads one JSON job per line

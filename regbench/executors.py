@@ -49,13 +49,13 @@ __all__ = ["EXECUTORS", "MAX_ATTEMPTS", "MIN_PARALLEL_SAMPLES", "DaskExecutor", 
 EXECUTORS = ("local", "dask")
 MAX_ATTEMPTS = 2  # tries for a cell whose local worker dies: in the shared pool, then alone (a cell that kills a pool it has alone is the culprit)
 CONNECT_TIMEOUT = "10s"  # how long to try a Dask scheduler address before saying it cannot be reached
-# What regbench's LocalCluster changes in Dask's defaults, each measured to cost training time here:
+# What regbench's LocalCluster changes in Dask's defaults, each of which costs training time:
 # - the nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which keeps memory low for pandas but
-#   makes glibc return and re-map memory on nearly every torch allocation (a batch-32 run: 14k -> 7.7k
-#   samples/s); None leaves glibc's default (start your own workers with
+#   makes glibc return and re-map memory on nearly every torch allocation; None leaves glibc's
+#   default (start your own workers with
 #   DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None);
-# - the statistical profiler samples the training thread every 10 ms and the event loop ticks every
-#   20 ms, each taking the GIL from a training loop whose batch-32 step is ~1 ms of Python;
+# - the statistical profiler samples the training thread and the event loop ticks, often, each
+#   taking the GIL from a training loop whose small-batch step is mostly Python;
 # - work stealing moves tasks between workers, which cells of equal size do not need.
 TORCH_FRIENDLY_DASK = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
@@ -74,8 +74,7 @@ def default_workers(settings: Settings, runs: int, samples: int) -> int:
     A GPU is one device that the runs would share, and the notebook engine is the reference,
     kept one run at a time as the notebook ran it. A small matrix (``samples``, all runs'
     training samples together, under MIN_PARALLEL_SAMPLES) also stays in this process: starting
-    a worker takes about 3 s on a 2-core machine, as long as training 60k samples there, and
-    `regbench run --quick` (54k samples) was 2-3 s slower with workers than without.
+    a worker costs about as long as training that many samples, so workers would make it slower.
     """
     if torch.device(settings.device).type != "cpu" or settings.engine != "fast" or samples < MIN_PARALLEL_SAMPLES:
         return 1
@@ -161,9 +160,9 @@ class InProcess(Executor):
     """Every cell here, one after another: small matrices and debugging; on a CPU, the fast engine on one thread, as a worker trains.
 
     One thread makes a lone run's samples/s mean what a worker's does, and keeps it honest on a
-    shared machine: a neighbour busy on one core slowed a two-thread batch-32 step 2-4x (every
-    step waits for the thread that lost its core) and leaves a one-thread step its own core
-    (docs: the gate under load). The notebook engine keeps torch's threads, as the notebook ran.
+    shared machine: a neighbour busy on one core slows a two-thread step badly (every step waits
+    for the thread that lost its core) and leaves a one-thread step its own core (docs: the gate
+    under load). The notebook engine keeps torch's threads, as the notebook ran.
     """
 
     name = "local"

@@ -83,8 +83,8 @@ class _L1Norm(torch.autograd.Function):
 
     The same value and gradient as ``torch.stack([p.abs().sum() for p in params]).sum()``, in
     fewer passes over the weights: sign(W) is computed once and is both half of the value
-    (sum |W| = W . sign(W)) and the whole gradient. Measured on the 784-500-10 MLP's weights,
-    one thread, forward and backward: 0.84 ms against 0.98 ms for the autograd expression.
+    (sum |W| = W . sign(W)) and the whole gradient, so forward and backward take less time than
+    the autograd expression's.
     """
 
     @staticmethod
@@ -101,7 +101,7 @@ class _L1Norm(torch.autograd.Function):
 class _SquaredL2Norm(torch.autograd.Function):
     """sum W**2 as one dot product per tensor (one read of the weights, no temporary), gradient 2 W.
 
-    Measured like _L1Norm: 0.63 ms against 1.03 ms for ``torch.stack([p.square().sum() ...]).sum()``.
+    Faster than ``torch.stack([p.square().sum() ...]).sum()``, which reads the weights and writes a temporary.
     """
 
     @staticmethod

@@ -3,7 +3,7 @@
 A config's model can end the very process that checks it: a segfault in an extension, an
 ``os._exit``, the kernel's OOM killer. Worker processes already isolate such a cell (the pool
 retries it, then records it ``crashed``), but the one-batch check of every config (and a small
-matrix's training) runs in the command's own process, and its death used to end the command
+matrix's training) runs in the command's own process, and its death would end the command
 with the dead process's exit status and no word. Here the parent waits on a pipe: the child
 ``announce``s what it is about to do, and a child that dies without finishing leaves the
 parent with its last announcement, which becomes one line naming the config.

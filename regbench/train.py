@@ -52,7 +52,7 @@ def seed_torch(seed: int) -> None:
     """torch.manual_seed, minus its lazy seeding of accelerators a CPU-only machine does not have.
 
     For each absent backend (CUDA, XPU, MTIA) torch.manual_seed queues the seed with a formatted
-    stack trace, about 6 ms per call deep inside a property test: there, more than seeding costs.
+    stack trace, which costs more than the seeding itself deep inside a property test.
     """
     accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6
     if accelerator is None or accelerator.is_available():
@@ -78,9 +78,9 @@ def flushed_denormals() -> Iterator[None]:
     """Treat denormal floats as zero on the CPU inside the block, then return to torch's default (off).
 
     After a few hundred Adam steps, moment estimates of weights that rarely get a gradient decay
-    into the denormal range, and x86 arithmetic on denormals is many times slower: measured here,
-    an epoch of the 784-500-10 MLP at batch 32 went from 27 ms to 52 ms. Values below 1.2e-38
-    do not matter to any result regbench reports.
+    into the denormal range, and x86 arithmetic on denormals is many times slower, enough to
+    slow a whole epoch of the notebook's MLP. Values below 1.2e-38 do not matter to any result
+    regbench reports.
     """
     torch.set_flush_denormal(True)
     try:

@@ -256,7 +256,7 @@ def matrix_file(path, seed, *, seeds=2, accuracy_shift=0.0, speed_scale=1.0, spe
 
 
 def test_a_20x_slowdown_fails_at_2_seeds_and_a_clean_rerun_does_not(tmp_path, capsys):
-    """What the issue found: every config 20x slower, 2 seeds a side. Log throughput makes each row a clear regression, and the pooled row too."""
+    """Every config 20x slower, 2 seeds a side. Log throughput makes each row a clear regression, and the pooled row too."""
     base = matrix_file(tmp_path / "base.json", 1)
     code, out, _ = gate(capsys, base, matrix_file(tmp_path / "slow.json", 2, speed_scale=1 / 20))
     verdicts = rows(out)
@@ -484,8 +484,8 @@ def _train_matrix(path, config, split, settings):
 def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys, monkeypatch, one_thread):
     """Real training, 5 seeds x 5 epochs: the same code rerun passes; dropout that ignores eval() fails.
 
-    Dropout p = 0.5 (the classic rate) left on at evaluation raises the test loss by about 0.05,
-    and the whole 99% interval of that change lies beyond the 0.02 minimum effect.
+    Dropout p = 0.5 (the classic rate) left on at evaluation raises the test loss so much that the
+    whole 99% interval of that change lies beyond the 0.02 minimum effect.
     """
     import torch.nn.functional as F
 
@@ -600,19 +600,19 @@ def test_throughput_is_judged_against_the_whole_run_s_timing_noise():
     """Load hits cells, not configs: with each config's seeds spread out, 2 seeds of one config say nothing of its spread.
 
     200 simulated A/A pairs of a 13-config run, 2 seeds, each cell slowed 2x a third of the time:
-    judging each config by its own two seeds (Welch, the old model) fails a row in many gates;
+    judging each config by its own two seeds (Welch) fails a row in many gates;
     judging it against the run's pooled timing noise fails at most 1 in 100. A 3x slower step in
     every config still fails, per config and pooled.
     """
     rng = np.random.default_rng(0)
     rule = compare.RULES["samples_per_second"]
-    old_model = new_model = 0
+    own_seeds_fails = pooled_fails = 0
     for _ in range(200):
         base, cand = _loaded_run(rng), _loaded_run(rng)
-        old_model += any(compare.judge_speed(base.values[key], cand.values[key], rule, compare.ALPHA, compare.SPEED_TOLERANCE)[3] == "regression"
-                         for key in base.values)
-        new_model += bool(compare.compare(base, cand).regressions)
-    assert new_model <= 2 and old_model >= 20, (new_model, old_model)
+        own_seeds_fails += any(compare.judge_speed(base.values[key], cand.values[key], rule, compare.ALPHA, compare.SPEED_TOLERANCE)[3] == "regression"
+                               for key in base.values)
+        pooled_fails += bool(compare.compare(base, cand).regressions)
+    assert pooled_fails <= 2 and own_seeds_fails >= 20, (pooled_fails, own_seeds_fails)
     slow = compare.compare(_loaded_run(rng), _loaded_run(rng, scale=1 / 3))
     assert any(r.pooled and r.verdict == "regression" for r in slow.rows)
 
@@ -658,7 +658,7 @@ def test_the_median_interval_is_the_sign_test_s_order_statistics():
 
 def test_a_pooled_throughput_row_sees_through_a_burst_in_each_run():
     """Every config 1.5x slower, and one config in each run slowed 10x more by a burst: the median's row fails as it should,
-    where the mean's t interval, dragged by the two bursts, could not tell the slowdown from noise."""
+    where the mean's t interval, dragged by the two bursts, cannot tell the slowdown from noise."""
     rng = np.random.default_rng(3)
     base = _loaded_run(rng, load={(k, s): (0.1 if k == 3 else 1.0) for k in range(13) for s in range(2)})
     cand = _loaded_run(rng, load={(k, s): (0.1 if k == 7 else 1.0) for k in range(13) for s in range(2)}, scale=1 / 1.5)

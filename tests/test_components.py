@@ -11,7 +11,7 @@ from regbench import checks
 from regbench.checks import CheckUsageError, components
 from regbench.losses import LassoLoss, PenaltyLoss, PenaltyTerm, RidgeLoss, penalized_parameters, squared_l2_norm
 
-FEW = 10  # Hypothesis examples per invariant: enough for every bug below, and the file stays around 20 s
+FEW = 10  # Hypothesis examples per invariant: enough for every bug below, and few enough for a quick file
 
 
 def statuses(report: checks.Report) -> dict[str, str]:

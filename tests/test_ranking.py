@@ -153,7 +153,7 @@ def test_pooled_files_trained_differently_exit_2_unless_allowed(tmp_path, capsys
 
 
 def test_a_csv_missing_a_column_exits_2(tmp_path, capsys):
-    """The issue's case: a table without its score column."""
+    """A table without its score column."""
     path = tmp_path / "t.csv"
     path.write_text("dataset,config,accuracy\nd,a,1\n")
     code, _, err = run_cli(capsys, str(path), "--out", str(tmp_path / "r"))

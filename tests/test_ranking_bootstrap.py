@@ -74,7 +74,7 @@ def _coverage(experiments: int = 500) -> float:
 
 def test_stratified_interval_covers_the_truth_at_about_its_level(monkeypatch):
     """500 seeded experiments: the 95% interval covers the true P(X > Y) = Phi(0.5 / sqrt 2) in at least 90% of them (the
-    percentile bootstrap runs a little short on 10 runs a cell; measured at this seed: 0.93). A broken variant, a 50%
+    percentile bootstrap runs a little short of its level on 10 runs a cell). A broken variant, a 50%
     interval reported as the 95% one, covers about half as often and fails the same bound.
     """
     assert _coverage() >= 0.90

@@ -67,7 +67,7 @@ def test_every_member_follows_its_lone_run(tiny_split, device):
 
 def test_a_member_s_samples_per_second_means_a_lone_run_s(tiny_split):
     """A member's time is its share of the stack's (the stack's epoch time over its members): samples/s is then the stack's
-    throughput, as a lone run's is its own; a member charged the whole stack's time looked members-times slower than it was."""
+    throughput, as a lone run's is its own; a member charged the whole stack's time would look members-times slower than it is."""
     settings = Settings(epochs=3, batch_size=16)
     cells = [Cell(CONFIGS["l1"], k) for k in range(4)]
     records = run_group(cells, tiny_split, settings)

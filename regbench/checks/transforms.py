@@ -161,7 +161,7 @@ _REFERENCES: dict[int, tuple[Optional[Split], _Reference]] = {}  # id(split) -> 
 
 
 def _reference(split: Optional[Split] = None) -> _Reference:
-    """Train once per process and split (about 2 s on one core), seeded, on clean images."""
+    """Train once per process and split (seconds of training, too slow to repeat per check), seeded, on clean images."""
     if id(split) not in _REFERENCES:
         _REFERENCES[id(split)] = (split, _train_reference(split or load_dataset("digits", n_train=REFERENCE_PER_CLASS, n_test=REFERENCE_PER_CLASS)))
     return _REFERENCES[id(split)][1]

@@ -48,7 +48,7 @@ RULES: dict[str, Rule] = {
 }
 SETTINGS_THAT_MATTER = COMPARED  # one list, beside the rest of a run's description (regbench.spec)
 HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "cuda_device_name")
-TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 vs 2 threads differ by ~1e-8 in a loss): never refused
+TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 and 2 threads differ only by rounding in a loss): never refused
 LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them
 
 
