@@ -128,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="losses: what the loss trains on: (N, C) logits with class indices (default) or class probabilities, "
                             "(N, C, H, W) logits with a class per pixel, or binary logits with float targets (base criterion BCEWithLogitsLoss)")
     probe.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
+    past = sub.add_parser("history", help="file results under their commit, and draw every metric over commits with the gate's regressions marked",
+                          description="A history folder holds one results document per commit. `add` files one; `report` writes history.html: "
+                                      "each metric over commits per config (mean and 95% CI per commit), marking every step between "
+                                      "consecutive commits that regbench compare would fail.")
+    actions = past.add_subparsers(dest="action", required=True, metavar="ACTION")
+    filing = actions.add_parser("add", help="file a results document (or a folder holding results.json) under its commit")
+    filing.add_argument("results", type=Path, metavar="RESULTS", help="results.json written by regbench run, or its folder")
+    filing.add_argument("--dir", type=Path, required=True, metavar="HISTORY", help="the history folder (made if missing)")
+    filing.add_argument("--commit", metavar="SHA", help="the commit that produced the results (default: the commit the results record)")
+    drawing = actions.add_parser("report", help="write history.html from a history folder")
+    drawing.add_argument("--dir", type=Path, required=True, metavar="HISTORY", help="the history folder")
+    drawing.add_argument("--out", type=Path, required=True, metavar="DIR", help="where history.html goes")
     return parser
 
 
@@ -304,6 +316,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """File one results document, or write the history page."""
+    from regbench import history  # matplotlib and the gate load only for this command
+
+    if args.action == "add":
+        entry, filed = history.add(args.results, args.dir, commit=args.commit)
+        print(f"{'filed' if filed else 'already filed (same results)'}: {entry.commit} -> {args.dir / entry.file}")
+    else:
+        print(f"wrote {history.write_report(args.dir, args.out)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; `regbench run` from the console works in a supervised child (regbench.supervise)."""
     args = build_parser().parse_args(argv)
@@ -314,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _handle(args: argparse.Namespace) -> int:
     """Run one command: a usage error is one line and exit 2, an interrupt exit 130."""
-    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "continuous": cmd_continuous, "rank": cmd_rank, "check": cmd_check}
+    handlers = {"run": cmd_run, "configs": cmd_configs, "compare": cmd_compare, "continuous": cmd_continuous, "rank": cmd_rank, "check": cmd_check,
+                "history": cmd_history}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

@@ -1,57 +1,14 @@
 """report.html: one self-contained page per output folder, with what report.md has and a table that sorts."""
 
 import base64
-import shutil
-import subprocess
 import re
-from html.parser import HTMLParser
 
 import pytest
 
+from tests.browser import Page, needs_chromium, open_offline, screenshot
 from regbench.results import build_results, environment
 from regbench.runner import write_outputs
 from regbench.report import render_html
-
-
-class Page(HTMLParser):
-    """What a reader of the page finds: sections, table rows, images, links, scripts' sources."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.sections, self.rows, self.images, self.links, self.sources, self.headers = [], [], [], [], [], []
-        self._row, self._cell, self._in = None, None, []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self._in.append(tag)
-        if tag == "section":
-            self.sections.append(attrs.get("id"))
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = ""
-        elif tag == "img":
-            self.images.append(attrs["src"])
-        elif tag == "a":
-            self.links.append(attrs.get("href"))
-        elif tag in ("script", "link") and (attrs.get("src") or attrs.get("href")):
-            self.sources.append(attrs.get("src") or attrs.get("href"))
-
-    def handle_endtag(self, tag):
-        if self._in:
-            self._in.pop()
-        if tag in ("td", "th") and self._row is not None:
-            self._row.append(self._cell.strip())
-            if tag == "th":
-                self.headers.append(self._cell.strip())
-        elif tag == "tr" and self._row is not None:
-            self.rows.append(self._row)
-            self._row = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell += data
 
 
 def run(config, seed, acc, status="ok", dataset="digits"):
@@ -104,12 +61,7 @@ def test_the_summary_table_sorts_by_the_mean():
     assert 'data-value="0.805' in text and "th.sortable" in text and "addEventListener(\"click\"" in text
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-OFFLINE = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--proxy-server=127.0.0.1:9",
-           "--host-resolver-rules=MAP * ~NOTFOUND"]  # any request to the network fails: the page must not need one
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it")
+@needs_chromium
 def test_the_page_renders_offline_in_a_real_browser_and_sorts(tmp_path):
     """Headless Chromium opens report.html from disk with the network off: no console error, the rows and figures are in the rendered
     page, a click on 'test acc' sorts the rows by it; a screenshot is saved beside the page."""
@@ -118,12 +70,9 @@ def test_the_page_renders_offline_in_a_real_browser_and_sorts(tmp_path):
     page = tmp_path / "report.html"
     clicked = tmp_path / "clicked.html"
     clicked.write_text(page.read_text().replace("</body>", "<script>document.querySelectorAll('th.sortable')[2].click();</script></body>"))
-    done = subprocess.run([CHROMIUM, *OFFLINE, "--dump-dom", clicked.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "Uncaught" not in done.stderr and not re.search(r"CONSOLE.*(error|Error)", done.stderr), done.stderr[-2000:]
-    dom = Page(done.stdout)
+    dom = open_offline(clicked)
     order = [row[0] for row in dom.rows if len(row) == 8 and row[0] != "config"]
     assert order == ["l2", "baseline", "l1"]  # by test accuracy, highest first
     assert len(dom.images) == 4 and dom.sections == ["dataset-digits", "failed", "environment"]
-    shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *OFFLINE, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()], capture_output=True, timeout=120)
+    shot = screenshot(page, tmp_path / "report.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
