@@ -18,6 +18,9 @@ from typing import Iterator
 
 __all__ = ["append_line", "atomic_path", "finite_or_none", "write_json"]
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the process's umask, which only os.umask reports (by setting it)
+
 
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
@@ -26,6 +29,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the finished file gets the mode any new file would
     try:
         yield Path(tmp)
         os.replace(tmp, path)

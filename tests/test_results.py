@@ -1,6 +1,8 @@
 """Results files: atomic writes, validation with clear errors, summaries with t intervals; and report.md rendered from them."""
 
 import json
+import os
+import stat
 import math
 
 import pytest
@@ -61,6 +63,17 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
             raise RuntimeError("crash")
     assert json.loads(path.read_text()) == {"schema_version": SCHEMA_VERSION, "runs": []}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_written_file_gets_the_mode_a_new_file_would(tmp_path):
+    """The temporary file is private while written; the finished one is readable as any file the user makes (umask 022: 0644)."""
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"runs": []})
+        (tmp_path / "plain").write_text("")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o644
 
 
 @pytest.mark.parametrize(

@@ -412,6 +412,58 @@ BASELINES = [
 ]
 
 
+def _configs_and_pooled(groups: list[str]) -> str:
+    """How many configs' rows, and whether the pooled row, a verdict covers."""
+    configs = sum(not g.startswith("pooled") for g in groups)
+    pooled = any(g.startswith("pooled") for g in groups)
+    if not configs:
+        return "the pooled row only"
+    return f"{configs} configs" + (" and pooled" if pooled else "")
+
+
+@figure("history-example")
+def history_example(r: Results) -> str:
+    """What the gate said at each step of the example history, counted from its committed results files."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from regbench import history
+    from regbench.compare import load_measurements
+    from regbench.compare.rules import rule_of
+
+    folder = r.path("history-example")
+    entries = history.load_index(folder)
+    found = history.steps([load_measurements(folder / e.file) for e in entries], entries)
+    rows = []
+    for step in found:
+        cells = []
+        for verdicts in (step.regressions, step.improvements):
+            by_metric: dict[str, list[str]] = {}
+            for group, metric in verdicts:
+                by_metric.setdefault(rule_of(metric).title, []).append(group)
+            cells.append("; ".join(f"{title}: {_configs_and_pooled(groups)}" for title, groups in by_metric.items()) or "none")
+        rows.append([f"`{step.before.short}` to `{step.after.short}`", step.after.subject, *cells])
+    return (table(["step", "the later commit", "fails the gate", "improved"], rows)
+            + "\n" + source("history-example/index.json", "python tools/history_example.py"))
+
+
+@figure("statistical-budget")
+def statistical_budget(r: Results) -> str:
+    """Read from the declarations themselves (properties/budget.py), not a results file: the budget is code, not a measurement."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from properties import budget
+
+    budget.registered()  # imports every property module, so each declaration is counted
+    parts = []
+    for cuda in (False, True):
+        rows = budget.budget_table(cuda=cuda)
+        total = sum(row[3] for row in rows)
+        parts.append(f"A {'CUDA' if cuda else 'CPU'} run: {total:.3g} in all, against the bound {budget.FALSE_FAILURE_BOUND:g}.\n\n"
+                     + table(["property", "alpha per example", "examples", "contribution"],
+                             [[f"`{name}`", f"{alpha:g}", str(n), f"{share:.3g}"] for name, alpha, n, share in rows], ["---", "---:", "---:", "---:"]).rstrip("\n"))
+    return "\n\n".join(parts) + "\n\n*Read from each property's `@statistical(alpha=..., examples=...)` declaration in `properties/`, written by `python -m properties.budget`; `properties/test_budget.py` fails when a total passes the bound or a statistical property is undeclared.*\n"
+
+
 @figure("results-files")
 def results_files(r: Results) -> str:
     rows = []
