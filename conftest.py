@@ -52,17 +52,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--device",
         choices=DEVICE_CHOICES,
         default=None,
-        help="where device-dependent tests run: cpu, cuda (fails without a GPU) or all "
-        "(default: cpu, plus cuda when a GPU is visible, skipped otherwise)",
+        help=(
+            "where device-dependent tests run: cpu, cuda (fails without a GPU) or all "
+            "(default: cpu, plus cuda when a GPU is visible, skipped otherwise)"
+        ),
     )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Load the profile, refuse impossible device requests, and fix the Hypothesis seed, all before Hypothesis reads its options."""
+    """Load the profile, refuse impossible device requests, and fix the Hypothesis seed, all before Hypothesis reads
+    its options.
+    """
     profile = os.environ.get(PROFILE_ENV) or ("ci" if os.environ.get("CI") else "default")
     if profile not in PROFILES:
-        raise pytest.UsageError(f"{PROFILE_ENV}={profile!r} is not one of regbench's Hypothesis profiles: {', '.join(PROFILES)}")
+        raise pytest.UsageError(
+            f"{PROFILE_ENV}={profile!r} is not one of regbench's Hypothesis profiles: {', '.join(PROFILES)}"
+        )
     settings.load_profile(profile)  # --hypothesis-profile, applied next by Hypothesis's own plugin, still wins
     requested = config.getoption("device")
     if requested in ("cuda", "all") and not _cuda_available():
@@ -118,12 +124,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         seed = "derandomized (examples fixed by each test's name)"
     else:
         seed = f"{config.getoption('hypothesis_seed', None)} (rerun with --hypothesis-seed=<seed>)"
-    devices = ", ".join(
-        f"{d} ({'skipped: ' + reason})" if reason else d for d, reason in _devices(config)
-    )
+    devices = ", ".join(f"{d} ({'skipped: ' + reason})" if reason else d for d, reason in _devices(config))
     return [
-        f"regbench: hypothesis profile {settings.get_current_profile_name()!r} "
-        f"(max_examples={current.max_examples}, derandomize={current.derandomize}); set {PROFILE_ENV} to change",
+        (
+            f"regbench: hypothesis profile {settings.get_current_profile_name()!r} "
+            f"(max_examples={current.max_examples}, derandomize={current.derandomize}); set {PROFILE_ENV} to change"
+        ),
         f"regbench: devices {devices}",
         f"regbench: hypothesis seed {seed}",
     ]

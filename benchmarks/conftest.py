@@ -29,9 +29,23 @@ from regbench.train import flushed_denormals
 def pytest_addoption(parser: pytest.Parser) -> None:
     """regbench's benchmark options, prefixed --bench- so they never clash with pytest-benchmark's."""
     group = parser.getgroup("regbench-benchmarks", "regbench benchmarks")
-    group.addoption("--bench-full", action="store_true", help="generalization runs at regbench run's defaults (5 seeds x 20 epochs) instead of 5 x 5")
-    group.addoption("--bench-out", type=Path, default=Path("results/latest"), help="folder for the generalization results files (default %(default)s)")
-    group.addoption("--bench-threads", type=int, default=None, help="torch CPU threads while timing (default: torch's choice, one per core)")
+    group.addoption(
+        "--bench-full",
+        action="store_true",
+        help="generalization runs at regbench run's defaults (5 seeds x 20 epochs) instead of 5 x 5",
+    )
+    group.addoption(
+        "--bench-out",
+        type=Path,
+        default=Path("results/latest"),
+        help="folder for the generalization results files (default %(default)s)",
+    )
+    group.addoption(
+        "--bench-threads",
+        type=int,
+        default=None,
+        help="torch CPU threads while timing (default: torch's choice, one per core)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,7 +79,10 @@ def timed_threads(request: pytest.FixtureRequest):
 def pytest_report_header(config: pytest.Config) -> str:
     """Threads and devices, since both change every number below."""
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none visible"
-    return f"regbench benchmarks: torch {torch.__version__}, {timing_threads(config)} CPU thread(s) while timing, CUDA: {cuda}"
+    return (
+        f"regbench benchmarks: torch {torch.__version__}, {timing_threads(config)} CPU thread(s) while timing, CUDA:"
+        f" {cuda}"
+    )
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
@@ -78,7 +95,9 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 def data_path_ratio(benchmarks: list) -> float | None:
     """regbench's data path in samples/s over the notebook's, from the same run's medians."""
-    speeds = {b.extra_info.get("path"): b.extra_info.get("samples_per_second") for b in benchmarks if b.group == "data-path"}
+    speeds = {
+        b.extra_info.get("path"): b.extra_info.get("samples_per_second") for b in benchmarks if b.group == "data-path"
+    }
     if speeds.get("regbench") and speeds.get("notebook"):
         return speeds["regbench"] / speeds["notebook"]
     return None

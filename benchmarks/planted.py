@@ -38,7 +38,9 @@ def learning_rate(factor: float) -> None:
     """Every Adam optimizer steps at ``factor`` times the learning rate it is given (a slip in training code)."""
     init = torch.optim.Adam.__init__
 
-    @functools.wraps(init)  # the same signature: a config's description (read off it) does not change, only what it does
+    @functools.wraps(
+        init
+    )  # the same signature: a config's description (read off it) does not change, only what it does
     def slipped(self: torch.optim.Adam, params: object, lr: float = 1e-3, **kwargs: object) -> None:
         init(self, params, lr=lr * factor, **kwargs)
 

@@ -69,8 +69,12 @@ def notebook_batches(root: Path) -> Iterable:
 
 
 def regbench_batches(split: Split, engine: str = "fast") -> Iterable:
-    """What `regbench run` feeds the training loop for the augmented config (replace nothing here: it follows regbench)."""
-    return make_loaders(CONFIGS["augment-flip"], SEED, split, Settings(batch_size=BATCH_SIZE, device="cpu", engine=engine))[0]
+    """What `regbench run` feeds the training loop for the augmented config (replace nothing here: it follows
+    regbench).
+    """
+    return make_loaders(
+        CONFIGS["augment-flip"], SEED, split, Settings(batch_size=BATCH_SIZE, device="cpu", engine=engine)
+    )[0]
 
 
 def one_epoch(batches: Iterable) -> int:
@@ -93,7 +97,9 @@ def test_data_path(benchmark, split, mnist_root, path):
     n = one_epoch(batches)
     assert n == 10 * N_PER_CLASS  # both paths see the same 1,000 images
     benchmark.group = "data-path"
-    benchmark.extra_info.update(path=path, device="cpu", batch_size=BATCH_SIZE, samples_per_call=n, torch_threads=torch.get_num_threads())
+    benchmark.extra_info.update(
+        path=path, device="cpu", batch_size=BATCH_SIZE, samples_per_call=n, torch_threads=torch.get_num_threads()
+    )
     benchmark.pedantic(one_epoch, args=(batches,), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if benchmark.stats:  # None under --benchmark-disable, where the call runs once untimed
         benchmark.extra_info["samples_per_second"] = n / benchmark.stats.stats.median

@@ -33,14 +33,24 @@ from regbench.train import make_optimizer, run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
-ROUNDS = 15  # passes timed per path; the median of 15 shrugs off a noisy neighbour, where fewer left the batch-256 ratio wandering from run to run
+# passes timed per path; the median of 15 shrugs off a noisy neighbour, where fewer left the batch-256 ratio wandering
+# from run to run
+ROUNDS = 15
 CIFAR_SHAPE = (3, 32, 32)
 CIFAR_TRAIN = 50_000
 SAMPLES = 2048  # training images per timed pass: 64 steps at batch 32, 8 at 256
 GOALS = {"regbench / bare, batch 32": 0.8, "regbench / bare, batch 256": 0.8, "resident MB": 200, "suite / sum": 1.05}
 SUITE = ("digits", "iris", "wine")
-SUITE_RUN = dict(configs=["baseline", "l2", "dropout"], seeds=2, epochs=5, n_train=30, n_test=10, execution="single", plots=False,
-                 progress=False)
+SUITE_RUN = dict(
+    configs=["baseline", "l2", "dropout"],
+    seeds=2,
+    epochs=5,
+    n_train=30,
+    n_test=10,
+    execution="single",
+    plots=False,
+    progress=False,
+)
 REPEATS = 3  # suite and datasets alone, interleaved: drift on a shared machine hits both sides alike
 FOUND: dict[str, float | dict] = {}
 
@@ -48,7 +58,11 @@ FOUND: dict[str, float | dict] = {}
 def _cifar_like(n: int) -> Samples:
     """Random uint8 images of CIFAR's shape and 10 balanced classes."""
     g = torch.Generator().manual_seed(0)
-    return Samples(torch.randint(0, 256, (n, *CIFAR_SHAPE), dtype=torch.uint8, generator=g), torch.arange(n) % 10, name="cifar-like")
+    return Samples(
+        torch.randint(0, 256, (n, *CIFAR_SHAPE), dtype=torch.uint8, generator=g),
+        torch.arange(n) % 10,
+        name="cifar-like",
+    )
 
 
 def _pass(path: str, samples: Samples, batch_size: int, device: torch.device) -> Callable[[], None]:
@@ -57,9 +71,18 @@ def _pass(path: str, samples: Samples, batch_size: int, device: torch.device) ->
     model = FullyConnected(input_shape=CIFAR_SHAPE, num_classes=10).to(device).train()
     optimizer = make_optimizer(model, 1e-3, fused=True)
     if path == "bare":
-        return bare_pass(model, optimizer, as_inputs(samples.data).to(device), samples.targets.to(device), batch_size, device)
+        return bare_pass(
+            model, optimizer, as_inputs(samples.data).to(device), samples.targets.to(device), batch_size, device
+        )
     x, y = samples.tensors(device)  # uint8, as the fast engine keeps them
-    batches = TensorLoader(x, y, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0), transform=BatchAugment(flip=True))
+    batches = TensorLoader(
+        x,
+        y,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        transform=BatchAugment(flip=True),
+    )
 
     def fast() -> None:
         run_epoch(model, torch.nn.CrossEntropyLoss(), batches, device, optimizer)
@@ -82,7 +105,8 @@ def test_cifar_shaped_pass(benchmark, device, path, batch_size):
 
 @pytest.mark.parametrize("batch_size", [32, 256])
 def test_cifar_shaped_ratio_interleaved(device, batch_size):
-    """The goal's ratio from passes timed in pairs, bare and regbench alternately (the order swapped each round): the median of the
+    """The goal's ratio from passes timed in pairs, bare and regbench alternately (the order swapped each round): the
+    median of the
     pairs' ratios, which a shared machine's drift moves far less than a ratio of two medians timed a minute apart."""
     samples = _cifar_like(SAMPLES)
     paths = {path: _pass(path, samples, batch_size, device) for path in ("bare", "regbench")}
@@ -91,7 +115,7 @@ def test_cifar_shaped_ratio_interleaved(device, batch_size):
     ratios = []
     for k in range(ROUNDS):
         seconds = {}
-        for path in (("bare", "regbench") if k % 2 == 0 else ("regbench", "bare")):
+        for path in ("bare", "regbench") if k % 2 == 0 else ("regbench", "bare"):
             started = time.perf_counter()
             paths[path]()
             seconds[path] = time.perf_counter() - started
@@ -108,7 +132,9 @@ def test_resident_cifar10_size():
 
 
 def test_suite_against_its_datasets_alone(device):
-    """Wall seconds of the suite and of each dataset alone, interleaved; the ratio of the suite's median to the sum of the others'."""
+    """Wall seconds of the suite and of each dataset alone, interleaved; the ratio of the suite's median to the sum
+    of the others'.
+    """
     seconds: dict[str, list[float]] = {}
     for _ in range(REPEATS):
         for name in (",".join(SUITE), *SUITE):
@@ -124,16 +150,34 @@ def test_suite_against_its_datasets_alone(device):
 def report(request: pytest.FixtureRequest, device) -> Iterator[None]:
     """After the module: the ratios against their goals, printed and written beside the other results."""
     yield
-    rows = {key: {"value": FOUND[key], "goal": goal, "meets_goal": FOUND[key] <= goal if key in ("resident MB", "suite / sum") else FOUND[key] >= goal}
-            for key, goal in GOALS.items() if key in FOUND}
+    rows = {
+        key: {
+            "value": FOUND[key],
+            "goal": goal,
+            "meets_goal": FOUND[key] <= goal if key in ("resident MB", "suite / sum") else FOUND[key] >= goal,
+        }
+        for key, goal in GOALS.items()
+        if key in FOUND
+    }
     if not rows:
         return
     path = request.config.getoption("bench_out") / f"datasets_{device.type}.json"
-    results.write_json(path, {"schema_version": results.SCHEMA_VERSION, "environment": results.environment(device.type),
-                              "threads": torch.get_num_threads(), "ratios": rows, "measured": FOUND,
-                              "suite": {"datasets": list(SUITE), **{k: v for k, v in SUITE_RUN.items() if k != "progress"}}})
+    results.write_json(
+        path,
+        {
+            "schema_version": results.SCHEMA_VERSION,
+            "environment": results.environment(device.type),
+            "threads": torch.get_num_threads(),
+            "ratios": rows,
+            "measured": FOUND,
+            "suite": {"datasets": list(SUITE), **{k: v for k, v in SUITE_RUN.items() if k != "progress"}},
+        },
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"\nregbench datasets on {device.type} (wrote {path}):")
         for key, row in rows.items():
-            reporter.write_line(f"  {key:<28} {row['value']:8.3f} (goal {'<=' if key in ('resident MB', 'suite / sum') else '>='} {row['goal']})")
+            reporter.write_line(
+                f"  {key:<28} {row['value']:8.3f} (goal {'<=' if key in ('resident MB', 'suite / sum') else '>='}"
+                f" {row['goal']})"
+            )

@@ -32,7 +32,9 @@ PAIRS = 2  # local then dask, twice: the medians shrug off one disturbed run
 
 
 def _timed_run(executor: str, out: Path) -> float:
-    """Wall seconds of the default matrix into ``out`` on ``executor`` (a Dask LocalCluster of 2 workers is started inside)."""
+    """Wall seconds of the default matrix into ``out`` on ``executor`` (a Dask LocalCluster of 2 workers is started
+    inside).
+    """
     started = time.perf_counter()
     runner.run(executor=executor, workers=2 if executor == "dask" else None, out=out, plots=True, progress=False)
     return time.perf_counter() - started
@@ -47,20 +49,34 @@ def test_local_and_dask_executors_and_resuming(tmp_path, request):
     finished = tmp_path / "local-0"
     lines = len((finished / FILENAME).read_text().splitlines())
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "regbench", "run", "--out", str(finished)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "regbench", "run", "--out", str(finished)], capture_output=True, text=True, timeout=300
+    )
     resume = time.perf_counter() - started
     assert done.returncode == 0, done.stdout + done.stderr
     retrained = len((finished / FILENAME).read_text().splitlines()) - lines
     medians = {k: statistics.median(v) for k, v in seconds.items()}
     ratio = medians["dask"] / medians["local"]
-    results.write_json(request.config.getoption("bench_out") / "executors_cpu.json", {
-        "schema_version": results.SCHEMA_VERSION, "environment": results.environment("cpu"),
-        "matrix": "every built-in config x 5 seeds x 20 epochs (regbench run's default)",
-        "wall_seconds": seconds, "median_seconds": medians, "dask_over_local": ratio, "goal": 1.10, "meets_goal": ratio <= 1.10,
-        "resume_seconds": resume, "resume_goal": 5.0, "cells_retrained_on_resume": retrained,
-    })
+    results.write_json(
+        request.config.getoption("bench_out") / "executors_cpu.json",
+        {
+            "schema_version": results.SCHEMA_VERSION,
+            "environment": results.environment("cpu"),
+            "matrix": "every built-in config x 5 seeds x 20 epochs (regbench run's default)",
+            "wall_seconds": seconds,
+            "median_seconds": medians,
+            "dask_over_local": ratio,
+            "goal": 1.10,
+            "meets_goal": ratio <= 1.10,
+            "resume_seconds": resume,
+            "resume_goal": 5.0,
+            "cells_retrained_on_resume": retrained,
+        },
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"\nexecutors, default matrix on 2 cores: local {medians['local']:.0f} s, dask (2-worker LocalCluster, start included) "
-                            f"{medians['dask']:.0f} s, ratio {ratio:.2f} (goal <= 1.10); resume of a finished matrix {resume:.1f} s, "
-                            f"{retrained} cells retrained")
+        reporter.write_line(
+            f"\nexecutors, default matrix on 2 cores: local {medians['local']:.0f} s, dask (2-worker LocalCluster,"
+            f" start included) {medians['dask']:.0f} s, ratio {ratio:.2f} (goal <= 1.10); resume of a finished matrix"
+            f" {resume:.1f} s, {retrained} cells retrained"
+        )

@@ -64,15 +64,25 @@ def split() -> Split:
 
 
 def _tiled(split: Split, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training tensors (uint8 images, as regbench keeps them) on the device, repeated so a round at batch 1024 has several steps."""
+    """The training tensors (uint8 images, as regbench keeps them) on the device, repeated so a round at batch 1024
+    has several steps.
+    """
     x, y = split.train.tensors()
     repeat = max(1, 4 * batch_size // len(x))
     return x.repeat(repeat, 1, 1, 1).to(device), y.repeat(repeat).to(device)
 
 
-def bare_pass(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-              device: torch.device) -> Callable[[], None]:
-    """The limit every path is measured against: one pass of plain steps over resident float tensors, sliced in order."""
+def bare_pass(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> Callable[[], None]:
+    """The limit every path is measured against: one pass of plain steps over resident float tensors, sliced in
+    order.
+    """
 
     def bare() -> None:
         for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
@@ -95,8 +105,12 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
     if path == "bare":  # the bare loop's tensors are float already; regbench keeps the images as stored (uint8)
         return bare_pass(model, make_optimizer(model, 1e-3, fused=True), as_inputs(x), y, batch_size, device), len(x)
     if path == "notebook":
-        batches: object = DataLoader(split.train.subset(torch.arange(len(split.train)), transform=notebook_train_transform()),
-                                     batch_size=batch_size, shuffle=True, generator=order)
+        batches: object = DataLoader(
+            split.train.subset(torch.arange(len(split.train)), transform=notebook_train_transform()),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=order,
+        )
         optimizer, n = make_optimizer(model, 1e-3), len(split.train)
     else:
         transform = BatchAugment(flip=True) if path == "regbench" else None
@@ -110,12 +124,16 @@ def _epoch(path: str, split: Split, batch_size: int, device: torch.device) -> tu
     return regbench_or_notebook, n
 
 
-@pytest.mark.parametrize("batch_size, path", [(b, p) for b, paths in PATHS.items() for p in paths], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "batch_size, path", [(b, p) for b, paths in PATHS.items() for p in paths], ids=lambda v: str(v)
+)
 def test_training_pass(benchmark, device, split, batch_size, path):
     """Time one pass of a path; record samples per second of the median round."""
     run, samples = _epoch(path, split, batch_size, device)
     benchmark.group = f"fast-path-{device.type}-b{batch_size}"
-    benchmark.extra_info.update(path=path, batch_size=batch_size, device=device.type, samples_per_call=samples)  # a name: JSON has no torch.device
+    benchmark.extra_info.update(
+        path=path, batch_size=batch_size, device=device.type, samples_per_call=samples
+    )  # a name: JSON has no torch.device
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if benchmark.stats:
         speed = samples / benchmark.stats.stats.median
@@ -129,8 +147,16 @@ def ratios(medians: dict, device: str) -> list[dict]:
     for (top, bottom, batch), goal in GOALS.items():
         a, b = medians.get((top, batch, device)), medians.get((bottom, batch, device))
         if a and b:
-            rows.append({"ratio": f"{top} / {bottom}", "batch_size": batch, "value": a / b, "goal": goal,
-                         "meets_goal": a / b >= goal, "samples_per_second": {top: a, bottom: b}})
+            rows.append(
+                {
+                    "ratio": f"{top} / {bottom}",
+                    "batch_size": batch,
+                    "value": a / b,
+                    "goal": goal,
+                    "meets_goal": a / b >= goal,
+                    "samples_per_second": {top: a, bottom: b},
+                }
+            )
     return rows
 
 
@@ -144,34 +170,58 @@ def report_ratios(request: pytest.FixtureRequest) -> Iterator[None]:
         if not rows:
             continue
         out = request.config.getoption("bench_out")
-        results.write_json(out / f"fast_path_{device}.json", {
-            "schema_version": results.SCHEMA_VERSION, "environment": results.environment(device), "ratios": rows,
-            "samples_per_second": {f"{p}/b{b}": v for (p, b, d), v in MEDIANS.items() if d == device},
-        })
+        results.write_json(
+            out / f"fast_path_{device}.json",
+            {
+                "schema_version": results.SCHEMA_VERSION,
+                "environment": results.environment(device),
+                "ratios": rows,
+                "samples_per_second": {f"{p}/b{b}": v for (p, b, d), v in MEDIANS.items() if d == device},
+            },
+        )
         if reporter is not None:
             reporter.write_line(f"\nregbench fast path on {device} (ratios of median samples/s, same run):")
             for r in rows:
-                reporter.write_line(f"  {r['ratio']:<27} batch {r['batch_size']:>4}: {r['value']:6.2f}x (goal {r['goal']}x)")
+                reporter.write_line(
+                    f"  {r['ratio']:<27} batch {r['batch_size']:>4}: {r['value']:6.2f}x (goal {r['goal']}x)"
+                )
 
 
 @pytest.mark.slow
 def test_full_matrix(device, split, request):
-    """The default matrix (all configs x 5 seeds x 20 epochs): fast engine, as `regbench run` trains it, vs one by one on the notebook path."""
+    """The default matrix (all configs x 5 seeds x 20 epochs): fast engine, as `regbench run` trains it, vs one by
+    one on the notebook path.
+    """
     seconds, executions = {}, {}
     for engine in ("fast", "notebook"):
         started = time.perf_counter()
-        records, executions[engine] = run_matrix(list(CONFIGS.values()), 5, split, Settings(device=device.type, engine=engine))
+        records, executions[engine] = run_matrix(
+            list(CONFIGS.values()), 5, split, Settings(device=device.type, engine=engine)
+        )
         seconds[engine] = time.perf_counter() - started
-        assert [r.status for r in records] == ["ok"] * len(records), "a run diverged: the timing would not be comparable"
+        assert [r.status for r in records] == ["ok"] * len(records), (
+            "a run diverged: the timing would not be comparable"
+        )
     ratio = seconds["notebook"] / seconds["fast"]
-    results.write_json(request.config.getoption("bench_out") / f"full_matrix_{device.type}.json", {
-        "schema_version": results.SCHEMA_VERSION, "environment": results.environment(device.type), "threads": torch.get_num_threads(),
-        "wall_seconds": seconds, "ratio": ratio, "goal": 5.0, "meets_goal": ratio >= 5.0, "execution": executions,
-    })
+    results.write_json(
+        request.config.getoption("bench_out") / f"full_matrix_{device.type}.json",
+        {
+            "schema_version": results.SCHEMA_VERSION,
+            "environment": results.environment(device.type),
+            "threads": torch.get_num_threads(),
+            "wall_seconds": seconds,
+            "ratio": ratio,
+            "goal": 5.0,
+            "meets_goal": ratio >= 5.0,
+            "execution": executions,
+        },
+    )
     workers = {group["workers"] for group in executions["fast"].values() if group["choice"] == "single"}
-    line = (f"full matrix on {device.type}, {torch.get_num_threads()} threads: fast {seconds['fast']:.0f} s "
-            f"(one-by-one runs on {'/'.join(map(str, sorted(workers))) or 'no'} worker processes), "
-            f"notebook one by one {seconds['notebook']:.0f} s, ratio {ratio:.1f}x (goal 5x)")
+    line = (
+        f"full matrix on {device.type}, {torch.get_num_threads()} threads: fast {seconds['fast']:.0f} s "
+        f"(one-by-one runs on {'/'.join(map(str, sorted(workers))) or 'no'} worker processes), "
+        f"notebook one by one {seconds['notebook']:.0f} s, ratio {ratio:.1f}x (goal 5x)"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("\n" + line)

@@ -45,7 +45,14 @@ class Matrix:
     def write(self) -> None:
         """The same document `regbench run` writes, with the same settings keys."""
         ran = tuple(CONFIGS[name] for name in dict.fromkeys(r.config for r in self.runs))
-        spec = RunSpec(configs=ran, datasets=(self.split.dataset,), seeds=SEEDS, settings=self.settings, n_train=N_TRAIN, n_test=N_TEST)
+        spec = RunSpec(
+            configs=ran,
+            datasets=(self.split.dataset,),
+            seeds=SEEDS,
+            settings=self.settings,
+            n_train=N_TRAIN,
+            n_test=N_TEST,
+        )
         doc = results.matrix_results(self.runs, spec, [self.split], wall_seconds=time.perf_counter() - self.started)
         results.write_json(self.path, doc)
 

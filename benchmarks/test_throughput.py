@@ -23,8 +23,18 @@ from regbench.train import run_epoch, synchronize
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.usefixtures("timed_threads")]
 
-MODELS = {"plain": "baseline", "dropout": "dropout", "batchnorm": "batchnorm"}  # benchmark id -> the built-in config whose model it times
-PENALTIES = {"none": "baseline", "l1": "l1", "l2": "l2", "elasticnet": "elasticnet", "mixed": "mixed"}  # ... whose loss it times
+MODELS = {
+    "plain": "baseline",
+    "dropout": "dropout",
+    "batchnorm": "batchnorm",
+}  # benchmark id -> the built-in config whose model it times
+PENALTIES = {
+    "none": "baseline",
+    "l1": "l1",
+    "l2": "l2",
+    "elasticnet": "elasticnet",
+    "mixed": "mixed",
+}  # ... whose loss it times
 BATCH_SIZES = (32, 256, 1024)
 SAMPLES_PER_ROUND = 1024  # steps per round = 1024 / batch: every round lasts milliseconds, far above timer resolution
 ROUNDS = 15  # enough for Mann-Whitney U to separate a real slowdown (smallest p with 15 vs 15 is ~1e-8)
@@ -59,11 +69,22 @@ def device_name(device: torch.device) -> str:
 def test_train_step(benchmark, device, model, penalty, batch_size):
     """Time one training step; record samples per second."""
     built_in = CONFIGS[MODELS[model]]
-    config = dataclasses.replace(CONFIGS[PENALTIES[penalty]], name=f"{model}-{penalty}", model=built_in.model, model_args=built_in.model_args)
+    config = dataclasses.replace(
+        CONFIGS[PENALTIES[penalty]], name=f"{model}-{penalty}", model=built_in.model, model_args=built_in.model_args
+    )
     step = training_step(config, batch_size, device)
     benchmark.group = f"train-step-{device.type}-b{batch_size}"
-    benchmark.extra_info.update(device=device.type, device_name=device_name(device), model=model, penalty=penalty,
-                                batch_size=batch_size, samples_per_call=batch_size, torch_threads=torch.get_num_threads())
-    benchmark.pedantic(step, rounds=ROUNDS, iterations=max(1, SAMPLES_PER_ROUND // batch_size), warmup_rounds=WARMUP_ROUNDS)
+    benchmark.extra_info.update(
+        device=device.type,
+        device_name=device_name(device),
+        model=model,
+        penalty=penalty,
+        batch_size=batch_size,
+        samples_per_call=batch_size,
+        torch_threads=torch.get_num_threads(),
+    )
+    benchmark.pedantic(
+        step, rounds=ROUNDS, iterations=max(1, SAMPLES_PER_ROUND // batch_size), warmup_rounds=WARMUP_ROUNDS
+    )
     if benchmark.stats:  # None under --benchmark-disable, where the call runs once untimed
         benchmark.extra_info["samples_per_second"] = batch_size / benchmark.stats.stats.median

@@ -66,7 +66,9 @@ class ColourNet(nn.Module):
 
 
 class MyL2Loss(nn.Module):
-    """Correct, in the notebook's convention Loss(base_criterion, model, lam): base + lam * sum W**2 over weight matrices."""
+    """Correct, in the notebook's convention Loss(base_criterion, model, lam): base + lam * sum W**2 over weight
+    matrices.
+    """
 
     def __init__(self, base_criterion: nn.Module, model: nn.Module, lam: float = 1e-3) -> None:
         super().__init__()

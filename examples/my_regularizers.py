@@ -32,7 +32,9 @@ from regbench.losses import PenaltyTerm
 
 
 def drop_connect(weight: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """The weight with a fraction p of its entries zeroed and the rest scaled by 1/(1-p); unchanged in eval or at p = 0."""
+    """The weight with a fraction p of its entries zeroed and the rest scaled by 1/(1-p); unchanged in eval or at p =
+    0.
+    """
     if not training or p == 0.0:
         return weight
     keep = torch.empty_like(weight).bernoulli_(1.0 - p)
@@ -68,22 +70,33 @@ class DropConnectNet(nn.Module):
 
 
 def unit_norm_excess(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
-    """sum over units (rows) of max(0, |w_unit|_2 - max_norm)^2: zero while every unit's incoming weights stay within the norm."""
+    """sum over units (rows) of max(0, |w_unit|_2 - max_norm)^2: zero while every unit's incoming weights stay within
+    the norm.
+    """
     return sum(F.relu(p.flatten(1).norm(dim=1) - max_norm).square().sum() for p in params)
 
 
 class MaxNormLoss(PenaltyLoss):
-    """base + maxnorm_lambda * sum over units of max(0, |w_unit| - max_norm)^2, over the weights regbench's penalties use."""
+    """base + maxnorm_lambda * sum over units of max(0, |w_unit| - max_norm)^2, over the weights regbench's penalties
+    use.
+    """
 
-    def __init__(self, base_criterion: nn.Module, model: nn.Module, maxnorm_lambda: float = 1.0, *, max_norm: float = 1.0) -> None:
+    def __init__(
+        self, base_criterion: nn.Module, model: nn.Module, maxnorm_lambda: float = 1.0, *, max_norm: float = 1.0
+    ) -> None:
         if not max_norm > 0:
             raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
         weights = [p for _, p in penalized_parameters(model)]
-        super().__init__(base_criterion, [PenaltyTerm("max-norm", maxnorm_lambda, functools.partial(unit_norm_excess, max_norm=max_norm), weights)])
+        super().__init__(
+            base_criterion,
+            [PenaltyTerm("max-norm", maxnorm_lambda, functools.partial(unit_norm_excess, max_norm=max_norm), weights)],
+        )
 
 
 class SmallCNN(nn.Module):
-    """conv 3x3 (8) -> ReLU -> max-pool -> conv 3x3 (16) -> ReLU -> max-pool -> linear: about 9k parameters on (1, 28, 28) images."""
+    """conv 3x3 (8) -> ReLU -> max-pool -> conv 3x3 (16) -> ReLU -> max-pool -> linear: about 9k parameters on (1,
+    28, 28) images.
+    """
 
     def __init__(self, channels: int = 8) -> None:
         super().__init__()
@@ -97,9 +110,20 @@ class SmallCNN(nn.Module):
         return self.linear(x.flatten(1))
 
 
-DROPCONNECT = Config(name="dropconnect", description="DropConnect p=0.5 on the first layer's weights", model=DropConnectNet,
-                     model_args={"drop_prob": 0.5})
-MAXNORM = Config(name="maxnorm", description="soft max-norm penalty: lambda 1e-2 on unit norms above 0.5", model=FullyConnected, loss=MaxNormLoss,
-                 loss_args={"maxnorm_lambda": 1e-2, "max_norm": 0.5})
-CNN = Config(name="cnn", description="a small CNN (3x3 convolutions, 8 and 16 channels), no regularization", model=SmallCNN)
+DROPCONNECT = Config(
+    name="dropconnect",
+    description="DropConnect p=0.5 on the first layer's weights",
+    model=DropConnectNet,
+    model_args={"drop_prob": 0.5},
+)
+MAXNORM = Config(
+    name="maxnorm",
+    description="soft max-norm penalty: lambda 1e-2 on unit norms above 0.5",
+    model=FullyConnected,
+    loss=MaxNormLoss,
+    loss_args={"maxnorm_lambda": 1e-2, "max_norm": 0.5},
+)
+CNN = Config(
+    name="cnn", description="a small CNN (3x3 convolutions, 8 and 16 channels), no regularization", model=SmallCNN
+)
 CONFIGS = [DROPCONNECT, MAXNORM, CNN]

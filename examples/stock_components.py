@@ -6,7 +6,8 @@ From the repository root:
         examples.stock_components:DropBlockNet examples.stock_components:SpectralNormNet \
         examples.stock_components:GroupNormNet examples.stock_components:BatchStatsInEvalNet
     regbench check regbench.losses:RidgeLoss --model examples.stock_components:SpectralNormNet
-    regbench check examples.stock_components:dice_l2_loss --model examples.stock_components:SegmentationNet --loss-targets dense
+    regbench check examples.stock_components:dice_l2_loss --model examples.stock_components:SegmentationNet
+    --loss-targets dense
 
 EXPECTED holds every model's verdicts that are not a plain pass; tests/test_components.py
 holds regbench to them. Two carry a bug on purpose: ``ScaledDropPathNet`` (the drop-path
@@ -29,7 +30,9 @@ from regbench.losses import PenaltyLoss, PenaltyTerm, penalized_parameters, squa
 
 
 class DropPath(nn.Module):
-    """Drop-path as most vision code writes it: drop a sample's residual branch with probability drop_prob, in train mode only."""
+    """Drop-path as most vision code writes it: drop a sample's residual branch with probability drop_prob, in train
+    mode only.
+    """
 
     def __init__(self, drop_prob: float = 0.1) -> None:
         super().__init__()
@@ -43,7 +46,9 @@ class DropPath(nn.Module):
 
 
 class ScaledDropPath(DropPath):
-    """Broken: drops without rescaling in train mode and scales by (1 - drop_prob) in eval, so eval is not the identity."""
+    """Broken: drops without rescaling in train mode and scales by (1 - drop_prob) in eval, so eval is not the
+    identity.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -84,7 +89,12 @@ class ResidualBlock(nn.Module):
 class SmallResNet(nn.Module):
     """A 28x28 digit classifier: a stem, two residual blocks, global average pooling, a linear head."""
 
-    def __init__(self, norm: Callable[[int], nn.Module] = nn.BatchNorm2d, drop: Callable[[], nn.Module] | None = None, channels: int = 8) -> None:
+    def __init__(
+        self,
+        norm: Callable[[int], nn.Module] = nn.BatchNorm2d,
+        drop: Callable[[], nn.Module] | None = None,
+        channels: int = 8,
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, channels, 3, stride=2, padding=1, bias=False), norm(channels), nn.ReLU())
         self.blocks = nn.Sequential(*(ResidualBlock(channels, norm, drop() if drop else None) for _ in range(2)))
@@ -165,25 +175,53 @@ class DiceLoss(nn.Module):
 
 def dice_l2_loss(model: nn.Module, lam: float = 1e-4) -> PenaltyLoss:
     """Soft Dice plus lambda times the L2 penalty, built from the model alone (the Dice part is the base criterion)."""
-    return PenaltyLoss(DiceLoss(), [PenaltyTerm("l2", lam, squared_l2_norm, [p for _, p in penalized_parameters(model)])])
+    return PenaltyLoss(
+        DiceLoss(), [PenaltyTerm("l2", lam, squared_l2_norm, [p for _, p in penalized_parameters(model)])]
+    )
 
 
 # Every verdict that is not a plain pass, per model; the rest of the model invariants pass.
 EXPECTED: dict[str, dict[str, str]] = {
-    "StochasticDepthNet": {"dropout_train_statistics": "not_applicable", "batch_independent_in_train": "not_applicable",
-                           "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "DropPathNet": {"dropout_train_statistics": "not_applicable", "batch_independent_in_train": "not_applicable",
-                    "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "ScaledDropPathNet": {"dropout_identity_in_eval": "failed", "dropout_train_statistics": "not_applicable",
-                          "batch_independent_in_train": "not_applicable", "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "DropBlockNet": {"dropout_train_statistics": "not_applicable", "batch_independent_in_train": "not_applicable",
-                     "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "GroupNormNet": {"dropout_identity_in_eval": "not_applicable", "dropout_train_statistics": "not_applicable",
-                     "batchnorm_tracks_running_stats": "not_applicable", "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "BatchStatsInEvalNet": {"dropout_identity_in_eval": "not_applicable", "dropout_train_statistics": "not_applicable",
-                            "batch_independent_in_eval": "failed", "batch_independent_in_train": "not_applicable",
-                            "batchnorm_tracks_running_stats": "failed", "batchnorm_rejects_batch_of_one": "not_applicable"},
-    "SpectralNormNet": {"dropout_identity_in_eval": "not_applicable", "dropout_train_statistics": "not_applicable",
-                        "batch_independent_in_train": "not_applicable", "batchnorm_tracks_running_stats": "not_applicable",
-                        "batchnorm_rejects_batch_of_one": "not_applicable"},
+    "StochasticDepthNet": {
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "DropPathNet": {
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "ScaledDropPathNet": {
+        "dropout_identity_in_eval": "failed",
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "DropBlockNet": {
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "GroupNormNet": {
+        "dropout_identity_in_eval": "not_applicable",
+        "dropout_train_statistics": "not_applicable",
+        "batchnorm_tracks_running_stats": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "BatchStatsInEvalNet": {
+        "dropout_identity_in_eval": "not_applicable",
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_eval": "failed",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_tracks_running_stats": "failed",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
+    "SpectralNormNet": {
+        "dropout_identity_in_eval": "not_applicable",
+        "dropout_train_statistics": "not_applicable",
+        "batch_independent_in_train": "not_applicable",
+        "batchnorm_tracks_running_stats": "not_applicable",
+        "batchnorm_rejects_batch_of_one": "not_applicable",
+    },
 }

@@ -1,6 +1,7 @@
 """Benchmark assertions on your own regularizers (examples/my_regularizers.py), inside your own pytest suite.
 
-    pytest examples/test_my_regularizer.py -v      # from the repository root; the first run trains, a second trains nothing
+    pytest examples/test_my_regularizer.py -v      # from the repository root; the first run trains, a second trains
+    nothing
 
 Each assertion trains both configs on the same seeds, a pair at a time, until it can decide
 (regbench.sequential): a pass or a failure whose message is a table of both sides, the paired
@@ -10,7 +11,9 @@ cell in pytest's cache folder, or in --regbench-cache DIR.
 
 from my_regularizers import MAXNORM
 
-SETTINGS = dict(dataset="digits", epochs=20, seeds=(3, 20))  # the notebook's 100 images per class and 20 epochs; 3 to 20 seed pairs
+SETTINGS = dict(
+    dataset="digits", epochs=20, seeds=(3, 20)
+)  # the notebook's 100 images per class and 20 epochs; 3 to 20 seed pairs
 
 
 def test_label_smoothing_helps(regbench_bench):

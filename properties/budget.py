@@ -1,4 +1,5 @@
-"""The property suite's false-failure budget: every statistical property declares what it spends, and a run's total is summed here.
+"""The property suite's false-failure budget: every statistical property declares what it spends, and a run's total is
+summed here.
 
 A statistical property fails a correct regbench with probability at most ``alpha`` per example
 (every statistical test it makes in one example together). Over a run, by the union bound, the
@@ -22,12 +23,28 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["FALSE_FAILURE_BOUND", "MAX_EXAMPLES_CEILING", "PROFILE_EXAMPLES", "REGISTRY", "Statistical", "budget_table", "check_budget",
-           "property_tests", "registered", "run_bound", "statistical", "uses_statistics"]
+__all__ = [
+    "FALSE_FAILURE_BOUND",
+    "MAX_EXAMPLES_CEILING",
+    "PROFILE_EXAMPLES",
+    "REGISTRY",
+    "Statistical",
+    "budget_table",
+    "check_budget",
+    "property_tests",
+    "registered",
+    "run_bound",
+    "statistical",
+    "uses_statistics",
+]
 
-FALSE_FAILURE_BOUND = 1e-6  # the most a whole run of the property suite may fail a correct regbench, all statistical properties together
+FALSE_FAILURE_BOUND = (
+    1e-6  # the most a whole run of the property suite may fail a correct regbench, all statistical properties together
+)
 MAX_EXAMPLES_CEILING = 1000  # the most examples per test a Hypothesis profile may ask for (conftest.py refuses more)
-PROFILE_EXAMPLES = MAX_EXAMPLES_CEILING + 10  # a test run by the profile: its examples, plus Hypothesis' few explicit ones and replays
+PROFILE_EXAMPLES = (
+    MAX_EXAMPLES_CEILING + 10
+)  # a test run by the profile: its examples, plus Hypothesis' few explicit ones and replays
 DEVICES = ("cpu", "cuda")
 
 
@@ -39,10 +56,14 @@ class Statistical:
     alpha: float  # per example, every statistical test of the example (and of its parametrized cases) together
     examples: int  # per device run
     devices: tuple[str, ...]
-    on_mutants: bool = False  # runs on broken components, where a statistical failure is the expected outcome: spends nothing
+    on_mutants: bool = (
+        False  # runs on broken components, where a statistical failure is the expected outcome: spends nothing
+    )
 
     def runs(self, *, cuda: bool) -> int:
-        """How many times a run makes it: once on the CPU, and once more on CUDA when it takes a device and a GPU is there."""
+        """How many times a run makes it: once on the CPU, and once more on CUDA when it takes a device and a GPU is
+        there.
+        """
         return len(self.devices) if cuda else 1
 
     def contribution(self, *, cuda: bool) -> float:
@@ -57,7 +78,9 @@ def _name(test: Callable[..., Any]) -> str:
     return f"{test.__module__.rsplit('.', 1)[-1]}.py::{test.__name__}"
 
 
-def statistical(*, alpha: float, examples: int = PROFILE_EXAMPLES, on_mutants: bool = False) -> Callable[[Callable], Callable]:
+def statistical(
+    *, alpha: float, examples: int = PROFILE_EXAMPLES, on_mutants: bool = False
+) -> Callable[[Callable], Callable]:
     """Declare a property test statistical (outermost decorator): its alpha per example and examples per device."""
 
     def register(test: Callable) -> Callable:
@@ -76,7 +99,13 @@ def property_tests() -> dict[str, Callable]:
     for info in pkgutil.iter_modules(properties.__path__):
         if info.name.startswith("test_"):
             module = importlib.import_module(f"properties.{info.name}")
-            tests.update({_name(f): f for n, f in vars(module).items() if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == module.__name__})
+            tests.update(
+                {
+                    _name(f): f
+                    for n, f in vars(module).items()
+                    if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == module.__name__
+                }
+            )
     return tests
 
 
@@ -87,9 +116,18 @@ def registered() -> dict[str, Statistical]:
 
 
 def budget_table(*, cuda: bool, registry: Iterable[Statistical] | None = None) -> list[tuple[str, float, int, float]]:
-    """(property, alpha per example, examples in the run, contribution) for each statistical property, the largest first."""
-    rows = [(s.test + (" (on mutants)" if s.on_mutants else ""), s.alpha, s.examples * s.runs(cuda=cuda), s.contribution(cuda=cuda))
-            for s in (registered().values() if registry is None else registry)]
+    """(property, alpha per example, examples in the run, contribution) for each statistical property, the largest
+    first.
+    """
+    rows = [
+        (
+            s.test + (" (on mutants)" if s.on_mutants else ""),
+            s.alpha,
+            s.examples * s.runs(cuda=cuda),
+            s.contribution(cuda=cuda),
+        )
+        for s in (registered().values() if registry is None else registry)
+    ]
     return sorted(rows, key=lambda row: (-row[3], row[0]))
 
 
@@ -98,10 +136,15 @@ def run_bound(*, cuda: bool, registry: Iterable[Statistical] | None = None) -> f
     return sum(row[3] for row in budget_table(cuda=cuda, registry=registry))
 
 
-def check_budget(*, cuda: bool, registry: Iterable[Statistical] | None = None, bound: float = FALSE_FAILURE_BOUND) -> None:
+def check_budget(
+    *, cuda: bool, registry: Iterable[Statistical] | None = None, bound: float = FALSE_FAILURE_BOUND
+) -> None:
     """Raise AssertionError, with the table, when the run's bound exceeds ``bound``."""
     total = run_bound(cuda=cuda, registry=registry)
-    assert total <= bound, f"a {'CUDA' if cuda else 'CPU'} run's false-failure bound {total:.3g} exceeds {bound:g}:\n" + render(cuda=cuda, registry=registry)
+    assert total <= bound, (
+        f"a {'CUDA' if cuda else 'CPU'} run's false-failure bound {total:.3g} exceeds {bound:g}:\n"
+        + render(cuda=cuda, registry=registry)
+    )
 
 
 # --- which tests are statistical: a walk from the test function to regbench.checks.statistics -----
@@ -110,8 +153,10 @@ OURS = ("properties", "regbench.checks")  # code walked; statistics come from re
 
 
 def uses_statistics(obj: Any) -> bool:
-    """Whether ``obj`` (a test function) reaches a statistical assertion: a function of regbench.checks.statistics, or an
-    Invariant declared statistical, through the globals, closures, defaults and data (mutation rows, invariant tables) of
+    """Whether ``obj`` (a test function) reaches a statistical assertion: a function of regbench.checks.statistics, or
+    an
+    Invariant declared statistical, through the globals, closures, defaults and data (mutation rows, invariant tables)
+    of
     functions in properties/ and regbench.checks."""
     return any(_statistical_leaf(leaf) for leaf in _reachable(obj, set()))
 
@@ -166,7 +211,9 @@ def _function_children(function: types.FunctionType) -> list[Any]:
     names = set(_code_names(function.__code__))
     scope = function.__globals__
     children = [scope[n] for n in names if n in scope and not isinstance(scope[n], types.ModuleType)]
-    for module in (scope[n] for n in names if isinstance(scope.get(n), types.ModuleType) and scope[n].__name__.startswith(OURS)):
+    for module in (
+        scope[n] for n in names if isinstance(scope.get(n), types.ModuleType) and scope[n].__name__.startswith(OURS)
+    ):
         children += [getattr(module, n) for n in names if hasattr(module, n)]
     children += [cell.cell_contents for cell in function.__closure__ or () if _filled(cell)]
     children += list(function.__defaults__ or ()) + list((function.__kwdefaults__ or {}).values())
@@ -199,8 +246,10 @@ def render(*, cuda: bool, registry: Iterable[Statistical] | None = None) -> str:
     width = max(len(row[0]) for row in rows)
     lines = [f"{'property':<{width}}  {'alpha':>8}  {'examples':>8}  {'contribution':>12}"]
     lines += [f"{name:<{width}}  {alpha:>8.2g}  {examples:>8}  {share:>12.3g}" for name, alpha, examples, share in rows]
-    lines.append(f"{'total (union bound) for a ' + ('CUDA' if cuda else 'CPU') + ' run':<{width}}  {'':>8}  {'':>8}  "
-                 f"{sum(row[3] for row in rows):>12.3g}  (bound {FALSE_FAILURE_BOUND:g})")
+    lines.append(
+        f"{'total (union bound) for a ' + ('CUDA' if cuda else 'CPU') + ' run':<{width}}  {'':>8}  {'':>8}  "
+        f"{sum(row[3] for row in rows):>12.3g}  (bound {FALSE_FAILURE_BOUND:g})"
+    )
     return "\n".join(lines)
 
 

@@ -31,4 +31,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
     ]
     if reports:
         killed = sum(r.passed for r in reports)
-        terminalreporter.write_line(f"regbench mutation score: {killed}/{len(reports)} mutants killed by their property")
+        terminalreporter.write_line(
+            f"regbench mutation score: {killed}/{len(reports)} mutants killed by their property"
+        )

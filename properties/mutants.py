@@ -43,7 +43,11 @@ class RebatchingBatchNorm(_Rebatching, FullyConnectedBatchNorm):
     """FullyConnectedBatchNorm with the re-batching flatten."""
 
 
-REBATCHING = {"plain": RebatchingFullyConnected, "dropout": RebatchingDropout, "batchnorm": RebatchingBatchNorm}  # every kind, as CLASSES
+REBATCHING = {
+    "plain": RebatchingFullyConnected,
+    "dropout": RebatchingDropout,
+    "batchnorm": RebatchingBatchNorm,
+}  # every kind, as CLASSES
 
 # ---------------------------------------------------------------------------------------- dropout
 
@@ -63,9 +67,13 @@ class _RescalelessDropout(nn.Dropout):
 
 
 class DropoutWithoutRescaling(FullyConnectedDropout):
-    """Bug: its dropout layer (called in forward as usual) zeroes units with probability p but never scales survivors by 1/(1-p)."""
+    """Bug: its dropout layer (called in forward as usual) zeroes units with probability p but never scales survivors
+    by 1/(1-p).
+    """
 
-    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+    def __init__(
+        self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, dropout_prob)
         self.dropout = _RescalelessDropout(p=dropout_prob)
 
@@ -83,7 +91,9 @@ class DropoutOneMaskPerBatch(FullyConnectedDropout):
     """Bug: its dropout layer draws a mask of shape (1, features), so every sample of a batch loses the same units:
     the survivors are rescaled right, but the dropped count is not Binomial(n, p) over the batch's units."""
 
-    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+    def __init__(
+        self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, dropout_prob)
         self.dropout = _OneMaskDropout(p=dropout_prob)
 
@@ -91,7 +101,9 @@ class DropoutOneMaskPerBatch(FullyConnectedDropout):
 class DropoutKeepProbability(FullyConnectedDropout):
     """Bug: dropout_prob read as the keep probability (Keras/TF1 convention), so units drop with 1 - p."""
 
-    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+    def __init__(
+        self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, dropout_prob)
         self.dropout = nn.Dropout(p=1 - dropout_prob)
 
@@ -99,7 +111,9 @@ class DropoutKeepProbability(FullyConnectedDropout):
 class AlphaDropoutInstead(FullyConnectedDropout):
     """Bug: nn.AlphaDropout (meant for SELU) instead of nn.Dropout: dropped units become a negative constant."""
 
-    def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2) -> None:
+    def __init__(
+        self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10, dropout_prob: float = 0.2
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, dropout_prob)
         self.dropout = nn.AlphaDropout(p=dropout_prob)
 
@@ -111,13 +125,17 @@ class _BatchStatisticsAlways(nn.BatchNorm1d):
     """BatchNorm1d that passes training=True to F.batch_norm whatever the mode."""
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(z, self.running_mean, self.running_var, self.weight, self.bias, True, self.momentum, self.eps)
+        return F.batch_norm(
+            z, self.running_mean, self.running_var, self.weight, self.bias, True, self.momentum, self.eps
+        )
 
 
 class _HandWrittenBatchNorm1d(nn.BatchNorm1d):
     """Textbook BatchNorm1d with the two variance choices exposed, so each can be got wrong."""
 
-    def __init__(self, num_features: int, *, unbiased_normalization: bool = False, unbiased_running_var: bool = True) -> None:
+    def __init__(
+        self, num_features: int, *, unbiased_normalization: bool = False, unbiased_running_var: bool = True
+    ) -> None:
         super().__init__(num_features)
         self.unbiased_normalization = unbiased_normalization
         self.unbiased_running_var = unbiased_running_var
@@ -159,7 +177,9 @@ class BatchNormBiasedRunningVariance(FullyConnectedBatchNorm):
 
 
 class HandWrittenBatchNorm(FullyConnectedBatchNorm):
-    """Not a mutant: the hand-written BatchNorm with both choices right, to show the two above die for their bug alone."""
+    """Not a mutant: the hand-written BatchNorm with both choices right, to show the two above die for their bug
+    alone.
+    """
 
     def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
         super().__init__(input_size, hidden_size, output_size)
@@ -174,7 +194,9 @@ class BatchNormWithoutBatchSizeCheck(FullyConnectedBatchNorm):
 
 
 class BatchNormWithoutRunningStatistics(FullyConnectedBatchNorm):
-    """Bug: BatchNorm1d(track_running_stats=False), so eval mode normalizes with the statistics of the batch it is given."""
+    """Bug: BatchNorm1d(track_running_stats=False), so eval mode normalizes with the statistics of the batch it is
+    given.
+    """
 
     def __init__(self, input_size: int = 784, hidden_size: int = 500, output_size: int = 10) -> None:
         super().__init__(input_size, hidden_size, output_size)
@@ -243,7 +265,9 @@ def lasso_wrong_gradient_sign(base: nn.Module, model: nn.Module, lam: float) -> 
 
 
 def lasso_weights_listed_twice(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
-    """Bug: every weight listed twice (gathered from the modules and again from the parameters), so the gradient is 2*lambda*sign(W)."""
+    """Bug: every weight listed twice (gathered from the modules and again from the parameters), so the gradient is
+    2*lambda*sign(W).
+    """
     return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, losses.l1_norm, _weights(model) * 2)])
 
 
@@ -284,29 +308,67 @@ def lasso_lambda_or_default(base: nn.Module, model: nn.Module, lam: float) -> lo
 
 def lasso_lambda_applied_twice(base: nn.Module, model: nn.Module, lam: float) -> losses.PenaltyLoss:
     """Bug: lambda multiplied in both the term and the norm, so the penalty grows as lambda**2."""
-    return losses.PenaltyLoss(base, [losses.PenaltyTerm("l1", lam, lambda ps: lam * losses.l1_norm(ps), _weights(model))])
+    return losses.PenaltyLoss(
+        base, [losses.PenaltyTerm("l1", lam, lambda ps: lam * losses.l1_norm(ps), _weights(model))]
+    )
 
 
-def mixed_layers_swapped(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+def mixed_layers_swapped(
+    base: nn.Module,
+    model: nn.Module,
+    l1_lambda: float,
+    l2_lambda: float,
+    *,
+    l1_layers: Sequence[str],
+    l2_layers: Sequence[str],
+) -> losses.PenaltyLoss:
     """Bug: the layer lists passed the wrong way round, Lasso on the Ridge layers and vice versa."""
     return losses.MixedL1L2Loss(base, model, l1_lambda, l2_lambda, l1_layers=l2_layers, l2_layers=l1_layers)
 
 
-def mixed_skipping_unknown_layers(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+def mixed_skipping_unknown_layers(
+    base: nn.Module,
+    model: nn.Module,
+    l1_lambda: float,
+    l2_lambda: float,
+    *,
+    l1_layers: Sequence[str],
+    l2_layers: Sequence[str],
+) -> losses.PenaltyLoss:
     """Bug: layer names that match nothing are silently dropped, so a typo turns a penalty off."""
+
     def known(layers: Sequence[str]) -> list[str]:
         modules = dict(model.named_modules())
         return [name for name in layers if name in modules and any(p.ndim > 1 for p in modules[name].parameters())]
 
-    return losses.MixedL1L2Loss(base, model, l1_lambda, l2_lambda, l1_layers=known(l1_layers) or ["linear_2"], l2_layers=known(l2_layers) or ["linear_1"])
+    return losses.MixedL1L2Loss(
+        base,
+        model,
+        l1_lambda,
+        l2_lambda,
+        l1_layers=known(l1_layers) or ["linear_2"],
+        l2_layers=known(l2_layers) or ["linear_1"],
+    )
 
 
-def mixed_counting_repeats(base: nn.Module, model: nn.Module, l1_lambda: float, l2_lambda: float, *, l1_layers: Sequence[str], l2_layers: Sequence[str]) -> losses.PenaltyLoss:
+def mixed_counting_repeats(
+    base: nn.Module,
+    model: nn.Module,
+    l1_lambda: float,
+    l2_lambda: float,
+    *,
+    l1_layers: Sequence[str],
+    l2_layers: Sequence[str],
+) -> losses.PenaltyLoss:
     """Bug (regbench's own, found by this property): a layer named twice has its weights penalized twice."""
+
     def weights(layers: Sequence[str]) -> list[nn.Parameter]:
         return [getattr(model, name).weight for name in layers]
 
-    terms = [losses.PenaltyTerm("l1", l1_lambda, losses.l1_norm, weights(l1_layers)), losses.PenaltyTerm("l2", l2_lambda, losses.squared_l2_norm, weights(l2_layers))]
+    terms = [
+        losses.PenaltyTerm("l1", l1_lambda, losses.l1_norm, weights(l1_layers)),
+        losses.PenaltyTerm("l2", l2_lambda, losses.squared_l2_norm, weights(l2_layers)),
+    ]
     return losses.PenaltyLoss(base, [t for t in terms if t.params])
 
 
@@ -400,7 +462,9 @@ def adamw_decaying_everything(model: nn.Module, lr: float, weight_decay: float) 
 
 
 class AdamWIgnoringGroups(torch.optim.AdamW):
-    """Bug: an optimizer that merges the parameter groups it is given, so its weight decay reaches biases and 1-D parameters."""
+    """Bug: an optimizer that merges the parameter groups it is given, so its weight decay reaches biases and 1-D
+    parameters.
+    """
 
     def __init__(self, params, lr: float = 1e-3, weight_decay: float = 1e-2) -> None:
         super().__init__([p for group in params for p in group["params"]], lr=lr, weight_decay=weight_decay)
@@ -429,7 +493,9 @@ class _ScaledCrossEntropy(nn.Module):
 
 
 def smoothing_by_scaling(label_smoothing: float) -> nn.Module:
-    """Bug: "smoothing" as (1 - eps) * cross-entropy, without the uniform part: confident logits then cost less than the targets' entropy."""
+    """Bug: "smoothing" as (1 - eps) * cross-entropy, without the uniform part: confident logits then cost less than
+    the targets' entropy.
+    """
     return _ScaledCrossEntropy(label_smoothing)
 
 
@@ -443,7 +509,9 @@ def holdout_split_overlapping(dataset, fraction: float) -> tuple[torch.Tensor, t
 
 
 def prepare_validating_on_test(config, seed, split, settings):
-    """Bug: early stopping's validation batches taken from the test set, so the stopping decision has seen test images."""
+    """Bug: early stopping's validation batches taken from the test set, so the stopping decision has seen test
+    images.
+    """
     from regbench.experiment import evaluation_batches, prepare
 
     run = prepare(config, seed, split, settings)
@@ -464,7 +532,9 @@ class EarlyStoppingWithoutPatience(stopping.EarlyStopping):
     """Bug: stops at the first epoch that does not improve, whatever the patience."""
 
     def monitor(self) -> stopping.Monitor:
-        return stopping.Monitor(stopping.EarlyStopping(patience=1, validation_fraction=self.validation_fraction, min_delta=self.min_delta))
+        return stopping.Monitor(
+            stopping.EarlyStopping(patience=1, validation_fraction=self.validation_fraction, min_delta=self.min_delta)
+        )
 
 
 # ------------------------------------------------------------------------------------------ noise

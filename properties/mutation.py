@@ -41,14 +41,20 @@ class Mutation:
     mutant: Any
     check: Callable[..., None]
     inputs: Mapping[str, SearchStrategy] = field(repr=False)
-    kills_with: str = ""  # part of the property's own failure message for this bug: the kill's reason, not any AssertionError
-    control: Any = field(default=None, repr=False)  # regbench's component under the same check (None: the row has no such twin)
+    kills_with: str = (
+        ""  # part of the property's own failure message for this bug: the kill's reason, not any AssertionError
+    )
+    control: Any = field(
+        default=None, repr=False
+    )  # regbench's component under the same check (None: the row has no such twin)
 
     def __str__(self) -> str:
         return self.name
 
 
-def find_counterexample(check: Callable[..., None], impl: Any, inputs: Mapping[str, SearchStrategy]) -> AssertionError | None:
+def find_counterexample(
+    check: Callable[..., None], impl: Any, inputs: Mapping[str, SearchStrategy]
+) -> AssertionError | None:
     """The AssertionError Hypothesis finds for ``check(impl, CPU, **inputs)``, or None if it finds none.
 
     Only AssertionError counts: a mutant that merely crashes the check (a TypeError from a wrong

@@ -1,5 +1,7 @@
-"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule written independently of
-regbench, value comparisons that tell a wrong value from a crash, and the checks engine's invariants as property checks on
+"""Small helpers the property modules share: seeded RNG scopes, example budgets, the penalty rule written independently
+of
+regbench, value comparisons that tell a wrong value from a crash, and the checks engine's invariants as property checks
+on
 regbench's components or their mutants."""
 
 from __future__ import annotations
@@ -22,12 +24,30 @@ from regbench.configs import Config
 from regbench.models import FullyConnectedBatchNorm
 from regbench.train import seed_torch
 
-__all__ = ["CPU", "DATA", "NOTEBOOK_SPEC", "assert_penalty_gradient", "assert_values_close", "config_check", "config_with", "drawn_model", "fewer_examples", "is_penalized", "loss_check", "model_check", "penalty_losses", "seeded",
-           "trained_state", "transform_check"]
+__all__ = [
+    "CPU",
+    "DATA",
+    "NOTEBOOK_SPEC",
+    "assert_penalty_gradient",
+    "assert_values_close",
+    "config_check",
+    "config_with",
+    "drawn_model",
+    "fewer_examples",
+    "is_penalized",
+    "loss_check",
+    "model_check",
+    "penalty_losses",
+    "seeded",
+    "trained_state",
+    "transform_check",
+]
 
 CPU = torch.device("cpu")
 DATA = {"data": st.data()}  # what every engine check draws its inputs (and model) from
-NOTEBOOK_SPEC = gen.ModelSpec("plain", 784, 500, 10)  # the notebook's MLP: the smallest initial weights (|W| < 1/sqrt(784)) of any model drawn
+NOTEBOOK_SPEC = gen.ModelSpec(
+    "plain", 784, 500, 10
+)  # the notebook's MLP: the smallest initial weights (|W| < 1/sqrt(784)) of any model drawn
 Check = Callable[..., None]
 
 
@@ -51,20 +71,36 @@ def is_penalized(name: str, parameter: nn.Parameter) -> bool:
     return parameter.requires_grad and name.rsplit(".", 1)[-1] != "bias" and parameter.ndim > 1
 
 
-def assert_values_close(actual: torch.Tensor, expected: torch.Tensor, *, what: str, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
-    """torch.testing.assert_close on values, its message naming ``what``; a tensor of another shape, dtype or device raises
-    TypeError: a crash, so a mutant that returns the wrong kind of tensor is not counted as caught by a property about values."""
+def assert_values_close(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    *,
+    what: str,
+    rtol: Optional[float] = None,
+    atol: Optional[float] = None,
+) -> None:
+    """torch.testing.assert_close on values, its message naming ``what``; a tensor of another shape, dtype or device
+    raises
+    TypeError: a crash, so a mutant that returns the wrong kind of tensor is not counted as caught by a property about
+    values.
+    """
     for attribute in ("shape", "dtype", "device"):
         if getattr(actual, attribute) != getattr(expected, attribute):
-            raise TypeError(f"{what}: no values to compare, {attribute} {getattr(actual, attribute)} where {getattr(expected, attribute)} was expected")
+            raise TypeError(
+                f"{what}: no values to compare, {attribute} {getattr(actual, attribute)} where"
+                f" {getattr(expected, attribute)} was expected"
+            )
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, msg=lambda message: f"{what}: {message}")
 
 
-GRADIENT_RTOL = 1e-5  # float32 rounding of lambda * sign(W) or 2 * lambda * W is a few ulps (1.2e-7 each); a factor-2 bug is 0.5
+GRADIENT_RTOL = (
+    1e-5  # float32 rounding of lambda * sign(W) or 2 * lambda * W is a few ulps (1.2e-7 each); a factor-2 bug is 0.5
+)
 
 
 def assert_penalty_gradient(grad: torch.Tensor, expected: torch.Tensor, *, what: str) -> None:
-    """A penalty's gradient against its closed form, in float64, relative to the expected value itself (lambda * |W| or lambda):
+    """A penalty's gradient against its closed form, in float64, relative to the expected value itself (lambda * |W| or
+    lambda):
     no absolute floor, which at lambda 1e-4 and the notebook's |W| < 0.05 would hide a gradient twice too large."""
     assert_values_close(grad.double(), expected.double(), what=what, rtol=GRADIENT_RTOL, atol=0.0)
 
@@ -92,7 +128,8 @@ def trained_state(model: nn.Module, spec: gen.ModelSpec, device: torch.device) -
 
 
 def _engine_check(invariant: Invariant, subject: Callable[[Any, torch.device, st.DataObject], Any]) -> Check:
-    """``invariant`` as a property check ``check(impl, device, *, data)``: the subject built from the implementation under test
+    """``invariant`` as a property check ``check(impl, device, *, data)``: the subject built from the implementation
+    under test
     (regbench's, or a mutant of it), its inputs drawn as ``regbench check`` draws them."""
 
     def check(impl: Any, device: torch.device, *, data: st.DataObject) -> None:
@@ -103,14 +140,18 @@ def _engine_check(invariant: Invariant, subject: Callable[[Any, torch.device, st
 
 
 def drawn_model(model_class: Any, kind: str, device: torch.device, data: st.DataObject) -> ModelSubject:
-    """A model of ``kind``'s constructor as the engine sees it, with generated widths, dropout rate, seed and trained BatchNorm statistics."""
+    """A model of ``kind``'s constructor as the engine sees it, with generated widths, dropout rate, seed and trained
+    BatchNorm statistics.
+    """
     spec = data.draw(gen.model_specs(kinds=(kind,), min_dropout=0.01), label="model")
     return ModelSubject(trained_state(spec.build(model_class, device), spec, device), (spec.input_size,))
 
 
 def model_check(name: str, kind: str) -> Check:
     """A model invariant on a class of ``kind``'s constructor (drawn_model)."""
-    return _engine_check(MODEL_INVARIANTS[name], lambda model_class, device, data: drawn_model(model_class, kind, device, data))
+    return _engine_check(
+        MODEL_INVARIANTS[name], lambda model_class, device, data: drawn_model(model_class, kind, device, data)
+    )
 
 
 def loss_check(name: str) -> Check:
@@ -125,7 +166,13 @@ def transform_check(name: str) -> Check:
 
 def config_with(part: str, factory: Any, **arguments: Any) -> Config:
     """A config whose ``part`` (optimizer or criterion) is ``factory`` with ``arguments``, on a small BatchNorm MLP."""
-    return Config(name=part, model=FullyConnectedBatchNorm, model_args={"input_size": 12, "hidden_size": 12}, **{part: factory}, **arguments)
+    return Config(
+        name=part,
+        model=FullyConnectedBatchNorm,
+        model_args={"input_size": 12, "hidden_size": 12},
+        **{part: factory},
+        **arguments,
+    )
 
 
 def config_check(part: str, name: str, **arguments: Any) -> Check:

@@ -28,7 +28,9 @@ from regbench.checks import strategies as gen
 
 @st.composite
 def pil_arrays(draw: st.DrawFn) -> np.ndarray:
-    """uint8 pixels of a grayscale (H, W) or RGB (H, W, 3) image of an image_shapes() size, as Image.fromarray takes them."""
+    """uint8 pixels of a grayscale (H, W) or RGB (H, W, 3) image of an image_shapes() size, as Image.fromarray takes
+    them.
+    """
     channels, height, width = draw(image_shapes(channels=(1, 3)))
     shape = (height, width) if channels == 1 else (height, width, 3)
     return draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 255)))
@@ -54,7 +56,9 @@ def check_never_brighter(factory, device, *, image: np.ndarray, seed: int) -> No
     """
     with seeded(seed):
         out = factory()(Image.fromarray(image))
-    assert float(out.max()) <= image.max() / 255 + 1e-6, f"max {float(out.max()):.4f} above the image's brightest pixel {image.max() / 255:.4f}"
+    assert float(out.max()) <= image.max() / 255 + 1e-6, (
+        f"max {float(out.max()):.4f} above the image's brightest pixel {image.max() / 255:.4f}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))

@@ -52,7 +52,9 @@ MAX_SIDE = 40  # any H, W up to this: well past the named shapes, small enough t
 # so the fallback is the whole image); 20x36 and 17x9 (no attempt ever fits: the fallback is the
 # central crop of aspect ratio 4/3, or 3/4).
 CROP_SIZES = ((SIZE, SIZE), (32, 32), (24, 30), (20, 36), (17, 9))
-SMALLEST_CROP = math.sqrt(0.8 * 3 / 4)  # the smallest fraction of a side get_params' attempts reach (area 0.8, ratio 3/4)
+SMALLEST_CROP = math.sqrt(
+    0.8 * 3 / 4
+)  # the smallest fraction of a side get_params' attempts reach (area 0.8, ratio 3/4)
 DRAWS = 10_000  # our parameter draws per distribution test
 REFERENCE_DRAWS = 3_000  # torchvision get_params calls per distribution test, one Python call each
 GOF_SETTINGS = settings(max_examples=3)  # plus the explicit examples below, one per kind of fallback
@@ -64,7 +66,9 @@ GOF_EXAMPLES = 3 + 3  # generated and explicit: what the budget (properties/budg
 # degrees. test_geometry_tolerance_is_measured measures both on random images of MATCH_SHAPES and
 # checks the rule; run it with -s to print the figures (the README quotes them).
 GEOMETRY_TOLERANCE = 0.07
-INTERPOLATION_MARGIN = 0.01  # correct parameters must stay this far under the tolerance, so a small change in torchvision does not flip it
+INTERPOLATION_MARGIN = (
+    0.01  # correct parameters must stay this far under the tolerance, so a small change in torchvision does not flip it
+)
 # The shapes that property and its measurement cover: NAMED_SHAPES and a tall one-channel image.
 MATCH_SHAPES = (*NAMED_SHAPES, (1, MAX_SIDE, 12))
 
@@ -104,7 +108,11 @@ def _chi2_same_distribution(ours: np.ndarray, theirs: np.ndarray, *, what: str) 
     if table.shape[1] < 2:
         assert np.array_equal(np.unique(ours), np.unique(theirs)), f"{what}: {np.unique(ours)} vs {np.unique(theirs)}"
         return
-    assert_pvalue(sps.chi2_contingency(table).pvalue, PROPERTY_ALPHA, what=f"{what}: regbench's distribution differs from torchvision's (chi-square)")
+    assert_pvalue(
+        sps.chi2_contingency(table).pvalue,
+        PROPERTY_ALPHA,
+        what=f"{what}: regbench's distribution differs from torchvision's (chi-square)",
+    )
 
 
 def check_params_follow_torchvision(impl, device, *, seed: int, size: tuple[int, int]) -> None:
@@ -113,12 +121,17 @@ def check_params_follow_torchvision(impl, device, *, seed: int, size: tuple[int,
     ``size`` is the image's (H, W): get_params' attempts and fallback depend on it.
     """
     ours = impl.sample_params(DRAWS, size=size, flip=True, generator=torch.Generator().manual_seed(seed))
-    assert_pvalue(sps.kstest(ours.angle.numpy(), sps.uniform(loc=-10, scale=20).cdf).pvalue, PROPERTY_ALPHA, what="rotation angle is not U(-10, 10) (KS)")
+    assert_pvalue(
+        sps.kstest(ours.angle.numpy(), sps.uniform(loc=-10, scale=20).cdf).pvalue,
+        PROPERTY_ALPHA,
+        what="rotation angle is not U(-10, 10) (KS)",
+    )
     assert_binomial(int(ours.flip.sum()), DRAWS, 0.5, what="horizontal flips")
     image = torch.zeros(1, *size)
     with seeded(seed):
-        theirs = np.array([transforms.RandomResizedCrop.get_params(image, [0.8, 1.0], [3 / 4, 4 / 3])
-                           for _ in range(REFERENCE_DRAWS)])
+        theirs = np.array(
+            [transforms.RandomResizedCrop.get_params(image, [0.8, 1.0], [3 / 4, 4 / 3]) for _ in range(REFERENCE_DRAWS)]
+        )
     boxes = np.stack([ours.top.numpy(), ours.left.numpy(), ours.height.numpy(), ours.width.numpy()], axis=1).astype(int)
     sizes = boxes[:, 2] * 100 + boxes[:, 3], theirs[:, 2] * 100 + theirs[:, 3]
     _chi2_same_distribution(*sizes, what=f"crop size (h, w) of {size}")
@@ -249,10 +262,16 @@ def test_geometry_tolerance_is_measured():
     g = torch.Generator().manual_seed(0)
     for shape in MATCH_SHAPES:
         correct, wrong = _errors(shape, DIGIT_PAIRS if shape == (1, SIZE, SIZE) else PAIRS_PER_SHAPE, g)
-        print(f"{shape}: geometry error correct at most {max(correct):.3f} over {len(correct)}, "
-              f"wrong sign at least {min(wrong):.3f} over {len(wrong)}")
-        assert max(correct) <= GEOMETRY_TOLERANCE - INTERPOLATION_MARGIN, f"{shape}: interpolation alone reached {max(correct):.3f}"
-        assert min(wrong) > GEOMETRY_TOLERANCE, f"{shape}: a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
+        print(
+            f"{shape}: geometry error correct at most {max(correct):.3f} over {len(correct)}, "
+            f"wrong sign at least {min(wrong):.3f} over {len(wrong)}"
+        )
+        assert max(correct) <= GEOMETRY_TOLERANCE - INTERPOLATION_MARGIN, (
+            f"{shape}: interpolation alone reached {max(correct):.3f}"
+        )
+        assert min(wrong) > GEOMETRY_TOLERANCE, (
+            f"{shape}: a wrong-sign rotation gave only {min(wrong):.3f} (of {len(wrong)})"
+        )
 
 
 @given(**MATCH_INPUTS)
@@ -265,7 +284,8 @@ def test_matches_torchvision(device, case):
 
 @st.composite
 def image_batches(draw: st.DrawFn) -> torch.Tensor:
-    """Float batches (N, C, H, W) in [0, 1] of any image_shapes(), from the uint8 images a dataset holds: the first as it is
+    """Float batches (N, C, H, W) in [0, 1] of any image_shapes(), from the uint8 images a dataset holds: the first as
+    it is
     (so the batch reaches the image's full range, as a dataset's strokes reach 1), the others rolled and dimmed."""
     n, shape = draw(st.integers(1, 6)), draw(image_shapes())
     pixels = draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 255)))
@@ -311,8 +331,11 @@ def check_shape_dtype_range(impl, device, *, batch: torch.Tensor, seed: int) -> 
     """Random augmentation keeps (N, C, H, W), float32, the device, and values in [0, 1]."""
     out = impl.apply_params(batch.to(device), _random_params(impl, batch, seed))
     assert out.shape == batch.shape and out.dtype == batch.dtype and out.device.type == torch.device(device).type, (
-        f"augmenting {tuple(batch.shape)} {batch.dtype} gave {tuple(out.shape)} {out.dtype} on {out.device}")
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 + 1e-6, f"augmented values in [{float(out.min()):.4g}, {float(out.max()):.4g}], not [0, 1]"
+        f"augmenting {tuple(batch.shape)} {batch.dtype} gave {tuple(out.shape)} {out.dtype} on {out.device}"
+    )
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 + 1e-6, (
+        f"augmented values in [{float(out.min()):.4g}, {float(out.max()):.4g}], not [0, 1]"
+    )
 
 
 def check_seed_reproduces(impl, device, *, batch: torch.Tensor, seed: int) -> None:
@@ -350,7 +373,10 @@ def test_a_seed_reproduces_the_output(device, batch, seed):
 
 def _with(**overrides) -> types.SimpleNamespace:
     """regbench.augment with some functions replaced by broken ones."""
-    return types.SimpleNamespace(sample_params=overrides.get("sample_params", augment.sample_params), apply_params=overrides.get("apply_params", augment.apply_params))
+    return types.SimpleNamespace(
+        sample_params=overrides.get("sample_params", augment.sample_params),
+        apply_params=overrides.get("apply_params", augment.apply_params),
+    )
 
 
 def _resample(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -360,15 +386,21 @@ def _resample(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def _angle_sign_flipped(images, params):
-    return augment.apply_params(images, AugmentParams(-params.angle, params.top, params.left, params.height, params.width, params.flip))
+    return augment.apply_params(
+        images, AugmentParams(-params.angle, params.top, params.left, params.height, params.width, params.flip)
+    )
 
 
 def _half_pixel_shift(images, params):
-    return augment.apply_params(images, AugmentParams(params.angle, params.top, params.left + 0.5, params.height, params.width, params.flip))
+    return augment.apply_params(
+        images, AugmentParams(params.angle, params.top, params.left + 0.5, params.height, params.width, params.flip)
+    )
 
 
 def _flip_ignored(images, params):
-    return augment.apply_params(images, AugmentParams(params.angle, params.top, params.left, params.height, params.width, params.flip & False))
+    return augment.apply_params(
+        images, AugmentParams(params.angle, params.top, params.left, params.height, params.width, params.flip & False)
+    )
 
 
 def _brightened(images, params):
@@ -419,21 +451,70 @@ def _unseeded(n, *, generator=None, **kw):
 
 
 MUTATIONS = [  # run by test_mutations.py with every other mutant
-    Mutation("rotation by the wrong sign", _with(apply_params=_angle_sign_flipped), check_matches_torchvision, MATCH_INPUTS,
-             "differs from torchvision by", augment),
-    Mutation("flip parameter ignored", _with(apply_params=_flip_ignored), check_matches_torchvision, MATCH_INPUTS, "differs from torchvision by", augment),
-    Mutation("rotation of normalized coordinates (non-square)", _with(apply_params=_rotation_in_normalized_space),
-             check_matches_torchvision, MATCH_INPUTS, "differs from torchvision by", augment),
-    Mutation("crop box shifted by half a pixel", _with(apply_params=_half_pixel_shift), check_identity, BATCH_INPUTS,
-             "identity parameters changed the batch: Tensor-likes are not close", augment),
-    Mutation("y normalized by 2/W (non-square)", _with(apply_params=_one_normalization), check_identity, BATCH_INPUTS,
-             "identity parameters changed the batch: Tensor-likes are not close", augment),
-    Mutation("flip about an off-centre axis", _with(apply_params=_flip_off_by_one), check_flip_twice, BATCH_INPUTS,
-             "flipping twice changed the batch: Tensor-likes are not close", augment),
-    Mutation("output brightened out of range", _with(apply_params=_brightened), check_shape_dtype_range, RANDOM_INPUTS,
-             "augmented values in", augment),
-    Mutation("sampling ignores the generator", _with(sample_params=_unseeded), check_seed_reproduces, RANDOM_INPUTS,
-             "two runs from generator seed", augment),
+    Mutation(
+        "rotation by the wrong sign",
+        _with(apply_params=_angle_sign_flipped),
+        check_matches_torchvision,
+        MATCH_INPUTS,
+        "differs from torchvision by",
+        augment,
+    ),
+    Mutation(
+        "flip parameter ignored",
+        _with(apply_params=_flip_ignored),
+        check_matches_torchvision,
+        MATCH_INPUTS,
+        "differs from torchvision by",
+        augment,
+    ),
+    Mutation(
+        "rotation of normalized coordinates (non-square)",
+        _with(apply_params=_rotation_in_normalized_space),
+        check_matches_torchvision,
+        MATCH_INPUTS,
+        "differs from torchvision by",
+        augment,
+    ),
+    Mutation(
+        "crop box shifted by half a pixel",
+        _with(apply_params=_half_pixel_shift),
+        check_identity,
+        BATCH_INPUTS,
+        "identity parameters changed the batch: Tensor-likes are not close",
+        augment,
+    ),
+    Mutation(
+        "y normalized by 2/W (non-square)",
+        _with(apply_params=_one_normalization),
+        check_identity,
+        BATCH_INPUTS,
+        "identity parameters changed the batch: Tensor-likes are not close",
+        augment,
+    ),
+    Mutation(
+        "flip about an off-centre axis",
+        _with(apply_params=_flip_off_by_one),
+        check_flip_twice,
+        BATCH_INPUTS,
+        "flipping twice changed the batch: Tensor-likes are not close",
+        augment,
+    ),
+    Mutation(
+        "output brightened out of range",
+        _with(apply_params=_brightened),
+        check_shape_dtype_range,
+        RANDOM_INPUTS,
+        "augmented values in",
+        augment,
+    ),
+    Mutation(
+        "sampling ignores the generator",
+        _with(sample_params=_unseeded),
+        check_seed_reproduces,
+        RANDOM_INPUTS,
+        "two runs from generator seed",
+        augment,
+    ),
 ]
 GOF_MUTANTS = [  # (name, mutant, the crop size its distribution property is run on)
     ("angles drawn from U(-20, 20)", _with(sample_params=_wide_angles), (SIZE, SIZE)),

@@ -1,4 +1,5 @@
-"""FullyConnectedBatchNorm beyond the checks engine (test_invariants.py): train mode normalizes each batch and updates running statistics by the momentum rule; a batch of 1 in train mode is refused clearly.
+"""FullyConnectedBatchNorm beyond the checks engine (test_invariants.py): train mode normalizes each batch and updates
+running statistics by the momentum rule; a batch of 1 in train mode is refused clearly.
 
 The checks read bn_1's input and output through forward hooks, so they see the normalization
 itself rather than what is left of it after the ReLU.
@@ -47,11 +48,19 @@ def check_train_normalizes_batch(model_class, device, *, case: gen.ModelCase) ->
     bn = model.bn_1
     z, normalized = record.input.double(), ((record.output - bn.bias) / bn.weight).double()
     spread = z.var(0, unbiased=False)
-    assert_values_close(normalized.mean(0), torch.zeros_like(spread), rtol=0, atol=10 * TOLERANCE, what="normalized batch mean is not 0")
+    assert_values_close(
+        normalized.mean(0), torch.zeros_like(spread), rtol=0, atol=10 * TOLERANCE, what="normalized batch mean is not 0"
+    )
     wide = spread > WELL_SPREAD
     assume(wide.any())
     expected = spread / (spread + bn.eps)
-    assert_values_close(normalized.var(0, unbiased=False)[wide], expected[wide], rtol=0, atol=TOLERANCE, what="normalized (biased) batch variance is not 1")
+    assert_values_close(
+        normalized.var(0, unbiased=False)[wide],
+        expected[wide],
+        rtol=0,
+        atol=TOLERANCE,
+        what="normalized (biased) batch variance is not 1",
+    )
 
 
 def check_running_statistics(model_class, device, *, case: gen.ModelCase, momentum: float) -> None:
@@ -69,8 +78,16 @@ def check_running_statistics(model_class, device, *, case: gen.ModelCase, moment
     z = record.input.double()
     expected_mean = (1 - momentum) * old_mean + momentum * z.mean(0)
     expected_var = (1 - momentum) * old_var + momentum * z.var(0, unbiased=True)
-    assert_values_close(bn.running_mean.double(), expected_mean, rtol=TOLERANCE, atol=1e-5, what="running mean breaks the momentum rule")
-    assert_values_close(bn.running_var.double(), expected_var, rtol=TOLERANCE, atol=1e-5, what="running variance is not the momentum average of the unbiased batch variance")
+    assert_values_close(
+        bn.running_mean.double(), expected_mean, rtol=TOLERANCE, atol=1e-5, what="running mean breaks the momentum rule"
+    )
+    assert_values_close(
+        bn.running_var.double(),
+        expected_var,
+        rtol=TOLERANCE,
+        atol=1e-5,
+        what="running variance is not the momentum average of the unbiased batch variance",
+    )
 
 
 def check_single_sample_refused(model_class, device, *, case: gen.ModelCase) -> None:

@@ -1,4 +1,6 @@
-"""Data selection: select_n_per_class returns the first n indices of each class, class by class; the small-data split is disjoint and balanced."""
+"""Data selection: select_n_per_class returns the first n indices of each class, class by class; the small-data split
+is disjoint and balanced.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +36,9 @@ def first_of_class(labels: list[int], c: int, start: int, count: int) -> list[in
 
 
 def check_select_n_per_class(select, device, *, labels: list[int], n: int) -> None:
-    """Exactly n valid indices per class, classes 0..9 in order, each class's first n in order; too few is a ValueError naming the class."""
+    """Exactly n valid indices per class, classes 0..9 in order, each class's first n in order; too few is a
+    ValueError naming the class.
+    """
     counts = [labels.count(c) for c in range(NUM_CLASSES)]
     short = [c for c in range(NUM_CLASSES) if counts[c] < n]
     if short:
@@ -49,8 +53,12 @@ def check_select_n_per_class(select, device, *, labels: list[int], n: int) -> No
     assert all(0 <= i < len(labels) for i in indices), "an index outside the dataset"
     for c in range(NUM_CLASSES):
         block = indices[c * n : (c + 1) * n]
-        assert all(labels[i] == c for i in block), f"block {c} holds labels {[labels[i] for i in block]}: classes not in order"
-        assert block == first_of_class(labels, c, 0, n), f"class {c}: got {block}, its first {n} indices are {first_of_class(labels, c, 0, n)}"
+        assert all(labels[i] == c for i in block), (
+            f"block {c} holds labels {[labels[i] for i in block]}: classes not in order"
+        )
+        assert block == first_of_class(labels, c, 0, n), (
+            f"class {c}: got {block}, its first {n} indices are {first_of_class(labels, c, 0, n)}"
+        )
 
 
 @given(**SELECT_INPUTS)
@@ -60,7 +68,9 @@ def test_select_n_per_class_takes_first_n_of_each_class(labels, n):
 
 
 def check_small_split(split, device, *, case: tuple[list[int], int, int]) -> None:
-    """Train and test share no index; each has exactly its n per class; per class, train is the first n_train and test the next n_test."""
+    """Train and test share no index; each has exactly its n per class; per class, train is the first n_train and
+    test the next n_test.
+    """
     labels, n_train, n_test = case
     train, test = (t.tolist() for t in split(dataset_of(labels), n_train, n_test))
     assert not set(train) & set(test), f"indices in both train and test: {sorted(set(train) & set(test))}"
@@ -68,8 +78,12 @@ def check_small_split(split, device, *, case: tuple[list[int], int, int]) -> Non
         per_class = [sum(labels[i] == c for i in chosen) for c in range(NUM_CLASSES)]
         assert per_class == [size] * NUM_CLASSES, f"{name} has {per_class} images per class, expected {size} each"
     for c in range(NUM_CLASSES):
-        assert [i for i in train if labels[i] == c] == first_of_class(labels, c, 0, n_train), f"class {c}: train is not the first {n_train}"
-        assert [i for i in test if labels[i] == c] == first_of_class(labels, c, n_train, n_test), f"class {c}: test is not the next {n_test}"
+        assert [i for i in train if labels[i] == c] == first_of_class(labels, c, 0, n_train), (
+            f"class {c}: train is not the first {n_train}"
+        )
+        assert [i for i in test if labels[i] == c] == first_of_class(labels, c, n_train, n_test), (
+            f"class {c}: test is not the next {n_test}"
+        )
 
 
 @given(**SPLIT_INPUTS)

@@ -1,4 +1,5 @@
-"""FullyConnectedDropout beyond the checks engine (test_invariants.py): dropout_prob is the drop rate; train mode is unbiased and commutes with ReLU.
+"""FullyConnectedDropout beyond the checks engine (test_invariants.py): dropout_prob is the drop rate; train mode is
+unbiased and commutes with ReLU.
 
 Every check takes the model class first, so test_mutations.py runs the same check on broken classes.
 """
@@ -53,7 +54,9 @@ def _masked_hidden(model_class, device, case: gen.ModelCase, seed: int) -> tuple
 
 
 def check_rate_is_dropout_prob(model_class, device, *, case: gen.ModelCase) -> None:
-    """The constructor's dropout_prob is the rate of the model's one dropout layer, found by behaviour (its law: test_invariants.py)."""
+    """The constructor's dropout_prob is the rate of the model's one dropout layer, found by behaviour (its law:
+    test_invariants.py).
+    """
     p = case.spec.dropout_prob
     subject = ModelSubject(case.spec.build(model_class, device), (case.spec.input_size,))
     rates = [s.rate for s in subject.stochastic]
@@ -88,7 +91,9 @@ def test_dropout_prob_is_the_drop_rate(device, case):
 @statistical(alpha=PROPERTY_ALPHA)  # one Hoeffding test per example
 @given(**TRAIN_INPUTS)
 def test_train_mode_is_unbiased(device, case, seed):
-    """Train-mode activations equal eval-mode ones on average (its share of the run's false-failure budget: properties/budget.py)."""
+    """Train-mode activations equal eval-mode ones on average (its share of the run's false-failure budget:
+    properties/budget.py).
+    """
     check_unbiased(FullyConnectedDropout, device, case=case, seed=seed)
 
 

@@ -44,7 +44,9 @@ def check_is_a_norm(norm, device, *, pair: tuple[list[torch.Tensor], list[torch.
     assert value >= 0, f"negative norm {value}"
     assert (value == 0) == all_zero, f"norm {value} of tensors that are {'' if all_zero else 'not '}all zero"
     scaled = float(norm([scale * x for x in xs]))
-    assert math.isclose(scaled, abs(scale) * value, rel_tol=1e-12, abs_tol=1e-300), f"norm(c x) = {scaled} != |c| norm(x) = {abs(scale) * value}"
+    assert math.isclose(scaled, abs(scale) * value, rel_tol=1e-12, abs_tol=1e-300), (
+        f"norm(c x) = {scaled} != |c| norm(x) = {abs(scale) * value}"
+    )
     total = float(norm([x + y for x, y in zip(xs, ys, strict=True)]))
     bound = value + float(norm(ys))
     assert total <= bound * (1 + 1e-12), f"triangle inequality broken: {total} > {bound}"
@@ -73,21 +75,33 @@ def check_l1_gradient(loss_factory, device, *, spec: gen.ModelSpec, lam: float) 
     for name, p in model.named_parameters():
         expected = lam * torch.sign(p.detach()) if is_penalized(name, p) else torch.zeros_like(p)
         grad = p.grad if p.grad is not None else torch.zeros_like(p)
-        assert_penalty_gradient(grad, expected, what=f"L1 gradient on {name} is not lambda*sign(W)" if is_penalized(name, p) else f"L1 penalty has a gradient on {name}")
+        assert_penalty_gradient(
+            grad,
+            expected,
+            what=(
+                f"L1 gradient on {name} is not lambda*sign(W)"
+                if is_penalized(name, p)
+                else f"L1 penalty has a gradient on {name}"
+            ),
+        )
 
 
 @given(**GRADIENT_INPUTS)
-@example(spec=NOTEBOOK_SPEC, lam=1e-4)  # the notebook's size at the smallest lambda drawn: a gradient twice too large must fail here too
+@example(
+    spec=NOTEBOOK_SPEC, lam=1e-4
+)  # the notebook's size at the smallest lambda drawn: a gradient twice too large must fail here too
 def test_l1_gradient_is_lambda_sign(device, spec, lam):
     """The subgradient every optimizer sees: constant pull lambda toward zero."""
     check_l1_gradient(lasso, device, spec=spec, lam=lam)
 
 
-
 def test_a_gradient_off_by_a_factor_of_2_fails_at_the_smallest_lambda():
-    """The broken variant (lasso_weights_listed_twice) at the notebook's size and lambda 1e-4, where float32's default atol (1e-5) let it pass."""
+    """The broken variant (lasso_weights_listed_twice) at the notebook's size and lambda 1e-4, where float32's
+    default atol (1e-5) let it pass.
+    """
     with pytest.raises(AssertionError, match=r"L1 gradient on linear_1.weight is not lambda\*sign\(W\)"):
         check_l1_gradient(mutants.lasso_weights_listed_twice, CPU, spec=NOTEBOOK_SPEC, lam=1e-4)
+
 
 # ------------------------------------------------------------------------- sparsity against lambda
 #
@@ -104,7 +118,9 @@ def test_a_gradient_off_by_a_factor_of_2_fails_at_the_smallest_lambda():
 # lambda: the largest misclassified gap is 0.016, below GAP = 0.028.)
 
 FEATURES, SAMPLES = 8, 16
-B = torch.linspace(0.1, 1.0, FEATURES, dtype=torch.float64) * torch.tensor([1.0, -1.0] * (FEATURES // 2), dtype=torch.float64)
+B = torch.linspace(0.1, 1.0, FEATURES, dtype=torch.float64) * torch.tensor(
+    [1.0, -1.0] * (FEATURES // 2), dtype=torch.float64
+)
 LAMBDA_MAX = 2.4  # 2 * max|b| + margin: the largest lambdas zero every weight
 STEPS, LR_FIRST, LR_LAST = 800, 0.25, 1e-5  # LR_LAST * K_max << threshold; 2*LR_FIRST < 1 keeps steps stable
 DECAY = (LR_LAST / LR_FIRST) ** (1 / (STEPS - 1))
@@ -117,7 +133,15 @@ SPARSITY_INPUTS = dict(lams=gen.increasing_lambdas(min_size=2, max_size=4, min_v
 def orthogonal_problem() -> tuple[torch.Tensor, torch.Tensor]:
     """X (n, d) with X^T X / n = I and zero-mean columns (orthogonal to the ones vector), y = X b."""
     generator = torch.Generator().manual_seed(0)
-    basis, _ = torch.linalg.qr(torch.cat([torch.ones(SAMPLES, 1, dtype=torch.float64), torch.randn(SAMPLES, FEATURES, generator=generator, dtype=torch.float64)], 1))
+    basis, _ = torch.linalg.qr(
+        torch.cat(
+            [
+                torch.ones(SAMPLES, 1, dtype=torch.float64),
+                torch.randn(SAMPLES, FEATURES, generator=generator, dtype=torch.float64),
+            ],
+            1,
+        )
+    )
     x = basis[:, 1:] * math.sqrt(SAMPLES)
     return x.float(), (x @ B).float().unsqueeze(1)
 
@@ -139,7 +163,9 @@ def train_sparsity(loss_factory, device: torch.device, lam: float) -> float:
 
 
 def check_sparsity_grows_with_lambda(loss_factory, device, *, lams: list[float]) -> None:
-    """Trained sparsity matches the closed form up to ambiguous weights, never falls beyond them, and rises where theory says."""
+    """Trained sparsity matches the closed form up to ambiguous weights, never falls beyond them, and rises where
+    theory says.
+    """
     counts, low, high = [], [], []
     for lam in lams:
         offset = B.abs() - lam / 2  # exact |w_j| where positive, distance to the kink otherwise
@@ -147,14 +173,18 @@ def check_sparsity_grows_with_lambda(loss_factory, device, *, lams: list[float])
         certain_zero = int((offset <= -GAP).sum())
         count = round(train_sparsity(loss_factory, device, lam) * FEATURES)
         assert certain_zero <= count <= certain_zero + ambiguous, (
-            f"lambda={lam:.4g}: {count} of {FEATURES} weights near zero, the Lasso solution has {certain_zero} (+{ambiguous} ambiguous)"
+            f"lambda={lam:.4g}: {count} of {FEATURES} weights near zero, the Lasso solution has {certain_zero}"
+            f" (+{ambiguous} ambiguous)"
         )
         counts.append(count)
         low.append(certain_zero)
         high.append(certain_zero + ambiguous)
     for i in range(len(lams) - 1):
         slack = (high[i] - low[i]) + (high[i + 1] - low[i + 1])
-        assert counts[i + 1] >= counts[i] - slack, f"sparsity fell from {counts[i]} to {counts[i + 1]} weights as lambda rose {lams[i]:.4g} -> {lams[i + 1]:.4g}"
+        assert counts[i + 1] >= counts[i] - slack, (
+            f"sparsity fell from {counts[i]} to {counts[i + 1]} weights as lambda rose {lams[i]:.4g} ->"
+            f" {lams[i + 1]:.4g}"
+        )
     if low[-1] > high[0]:
         assert counts[-1] > counts[0], f"sparsity did not rise from lambda={lams[0]:.4g} to {lams[-1]:.4g} ({counts})"
 

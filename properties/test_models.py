@@ -1,4 +1,6 @@
-"""All three models: one prediction per sample, or a clear error for samples of the wrong size (batch independence: test_invariants.py)."""
+"""All three models: one prediction per sample, or a clear error for samples of the wrong size (batch independence:
+test_invariants.py).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ SIZE_INPUTS = dict(case=sized_cases())
 def check_one_prediction_per_sample(classes, device, *, case: gen.ModelCase) -> None:
     """N samples of input_size values give N predictions; samples of another size are a ValueError naming input_size.
 
-    ``classes`` maps each kind to its model class (regbench's CLASSES, or mutants of them). Any other exception is a crash
+    ``classes`` maps each kind to its model class (regbench's CLASSES, or mutants of them). Any other exception is a
+    crash
     of the model, not this property's failure, and propagates as it is.
     """
     model = case.spec.build(classes[case.spec.kind], device).eval()
@@ -44,9 +47,14 @@ def check_one_prediction_per_sample(classes, device, *, case: gen.ModelCase) -> 
     try:
         out = model(x)
     except ValueError as error:
-        assert str(case.spec.input_size) in str(error), f"the error does not say the model takes {case.spec.input_size} values: {error}"
+        assert str(case.spec.input_size) in str(error), (
+            f"the error does not say the model takes {case.spec.input_size} values: {error}"
+        )
         return
-    raise AssertionError(f"{len(x)} samples of {per_sample} values (input_size={case.spec.input_size}) gave {tuple(out.shape)}: the samples were silently re-batched")
+    raise AssertionError(
+        f"{len(x)} samples of {per_sample} values (input_size={case.spec.input_size}) gave {tuple(out.shape)}: the"
+        " samples were silently re-batched"
+    )
 
 
 @given(**SIZE_INPUTS)

@@ -1,4 +1,5 @@
-"""Gaussian input noise (regbench.noise, models.FullyConnectedNoise): the identity at std 0 and in eval mode, zero mean and the stated std in training.
+"""Gaussian input noise (regbench.noise, models.FullyConnectedNoise): the identity at std 0 and in eval mode, zero mean
+and the stated std in training.
 
 Every check takes the implementation first (the function ``gaussian_noise`` or a model class), so
 test_mutations.py runs the same check on broken variants.
@@ -51,29 +52,45 @@ def check_std_zero_is_identity(noise, device, *, x: torch.Tensor, training: bool
 def check_identity_in_eval(noise, device, *, x: torch.Tensor, std: float) -> None:
     """In eval mode the input passes unchanged, whatever the std."""
     x = x.to(device)
-    assert torch.equal(noise(x, std, False), x), f"eval mode changed the input (std {std:g}): noise must act in training only"
+    assert torch.equal(noise(x, std, False), x), (
+        f"eval mode changed the input (std {std:g}): noise must act in training only"
+    )
 
 
 def check_zero_mean_and_stated_std(noise, device, *, std: float, seed: int) -> None:
-    """In training the noise (output - input) has mean 0 (one-sample t-test) and is N(0, std^2) (Kolmogorov-Smirnov test)."""
-    x = torch.zeros(DRAWS, dtype=torch.float64, device=device)  # float64: no rounding between the noise and what is measured
+    """In training the noise (output - input) has mean 0 (one-sample t-test) and is N(0, std^2) (Kolmogorov-Smirnov
+    test).
+    """
+    x = torch.zeros(
+        DRAWS, dtype=torch.float64, device=device
+    )  # float64: no rounding between the noise and what is measured
     with seeded(seed, device):
         drawn = (noise(x, std, True) - x).cpu().numpy()
-    assert_pvalue(stats.ttest_1samp(drawn, 0.0).pvalue, PROPERTY_ALPHA, what=f"noise mean {drawn.mean():.3g} at std {std:g} is not 0")
-    assert_pvalue(stats.kstest(drawn, "norm", args=(0.0, std)).pvalue, PROPERTY_ALPHA,
-                  what=f"noise of spread {drawn.std():.4g} is not N(0, {std:g}^2)")
+    assert_pvalue(
+        stats.ttest_1samp(drawn, 0.0).pvalue,
+        PROPERTY_ALPHA,
+        what=f"noise mean {drawn.mean():.3g} at std {std:g} is not 0",
+    )
+    assert_pvalue(
+        stats.kstest(drawn, "norm", args=(0.0, std)).pvalue,
+        PROPERTY_ALPHA,
+        what=f"noise of spread {drawn.std():.4g} is not N(0, {std:g}^2)",
+    )
 
 
 def check_training_adds_noise(noise, device, *, x: torch.Tensor, std: float, seed: int) -> None:
     """In training with std > 0 the input changes: a regularizer that silently does nothing is a bug."""
-    # float64: x + std * z rounds back to x only if |z| < 1e-12 on every entry (|x| <= 10, std >= 1e-3), probability < 1e-11
+    # float64: x + std * z rounds back to x only if |z| < 1e-12 on every entry (|x| <= 10, std >= 1e-3), probability <
+    # 1e-11
     x = x.to(device, torch.float64)
     with seeded(seed, device):
         out = noise(x, std, True)
     assert not torch.equal(out, x), f"training with std {std:g} left the input unchanged"
 
 
-def check_model_is_plain_in_eval_and_at_std_zero(model_class, device, *, case: gen.ModelCase, std: float, seed: int) -> None:
+def check_model_is_plain_in_eval_and_at_std_zero(
+    model_class, device, *, case: gen.ModelCase, std: float, seed: int
+) -> None:
     """The noisy model in eval mode (any std), and in train mode at std 0, is FullyConnected with the same weights."""
     spec, x = case.spec, case.inputs.to(device)
     plain = spec.build(FullyConnected, device).eval()
@@ -85,7 +102,9 @@ def check_model_is_plain_in_eval_and_at_std_zero(model_class, device, *, case: g
         model.train(mode == "train")
         with seeded(seed, device), torch.no_grad():
             out = model(x)
-        assert torch.equal(out, expected), f"{model_class.__name__}(noise_std={noise_std:g}) in {mode} mode differs from FullyConnected"
+        assert torch.equal(out, expected), (
+            f"{model_class.__name__}(noise_std={noise_std:g}) in {mode} mode differs from FullyConnected"
+        )
 
 
 @given(**IDENTITY_INPUTS)

@@ -26,11 +26,18 @@ TRAIN_INPUTS = dict(
 )
 
 
-def check_same_seed_same_history(seed_fn, device, *, spec: gen.ModelSpec, seed: int, batch_size: int, n_batches: int, epochs: int, priors: list[int]) -> None:
-    """Two runs after seed_fn(seed), from two different prior RNG states: init, shuffling and dropout masks must all come from the seeding, so histories and weights match exactly."""
+def check_same_seed_same_history(
+    seed_fn, device, *, spec: gen.ModelSpec, seed: int, batch_size: int, n_batches: int, epochs: int, priors: list[int]
+) -> None:
+    """Two runs after seed_fn(seed), from two different prior RNG states: init, shuffling and dropout masks must all
+    come from the seeding, so histories and weights match exactly.
+    """
     generator = torch.Generator().manual_seed(seed)  # the data is fixed apart from the seeding under test
     n = batch_size * n_batches
-    x, y = torch.rand(n, spec.input_size, generator=generator), torch.randint(spec.output_size, (n,), generator=generator)
+    x, y = (
+        torch.rand(n, spec.input_size, generator=generator),
+        torch.randint(spec.output_size, (n,), generator=generator),
+    )
 
     def run(prior: int) -> tuple[list[dict], dict]:
         with rngs_restored():
@@ -61,4 +68,13 @@ def check_same_seed_same_history(seed_fn, device, *, spec: gen.ModelSpec, seed: 
 @given(**TRAIN_INPUTS)
 def test_same_seed_same_history_on_cpu(spec, seed, batch_size, n_batches, epochs, priors):
     """A benchmark result is only evidence if running it again gives the same numbers."""
-    check_same_seed_same_history(seed_everything, CPU, spec=spec, seed=seed, batch_size=batch_size, n_batches=n_batches, epochs=epochs, priors=priors)
+    check_same_seed_same_history(
+        seed_everything,
+        CPU,
+        spec=spec,
+        seed=seed,
+        batch_size=batch_size,
+        n_batches=n_batches,
+        epochs=epochs,
+        priors=priors,
+    )

@@ -1,5 +1,7 @@
 """Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): one step moves each penalized weight by the Adam step
-on the base loss plus -lr * wd * w, moves every other parameter by the Adam step alone, and differs from Adam + RidgeLoss."""
+on the base loss plus -lr * wd * w, moves every other parameter by the Adam step alone, and differs from Adam +
+RidgeLoss.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from regbench.models import FullyConnected
 
 def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """The optimizer regbench builds for a config with optimizer=AdamW (parameter groups by the penalty rule)."""
-    config = Config(name="adamw", model=FullyConnected, optimizer=torch.optim.AdamW, optimizer_args={"weight_decay": weight_decay})
+    config = Config(
+        name="adamw", model=FullyConnected, optimizer=torch.optim.AdamW, optimizer_args={"weight_decay": weight_decay}
+    )
     return config.build_optimizer(model, lr)
 
 
@@ -31,7 +35,15 @@ STEP_INPUTS = dict(
 )
 
 
-def _one_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor, targets: torch.Tensor, seed: int, device) -> None:
+def _one_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    seed: int,
+    device,
+) -> None:
     """One optimizer step on loss_fn(model(x), targets), dropout masks drawn from ``seed``."""
     with seeded(seed, device):
         loss_fn(model(x), targets).backward()
@@ -47,8 +59,12 @@ def _case(case: gen.ModelCase, seed: int, device) -> tuple[nn.Module, torch.Tens
     return model, x, targets
 
 
-def check_decoupled_step(optimizer_factory, device, *, case: gen.ModelCase, weight_decay: float, lr: float, seed: int) -> None:
-    """After one step: penalized w == Adam's w - lr * wd * w_before; biases and 1-D parameters == Adam's, exactly as without decay."""
+def check_decoupled_step(
+    optimizer_factory, device, *, case: gen.ModelCase, weight_decay: float, lr: float, seed: int
+) -> None:
+    """After one step: penalized w == Adam's w - lr * wd * w_before; biases and 1-D parameters == Adam's, exactly as
+    without decay.
+    """
     decayed, x, targets = _case(case, seed, device)
     plain = copy.deepcopy(decayed)
     before = {name: p.detach().clone() for name, p in decayed.named_parameters()}
@@ -57,27 +73,56 @@ def check_decoupled_step(optimizer_factory, device, *, case: gen.ModelCase, weig
     _one_step(plain, torch.optim.Adam(plain.parameters(), lr=lr), base, x, targets, seed, device)
     for (name, p), q in zip(decayed.named_parameters(), plain.parameters(), strict=True):
         expected = q.detach() - lr * weight_decay * before[name] if is_penalized(name, p) else q.detach()
-        what = "the Adam step plus -lr * wd * w" if is_penalized(name, p) else "the Adam step alone (no decay on biases and 1-D parameters)"
+        what = (
+            "the Adam step plus -lr * wd * w"
+            if is_penalized(name, p)
+            else "the Adam step alone (no decay on biases and 1-D parameters)"
+        )
         assert_values_close(p.detach(), expected, rtol=1e-9, atol=1e-12, what=f"{name} did not move by {what}")
 
 
 @given(**STEP_INPUTS)
 def test_one_adamw_step_is_adam_plus_decoupled_decay(device, case, weight_decay, lr, seed):
-    """What defines decoupled weight decay: the shrinkage is added to the Adam step, not fed through Adam's normalization."""
+    """What defines decoupled weight decay: the shrinkage is added to the Adam step, not fed through Adam's
+    normalization.
+    """
     check_decoupled_step(adamw, device, case=case, weight_decay=weight_decay, lr=lr, seed=seed)
 
 
-def check_differs_from_coupled_ridge(optimizer_factory, device, *, case: gen.ModelCase, weight_decay: float, lr: float, seed: int) -> None:
-    """Adam on base + RidgeLoss(wd / 2) (the same pull, 2 * lambda * w = wd * w, coupled into the gradient) lands elsewhere."""
+def check_differs_from_coupled_ridge(
+    optimizer_factory, device, *, case: gen.ModelCase, weight_decay: float, lr: float, seed: int
+) -> None:
+    """Adam on base + RidgeLoss(wd / 2) (the same pull, 2 * lambda * w = wd * w, coupled into the gradient) lands
+    elsewhere.
+    """
     decoupled, x, targets = _case(case, seed, device)
     coupled = copy.deepcopy(decoupled)
-    _one_step(decoupled, optimizer_factory(decoupled, lr, weight_decay), nn.CrossEntropyLoss(), x, targets, seed, device)
-    _one_step(coupled, torch.optim.Adam(coupled.parameters(), lr=lr), RidgeLoss(nn.CrossEntropyLoss(), coupled, weight_decay / 2), x, targets, seed, device)
-    gaps = [float((p - q).detach().abs().max()) for (name, p), q in zip(decoupled.named_parameters(), coupled.parameters()) if is_penalized(name, p)]
-    assert max(gaps) > 1e-12, "one step of the decoupled decay equals one step of Adam + RidgeLoss: the decay is coupled into Adam's normalization"
+    _one_step(
+        decoupled, optimizer_factory(decoupled, lr, weight_decay), nn.CrossEntropyLoss(), x, targets, seed, device
+    )
+    _one_step(
+        coupled,
+        torch.optim.Adam(coupled.parameters(), lr=lr),
+        RidgeLoss(nn.CrossEntropyLoss(), coupled, weight_decay / 2),
+        x,
+        targets,
+        seed,
+        device,
+    )
+    gaps = [
+        float((p - q).detach().abs().max())
+        for (name, p), q in zip(decoupled.named_parameters(), coupled.parameters())
+        if is_penalized(name, p)
+    ]
+    assert max(gaps) > 1e-12, (
+        "one step of the decoupled decay equals one step of Adam + RidgeLoss: the decay is coupled into Adam's"
+        " normalization"
+    )
 
 
 @given(**STEP_INPUTS)
 def test_adamw_differs_from_adam_with_ridge(device, case, weight_decay, lr, seed):
-    """The coupling AdamW removes: Adam normalizes a Ridge gradient away, AdamW's decay is proportional to the weight."""
+    """The coupling AdamW removes: Adam normalizes a Ridge gradient away, AdamW's decay is proportional to the
+    weight.
+    """
     check_differs_from_coupled_ridge(adamw, device, case=case, weight_decay=weight_decay, lr=lr, seed=seed)

@@ -3,9 +3,26 @@
 from regbench.assertions import BenchmarkAssertionError, assert_better, assert_equivalent, assert_no_worse
 from regbench.augment import digit_train_transform, notebook_train_transform, test_transform
 from regbench.configs import CONFIGS, Config, ConfigError, select_configs
-from regbench.data import ImageDataset, Samples, Split, TensorLoader, embedded_digits, load_idx, select_n_per_class, small_data_split
+from regbench.data import (
+    ImageDataset,
+    Samples,
+    Split,
+    TensorLoader,
+    embedded_digits,
+    load_idx,
+    select_n_per_class,
+    small_data_split,
+)
 from regbench.datasets import Dataset, load_dataset, select_datasets
-from regbench.losses import ElasticNetLoss, LassoLoss, LossParts, MixedL1L2Loss, PenaltyLoss, RidgeLoss, penalized_parameters
+from regbench.losses import (
+    ElasticNetLoss,
+    LassoLoss,
+    LossParts,
+    MixedL1L2Loss,
+    PenaltyLoss,
+    RidgeLoss,
+    penalized_parameters,
+)
 from regbench.metrics import generalization_gap, mean_abs_weight, sparsity, weight_histogram
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 from regbench.errors import UsageError

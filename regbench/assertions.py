@@ -36,10 +36,19 @@ from regbench.results import metric_value
 from regbench.runner import resolve_device
 from regbench.sequential import ALPHA, SEEDS, Decision, decide
 
-__all__ = ["BenchmarkAssertionError", "assert_better", "assert_equivalent", "assert_no_worse", "compare_configs", "directed_metrics",
-           "take_decisions"]
+__all__ = [
+    "BenchmarkAssertionError",
+    "assert_better",
+    "assert_equivalent",
+    "assert_no_worse",
+    "compare_configs",
+    "directed_metrics",
+    "take_decisions",
+]
 
-_MADE: list[Decision] = []  # decisions since the last take_decisions(): the pytest plugin adds each to its test's report
+_MADE: list[
+    Decision
+] = []  # decisions since the last take_decisions(): the pytest plugin adds each to its test's report
 
 
 class BenchmarkAssertionError(AssertionError):
@@ -59,22 +68,47 @@ def _check(metric: str, effect: float, effect_name: str, alpha: float, seeds: tu
     """The metric's direction, after refusing each bad argument by name."""
     known = directed_metrics()
     if metric not in known:
-        raise UsageError(f"metric {metric!r} is not one a benchmark assertion can judge; choose one of {', '.join(known)}")
+        raise UsageError(
+            f"metric {metric!r} is not one a benchmark assertion can judge; choose one of {', '.join(known)}"
+        )
     if not isinstance(effect, (int, float)) or isinstance(effect, bool) or not math.isfinite(effect) or effect < 0:
         raise UsageError(f"{effect_name} must be a number >= 0 in {metric}'s units, got {effect!r}")
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha!r}")
-    if (not isinstance(seeds, (tuple, list)) or len(seeds) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
-            or seeds[0] < 2 or seeds[0] > seeds[1]):
+    if (
+        not isinstance(seeds, (tuple, list))
+        or len(seeds) != 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+        or seeds[0] < 2
+        or seeds[0] > seeds[1]
+    ):
         raise UsageError(f"seeds must be (minimum, maximum) pairs with 2 <= minimum <= maximum, got {seeds!r}")
     return known[metric]
 
 
-def compare_configs(kind: str, candidate: str | Config, baseline: str | Config, *, metric: str = "test_accuracy", effect: float = 0.0,
-                    alpha: float = ALPHA, seeds: tuple[int, int] = SEEDS, dataset: Any = "digits", root: Path | str | None = None,
-                    n_train: Any = DEFAULT, n_test: Any = DEFAULT, epochs: int = Settings.epochs, batch_size: int = Settings.batch_size,
-                    lr: float = Settings.lr, device: str = "auto", engine: str = "fast", cache: Path | str | None = None) -> Decision:
-    """Train both configs seed-paired, adding pairs until ``regbench.sequential.decide`` decides ``kind``; the Decision either way."""
+def compare_configs(
+    kind: str,
+    candidate: str | Config,
+    baseline: str | Config,
+    *,
+    metric: str = "test_accuracy",
+    effect: float = 0.0,
+    alpha: float = ALPHA,
+    seeds: tuple[int, int] = SEEDS,
+    dataset: Any = "digits",
+    root: Path | str | None = None,
+    n_train: Any = DEFAULT,
+    n_test: Any = DEFAULT,
+    epochs: int = Settings.epochs,
+    batch_size: int = Settings.batch_size,
+    lr: float = Settings.lr,
+    device: str = "auto",
+    engine: str = "fast",
+    cache: Path | str | None = None,
+) -> Decision:
+    """Train both configs seed-paired, adding pairs until ``regbench.sequential.decide`` decides ``kind``; the
+    Decision either way.
+    """
     better = _check(metric, effect, "min_effect" if kind == "better" else "margin", alpha, seeds)
     cand, base = (_one_config(c, name) for c, name in ((candidate, "candidate"), (baseline, "baseline")))
     datasets = select_datasets(dataset, roots={"": root} if root is not None else None, n_train=n_train, n_test=n_test)
@@ -85,11 +119,24 @@ def compare_configs(kind: str, candidate: str | Config, baseline: str | Config, 
 
     def pairs(n: int) -> tuple[list[float], list[float]]:
         records = train_cells([cand, base], n, datasets[0], settings, root=where, n_train=n_train, n_test=n_test)
-        return [metric_value(r, metric) for r in records[cand.name]], [metric_value(r, metric) for r in records[base.name]]
+        return [metric_value(r, metric) for r in records[cand.name]], [
+            metric_value(r, metric) for r in records[base.name]
+        ]
 
-    names = (cand.name, base.name) if cand.name != base.name else (f"{cand.name} (candidate)", f"{base.name} (baseline)")
-    decision = decide(kind, pairs, effect=effect, better=better, alpha=alpha, seeds=tuple(seeds), names=names, metric=metric,
-                      identical=cand.hash == base.hash)
+    names = (
+        (cand.name, base.name) if cand.name != base.name else (f"{cand.name} (candidate)", f"{base.name} (baseline)")
+    )
+    decision = decide(
+        kind,
+        pairs,
+        effect=effect,
+        better=better,
+        alpha=alpha,
+        seeds=tuple(seeds),
+        names=names,
+        metric=metric,
+        identical=cand.hash == base.hash,
+    )
     _MADE.append(decision)
     return decision
 
@@ -116,8 +163,17 @@ def _asserted(decision: Decision) -> Decision:
     return decision
 
 
-def assert_better(candidate: str | Config, baseline: str | Config, *, metric: str = "test_accuracy", min_effect: float = 0.0,
-                  alpha: float = ALPHA, seeds: tuple[int, int] = SEEDS, dataset: Any = "digits", **settings: Any) -> Decision:
+def assert_better(
+    candidate: str | Config,
+    baseline: str | Config,
+    *,
+    metric: str = "test_accuracy",
+    min_effect: float = 0.0,
+    alpha: float = ALPHA,
+    seeds: tuple[int, int] = SEEDS,
+    dataset: Any = "digits",
+    **settings: Any,
+) -> Decision:
     """Pass when ``candidate`` beats ``baseline`` on ``metric`` by more than ``min_effect`` (in the metric's direction).
 
     A pass when the true difference is exactly ``min_effect`` is a false pass, kept near ``alpha``
@@ -126,11 +182,32 @@ def assert_better(candidate: str | Config, baseline: str | Config, *, metric: st
     bit-identically, every difference is exactly 0: it fails, saying so.
     ``settings``: root, n_train, n_test, epochs, batch_size, lr, device, engine, cache.
     """
-    return _asserted(compare_configs("better", candidate, baseline, metric=metric, effect=min_effect, alpha=alpha, seeds=seeds, dataset=dataset, **settings))
+    return _asserted(
+        compare_configs(
+            "better",
+            candidate,
+            baseline,
+            metric=metric,
+            effect=min_effect,
+            alpha=alpha,
+            seeds=seeds,
+            dataset=dataset,
+            **settings,
+        )
+    )
 
 
-def assert_no_worse(candidate: str | Config, baseline: str | Config, *, metric: str = "test_accuracy", margin: float,
-                    alpha: float = ALPHA, seeds: tuple[int, int] = SEEDS, dataset: Any = "digits", **settings: Any) -> Decision:
+def assert_no_worse(
+    candidate: str | Config,
+    baseline: str | Config,
+    *,
+    metric: str = "test_accuracy",
+    margin: float,
+    alpha: float = ALPHA,
+    seeds: tuple[int, int] = SEEDS,
+    dataset: Any = "digits",
+    **settings: Any,
+) -> Decision:
     """Pass when ``candidate`` is worse than ``baseline`` by less than ``margin`` (non-inferiority).
 
     A pass when the candidate is worse by exactly ``margin`` is a false pass, kept near ``alpha``
@@ -138,16 +215,42 @@ def assert_no_worse(candidate: str | Config, baseline: str | Config, *, metric: 
     A config against itself passes (every difference exactly 0, within any margin).
     ``settings`` as assert_better's.
     """
-    return _asserted(compare_configs("no_worse", candidate, baseline, metric=metric, effect=margin, alpha=alpha, seeds=seeds, dataset=dataset, **settings))
+    return _asserted(
+        compare_configs(
+            "no_worse",
+            candidate,
+            baseline,
+            metric=metric,
+            effect=margin,
+            alpha=alpha,
+            seeds=seeds,
+            dataset=dataset,
+            **settings,
+        )
+    )
 
 
-def assert_equivalent(a: str | Config, b: str | Config, *, metric: str = "test_accuracy", margin: float, alpha: float = ALPHA,
-                      seeds: tuple[int, int] = SEEDS, dataset: Any = "digits", **settings: Any) -> Decision:
-    """Pass when ``a`` and ``b`` differ by less than ``margin`` either way (two one-sided tests): "this refactor changed nothing measurable".
+def assert_equivalent(
+    a: str | Config,
+    b: str | Config,
+    *,
+    metric: str = "test_accuracy",
+    margin: float,
+    alpha: float = ALPHA,
+    seeds: tuple[int, int] = SEEDS,
+    dataset: Any = "digits",
+    **settings: Any,
+) -> Decision:
+    """Pass when ``a`` and ``b`` differ by less than ``margin`` either way (two one-sided tests): "this refactor changed
+    nothing measurable".
 
     Passes when it should not: 0.0025 and 0.0095 of simulated sequences differing by exactly +margin
     and -margin (0.01). Fails when it should pass: under 0.002 at no true difference, 0.13 at half
     the margin; 1 of 20 real A/A cases on disjoint seeds (undecided at 20 pairs). A config against
     itself passes at once (every difference exactly 0). ``settings`` as assert_better's.
     """
-    return _asserted(compare_configs("equivalent", a, b, metric=metric, effect=margin, alpha=alpha, seeds=seeds, dataset=dataset, **settings))
+    return _asserted(
+        compare_configs(
+            "equivalent", a, b, metric=metric, effect=margin, alpha=alpha, seeds=seeds, dataset=dataset, **settings
+        )
+    )

@@ -45,8 +45,10 @@ def _image_size(input_shape: Optional[Sequence[int]]) -> tuple[int, int]:
     if input_shape is None:
         return IMAGE_SIZE, IMAGE_SIZE
     if len(input_shape) != 3 or min(input_shape) < 1:  # not a UsageError: a run reports this as not applicable
-        raise ValueError(f"input_shape {tuple(input_shape)} is not one image's (C, H, W); "
-                         "pass the shape of one sample, such as (1, 28, 28)")
+        raise ValueError(
+            f"input_shape {tuple(input_shape)} is not one image's (C, H, W); "
+            "pass the shape of one sample, such as (1, 28, 28)"
+        )
     return int(input_shape[1]), int(input_shape[2])
 
 
@@ -110,7 +112,11 @@ class AugmentParams:
     @classmethod
     def cat(cls, parts: list["AugmentParams"]) -> "AugmentParams":
         """One set of parameters from consecutive draws."""
-        return parts[0] if len(parts) == 1 else cls(*(torch.cat([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+        return (
+            parts[0]
+            if len(parts) == 1
+            else cls(*(torch.cat([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+        )
 
 
 def sample_params(
@@ -125,6 +131,7 @@ def sample_params(
     """Draw n samples' parameters for images of ``size`` (H, W) from torchvision's distributions
     (RandomHorizontalFlip, RandomRotation, RandomResizedCrop.get_params with its 10 attempts and
     central fallback); the draws are the same in number and order whatever the size."""
+
     def uniform(*shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, dtype=torch.float64) * (high - low) + low
 
@@ -184,7 +191,8 @@ def affine_matrices(params: AugmentParams, size: tuple[int, int] = (IMAGE_SIZE, 
 
 
 def _sampling_grid(theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(N, H, W, 2) sampling points: theta applied to every pixel centre, as F.affine_grid(theta, ..., align_corners=False) places them.
+    """(N, H, W, 2) sampling points: theta applied to every pixel centre, as F.affine_grid(theta, ...,
+    align_corners=False) places them.
 
     Each coordinate is (a x + b y) + c per sample, broadcast over the rows and columns: the same
     roundings as the homogeneous matrix product (x, y, 1) theta^T, in a fraction of its time.
@@ -202,7 +210,9 @@ def apply_params(images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
     """Resample a batch (N, C, H, W) with each sample's own flip, rotation and crop, in one call."""
     size = (images.shape[-2], images.shape[-1])
     theta = affine_matrices(params, size).to(device=images.device, dtype=images.dtype)
-    return F.grid_sample(images, _sampling_grid(theta, size), mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(
+        images, _sampling_grid(theta, size), mode="bilinear", padding_mode="zeros", align_corners=False
+    )
 
 
 class BatchAugment:
@@ -220,11 +230,15 @@ class BatchAugment:
         return self.apply(images, self.draw(len(images), (images.shape[-2], images.shape[-1]), generator))
 
     def draw(self, n: int, size: tuple[int, int], generator: Optional[torch.Generator] = None) -> AugmentParams:
-        """Parameters for n images of size (H, W): with ``apply``, a loader draws a whole pass's and applies them a batch at a time."""
+        """Parameters for n images of size (H, W): with ``apply``, a loader draws a whole pass's and applies them a
+        batch at a time.
+        """
         return sample_params(n, size=size, flip=self.flip, generator=generator)
 
     def apply(self, images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
-        """The images resampled with these parameters (one per image): each image's result does not depend on the others."""
+        """The images resampled with these parameters (one per image): each image's result does not depend on the
+        others.
+        """
         return apply_params(images, params)
 
     def __repr__(self) -> str:

@@ -49,25 +49,49 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def train_cells(configs: list[Config], seeds: int, dataset: Dataset, settings: Settings, *, root: Path | str,
-                n_train: object = "default", n_test: object = "default") -> dict[str, list[dict]]:
-    """Each config's records for seeds 0..seeds-1 (by config name, in seed order), training only what the cache lacks."""
+def train_cells(
+    configs: list[Config],
+    seeds: int,
+    dataset: Dataset,
+    settings: Settings,
+    *,
+    root: Path | str,
+    n_train: object = "default",
+    n_test: object = "default",
+) -> dict[str, list[dict]]:
+    """Each config's records for seeds 0..seeds-1 (by config name, in seed order), training only what the cache
+    lacks.
+    """
     splits = [dataset.split()]
     out: dict[str, list[dict]] = {}
     for config in {c.hash: c for c in configs}.values():
         keyed = replace(config, name=f"config-{config.hash}")  # cells are the definition's, whatever it is called
-        spec = RunSpec(configs=(keyed,), datasets=(dataset,), seeds=seeds, settings=settings, execution="single", workers=1,
-                       n_train=n_train, n_test=n_test)
-        folder = Path(root) / stable_hash(fingerprint(spec, splits))  # one config's code and settings: shared by every comparison
+        spec = RunSpec(
+            configs=(keyed,),
+            datasets=(dataset,),
+            seeds=seeds,
+            settings=settings,
+            execution="single",
+            workers=1,
+            n_train=n_train,
+            n_test=n_test,
+        )
+        folder = Path(root) / stable_hash(
+            fingerprint(spec, splits)
+        )  # one config's code and settings: shared by every comparison
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder / "lock"):
             journal = Journal.open(folder, fingerprint(spec, splits), {keyed.name: keyed.hash})
             with flushed_denormals():
-                records, _ = run_matrix([keyed], seeds, splits, settings, execution="single", workers=1, journal=journal, progress=False)
+                records, _ = run_matrix(
+                    [keyed], seeds, splits, settings, execution="single", workers=1, journal=journal, progress=False
+                )
         rows = [r.as_dict() for r in records]
         for row in rows:
             if row["status"] != "ok":
-                raise UsageError(f"{dataset.name}: seed {row['seed']} of config {config.name} did not train: {row['status']}: "
-                                 f"{row.get('error') or 'no message'}")
+                raise UsageError(
+                    f"{dataset.name}: seed {row['seed']} of config {config.name} did not train: {row['status']}: "
+                    f"{row.get('error') or 'no message'}"
+                )
         out[config.hash] = rows
     return {c.name: out[c.hash] for c in configs}

@@ -1,8 +1,10 @@
-"""Two revisions side by side: ``regbench continuous BASE [HEAD]`` trains one matrix with each revision's code on this machine,
+"""Two revisions side by side: ``regbench continuous BASE [HEAD]`` trains one matrix with each revision's code on this
+machine,
 cell by cell in turn, and gates HEAD against BASE (asv's ``continuous`` is the model).
 
 A baseline timed an hour ago and a candidate timed now differ by whatever the shared machine was
-doing in between, on a loaded host more than the regressions it should catch. Here each (config, seed) cell is trained by
+doing in between, on a loaded host more than the regressions it should catch. Here each (config, seed) cell is trained
+by
 BASE and by HEAD one right after the other, the order alternating from cell to cell, so the
 machine's drift and most of a burst of load fall on both twins; the gate pairs each seed's
 throughput with its twin's (``compare.compare(paired=True)``) and can judge speed at a
@@ -48,12 +50,17 @@ from regbench.matrix import place
 
 __all__ = ["TOLERANCE", "ContinuousError", "Revision", "dependency_differences", "export", "run_continuous"]
 
-TOLERANCE = 0.1  # interleaved twins share the machine's state, so a smaller slowdown is told from noise than against an old baseline
-PROTOCOL = "regbench-continuous: "  # the driver's replies on its stdout start with this; anything else there is the revision's own output
+# interleaved twins share the machine's state, so a smaller slowdown is told from noise than against an old baseline
+TOLERANCE = 0.1
+PROTOCOL = (  # the driver's replies on its stdout start with this; anything else there is the revision's own output
+    "regbench-continuous: "
+)
 
-# Runs inside each revision's interpreter: argv[1] is its tree, argv[2] the user's directory. It reads one JSON job per line
-# and answers one JSON line: {"do": "plan", ...} lists the configs the revision would train; {"do": "cell", ...} trains one.
-DRIVER = r'''
+# Runs inside each revision's interpreter: argv[1] is its tree, argv[2] the user's directory. It reads one JSON job per
+# line
+# and answers one JSON line: {"do": "plan", ...} lists the configs the revision would train; {"do": "cell", ...} trains
+# one.
+DRIVER = r"""
 import json, sys
 tree, user_dir = sys.argv[1], sys.argv[2]
 sys.path[:0] = [tree]
@@ -73,7 +80,9 @@ for line in sys.stdin:
         if job["do"] == "plan":
             plan = getattr(runner, "plan_configs", None)
             if plan is None and job["grid"]:
-                raise RuntimeError("this revision predates regbench continuous's grids: give the configs without --grid")
+                raise RuntimeError(
+                    "this revision predates regbench continuous's grids: give the configs without --grid"
+                )
             chosen = plan(job["configs"], job["grid"]) if plan else regbench.select_configs(job["configs"])
             configs = {c.name: c for c in chosen}
             answer({"configs": list(configs), "module": regbench.__file__})
@@ -83,7 +92,7 @@ for line in sys.stdin:
             answer({"ok": True})
     except Exception as error:
         answer({"error": f"{type(error).__name__}: {error}"})
-'''
+"""
 
 
 class ContinuousError(UsageError):
@@ -92,7 +101,9 @@ class ContinuousError(UsageError):
 
 @dataclass
 class Revision:
-    """One side of the comparison: the name it was given, its commit, its exported tree and where its cells are journaled."""
+    """One side of the comparison: the name it was given, its commit, its exported tree and where its cells are
+    journaled.
+    """
 
     role: str  # "BASE" or "HEAD"
     given: str
@@ -114,11 +125,15 @@ def resolve(repo: Path, given: str) -> str:
     try:
         return git(repo, "rev-parse", "--verify", "--quiet", f"{given}^{{commit}}")
     except ContinuousError:
-        raise ContinuousError(f"{given!r} is not a commit of the repository at {repo} (a branch, tag, hash or HEAD~1)") from None
+        raise ContinuousError(
+            f"{given!r} is not a commit of the repository at {repo} (a branch, tag, hash or HEAD~1)"
+        ) from None
 
 
 def export(repo: Path, commit: str, dest: Path) -> Path:
-    """The committed tree of ``commit``, written under ``dest`` (git archive: uncommitted changes are not part of a revision)."""
+    """The committed tree of ``commit``, written under ``dest`` (git archive: uncommitted changes are not part of a
+    revision).
+    """
     archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True)
     if archive.returncode != 0:
         raise ContinuousError(f"git archive {commit}: {archive.stderr.decode(errors='replace').strip()}")
@@ -159,9 +174,15 @@ class Driver:
         self.log = revision.out / "driver.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w", encoding="utf-8") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", DRIVER, str(revision.tree), str(user_dir)], cwd=revision.tree,
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                            env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ})
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", DRIVER, str(revision.tree), str(user_dir)],
+                cwd=revision.tree,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ},
+            )
 
     def ask(self, job: dict) -> dict:
         """Send a job, wait for its answer; a driver that dies is a ContinuousError naming the job and the log."""
@@ -170,14 +191,16 @@ class Driver:
             self.process.stdin.flush()
             for line in self.process.stdout:
                 if line.startswith(PROTOCOL):
-                    return json.loads(line[len(PROTOCOL):])
+                    return json.loads(line[len(PROTOCOL) :])
         except BrokenPipeError:
             pass
         code = self.process.wait()
         tail = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         what = f"{job['config']} seed {job['seed']}" if job["do"] == "cell" else "loading it"
-        raise ContinuousError(f"{self.revision.role} ({self.revision.commit[:10]})'s interpreter ended (exit {code}) while {what}: "
-                              f"{tail[0]} (log: {self.log})")
+        raise ContinuousError(
+            f"{self.revision.role} ({self.revision.commit[:10]})'s interpreter ended (exit {code}) while {what}: "
+            f"{tail[0]} (log: {self.log})"
+        )
 
     def close(self) -> None:
         """End the interpreter (it stops at the end of its input)."""
@@ -187,28 +210,47 @@ class Driver:
 
 
 def _order(configs: list[str], seeds: int) -> list[tuple[str, int, bool]]:
-    """(config, seed, BASE first?) for every cell: seed by seed, configs in a hashed order, the side that goes first alternating."""
+    """(config, seed, BASE first?) for every cell: seed by seed, configs in a hashed order, the side that goes first
+    alternating.
+    """
     cells = sorted(((c, k) for k in range(seeds) for c in configs), key=lambda cell: place(None, *cell))
     return [(c, k, i % 2 == 0) for i, (c, k) in enumerate(cells)]
 
 
 def assemble(folders: list[Path], commit: str, seeds: int) -> dict:
-    """One results document from a revision's per-config folders: every run, every config's description, the settings of the last."""
+    """One results document from a revision's per-config folders: every run, every config's description, the settings
+    of the last.
+    """
     docs = [results.load_results(f / "results.json") for f in folders if (f / "results.json").is_file()]
     if not docs:
         raise ContinuousError(f"{commit[:10]} finished no cell: see its driver.log")
-    doc = results.build_results([run for d in docs for run in d["runs"]], settings={**docs[-1]["settings"], "seeds": seeds},
-                                env={**docs[-1]["environment"], "git_commit": commit},
-                                configs={name: c for d in docs for name, c in d.get("configs", {}).items()})
+    doc = results.build_results(
+        [run for d in docs for run in d["runs"]],
+        settings={**docs[-1]["settings"], "seeds": seeds},
+        env={**docs[-1]["environment"], "git_commit": commit},
+        configs={name: c for d in docs for name, c in d.get("configs", {}).items()},
+    )
     doc["datasets"] = docs[-1].get("datasets", {})
     return doc
 
 
-def run_continuous(base: str, head: str = "HEAD", *, configs: str = "all", grid: tuple[str, ...] = (), seeds: int = 2,
-                   settings: Optional[dict] = None, out: Path | str = Path("runs/continuous"), repo: Path | str = ".",
-                   alpha: float = compare.ALPHA, speed_tolerance: float = TOLERANCE, ignore: tuple[str, ...] = (),
-                   say: Callable[[str], None] = lambda line: None) -> compare.Report:
-    """Train the matrix for BASE and HEAD cell by cell, write each side's results.json under ``out``, and return HEAD's gate against BASE.
+def run_continuous(
+    base: str,
+    head: str = "HEAD",
+    *,
+    configs: str = "all",
+    grid: tuple[str, ...] = (),
+    seeds: int = 2,
+    settings: Optional[dict] = None,
+    out: Path | str = Path("runs/continuous"),
+    repo: Path | str = ".",
+    alpha: float = compare.ALPHA,
+    speed_tolerance: float = TOLERANCE,
+    ignore: tuple[str, ...] = (),
+    say: Callable[[str], None] = lambda line: None,
+) -> compare.Report:
+    """Train the matrix for BASE and HEAD cell by cell, write each side's results.json under ``out``, and return HEAD's
+    gate against BASE.
 
     ``settings`` are ``regbench.run``'s training and data keywords (epochs, batch_size, lr,
     device, engine, dataset, roots, n_train, n_test, image_size, label_column, time_limit), the
@@ -218,17 +260,25 @@ def run_continuous(base: str, head: str = "HEAD", *, configs: str = "all", grid:
     try:
         repo = Path(git(Path(repo), "rev-parse", "--show-toplevel"))
     except (ContinuousError, OSError):
-        raise ContinuousError(f"{Path(repo).resolve()} is not in a git repository: regbench continuous compares two commits of one") from None
+        raise ContinuousError(
+            f"{Path(repo).resolve()} is not in a git repository: regbench continuous compares two commits of one"
+        ) from None
     commits = {"BASE": resolve(repo, base), "HEAD": resolve(repo, head)}
     folder = Path(out) / f"{commits['BASE'][:10]}-{commits['HEAD'][:10]}"
     with tempfile.TemporaryDirectory(prefix="regbench-continuous-") as tmp:
-        revisions = {role: Revision(role, given, commits[role], export(repo, commits[role], Path(tmp) / role.lower()), folder / role.lower())
-                     for role, given in (("BASE", base), ("HEAD", head))}
+        revisions = {
+            role: Revision(
+                role, given, commits[role], export(repo, commits[role], Path(tmp) / role.lower()), folder / role.lower()
+            )
+            for role, given in (("BASE", base), ("HEAD", head))
+        }
         differ = dependency_differences(revisions["BASE"].tree, revisions["HEAD"].tree)
         if differ:
-            raise ContinuousError(f"{base} and {head} declare different dependencies ({', '.join(differ)}); one environment cannot run both "
-                                  "as they are meant to: install each in its own environment and compare two `regbench run` results with "
-                                  "`regbench compare`")
+            raise ContinuousError(
+                f"{base} and {head} declare different dependencies ({', '.join(differ)}); one environment cannot run"
+                " both as they are meant to: install each in its own environment and compare two `regbench run`"
+                " results with `regbench compare`"
+            )
         drivers = {role: Driver(rev, Path.cwd()) for role, rev in revisions.items()}
         try:
             names = {}
@@ -238,15 +288,24 @@ def run_continuous(base: str, head: str = "HEAD", *, configs: str = "all", grid:
                     raise ContinuousError(f"{role} ({revisions[role].commit[:10]}): {plan['error']}")
                 names[role] = plan["configs"]
             every = list(dict.fromkeys(names["BASE"] + names["HEAD"]))
-            say(f"regbench continuous: {base} ({commits['BASE'][:10]}) against {head} ({commits['HEAD'][:10]}): {len(every)} configs x "
-                f"{seeds} seeds, each cell trained by both in turn; journals in {folder}")
+            say(
+                f"regbench continuous: {base} ({commits['BASE'][:10]}) against {head} ({commits['HEAD'][:10]}):"
+                f" {len(every)} configs x {seeds} seeds, each cell trained by both in turn; journals in {folder}"
+            )
             skipped: dict[tuple[str, str], str] = {}
             for config, seed, base_first in _order(every, seeds):
-                for role in (("BASE", "HEAD") if base_first else ("HEAD", "BASE")):
+                for role in ("BASE", "HEAD") if base_first else ("HEAD", "BASE"):
                     if config not in names[role] or (role, config) in skipped:
                         continue
-                    reply = drivers[role].ask({"do": "cell", "config": config, "seed": seed, "settings": settings or {},
-                                               "out": str(revisions[role].out / "cells" / _folder(config))})
+                    reply = drivers[role].ask(
+                        {
+                            "do": "cell",
+                            "config": config,
+                            "seed": seed,
+                            "settings": settings or {},
+                            "out": str(revisions[role].out / "cells" / _folder(config)),
+                        }
+                    )
                     if "error" in reply:
                         skipped[(role, config)] = reply["error"]
                         say(f"regbench continuous: {role} did not train {config}: {reply['error']}")
@@ -258,9 +317,17 @@ def run_continuous(base: str, head: str = "HEAD", *, configs: str = "all", grid:
             doc = assemble([rev.out / "cells" / _folder(c) for c in names[role]], rev.commit, seeds)
             write_json(rev.out / "results.json", doc)
             sides[role] = compare.load_measurements(rev.out / "results.json")
-    # a config whose definition changed between the commits is what a code change may do: noted in the warnings, not refused
-    return compare.compare(sides["BASE"], sides["HEAD"], alpha=alpha, speed_tolerance=speed_tolerance, ignore=ignore, paired=True,
-                           allow_settings_mismatch=True)
+    # a config whose definition changed between the commits is what a code change may do: noted in the warnings, not
+    # refused
+    return compare.compare(
+        sides["BASE"],
+        sides["HEAD"],
+        alpha=alpha,
+        speed_tolerance=speed_tolerance,
+        ignore=ignore,
+        paired=True,
+        allow_settings_mismatch=True,
+    )
 
 
 def _folder(config: str) -> str:

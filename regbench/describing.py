@@ -39,7 +39,9 @@ def qualified_name(obj: Any) -> Optional[str]:
 
 
 def described(value: Any) -> Any:
-    """A keyword's value as JSON that means the same on every run: numbers, strings, lists, dicts, importable callables."""
+    """A keyword's value as JSON that means the same on every run: numbers, strings, lists, dicts, importable
+    callables.
+    """
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -53,4 +55,7 @@ def described(value: Any) -> Any:
     name = qualified_name(value)
     if name is not None:
         return name
-    raise TypeError(f"{value!r} ({type(value).__name__}) has no stable description; use numbers, strings, lists, dicts or importable classes and functions")
+    raise TypeError(
+        f"{value!r} ({type(value).__name__}) has no stable description; use numbers, strings, lists, dicts or"
+        " importable classes and functions"
+    )

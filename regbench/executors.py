@@ -43,11 +43,25 @@ from regbench.experiment import Cell, Settings, make_record, run_cell
 from regbench.records import RunRecord
 from regbench.supervise import announce
 
-__all__ = ["EXECUTORS", "MAX_ATTEMPTS", "MIN_PARALLEL_SAMPLES", "DaskExecutor", "Executor", "InProcess", "LocalPool", "default_workers",
-           "make_executor", "threads_per_worker", "usable_workers", "worker_threads"]
+__all__ = [
+    "EXECUTORS",
+    "MAX_ATTEMPTS",
+    "MIN_PARALLEL_SAMPLES",
+    "DaskExecutor",
+    "Executor",
+    "InProcess",
+    "LocalPool",
+    "default_workers",
+    "make_executor",
+    "threads_per_worker",
+    "usable_workers",
+    "worker_threads",
+]
 
 EXECUTORS = ("local", "dask")
-MAX_ATTEMPTS = 2  # tries for a cell whose local worker dies: in the shared pool, then alone (a cell that kills a pool it has alone is the culprit)
+# tries for a cell whose local worker dies: in the shared pool, then alone (a cell that kills a pool it has alone is the
+# culprit)
+MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT = "10s"  # how long to try a Dask scheduler address before saying it cannot be reached
 # What regbench's LocalCluster changes in Dask's defaults, each of which costs training time:
 # - the nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which keeps memory low for pandas but
@@ -63,7 +77,9 @@ TORCH_FRIENDLY_DASK = {
     "distributed.admin.tick.interval": "1s",
     "distributed.scheduler.work-stealing": False,
 }
-MIN_PARALLEL_SAMPLES = 200_000  # training samples of a whole matrix below which worker processes do not pay (see default_workers)
+MIN_PARALLEL_SAMPLES = (
+    200_000  # training samples of a whole matrix below which worker processes do not pay (see default_workers)
+)
 
 _WORKER: dict = {}  # what a local worker process was started with
 
@@ -109,8 +125,12 @@ def usable_workers(workers: int) -> int:
         raise UsageError(f"workers must be >= 1, got {workers}")
     path = getattr(sys.modules.get("__main__"), "__file__", None)
     if workers > 1 and path is not None and not os.path.exists(path):
-        warnings.warn(f"worker processes re-import the __main__ module, which has no file here ({path}); "
-                      "training one run at a time in this process instead", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"worker processes re-import the __main__ module, which has no file here ({path}); "
+            "training one run at a time in this process instead",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return 1
     return workers
 
@@ -129,8 +149,13 @@ def _identity(value: object) -> object:
 
 def _crashed(cell: Cell, settings: Settings, why: str) -> RunRecord:
     """The record of a cell whose worker died on every attempt."""
-    return make_record(cell, settings, status="crashed", run_seconds=0.0,
-                       error=f"the worker process training it died {why}; run it alone (--workers 1) to see why")
+    return make_record(
+        cell,
+        settings,
+        status="crashed",
+        run_seconds=0.0,
+        error=f"the worker process training it died {why}; run it alone (--workers 1) to see why",
+    )
 
 
 class Executor:
@@ -139,7 +164,9 @@ class Executor:
     name = "executor"
     workers = 1
 
-    def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
+    def run(
+        self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None
+    ) -> Iterator[RunRecord]:
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -157,7 +184,8 @@ class Executor:
 
 
 class InProcess(Executor):
-    """Every cell here, one after another: small matrices and debugging; on a CPU, the fast engine on one thread, as a worker trains.
+    """Every cell here, one after another: small matrices and debugging; on a CPU, the fast engine on one thread, as a
+    worker trains.
 
     One thread makes a lone run's samples/s mean what a worker's does, and keeps it honest on a
     shared machine: a neighbour busy on one core slows a two-thread step badly (every step waits
@@ -167,11 +195,15 @@ class InProcess(Executor):
 
     name = "local"
 
-    def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
+    def run(
+        self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None
+    ) -> Iterator[RunRecord]:
         one = torch.device(settings.device).type == "cpu" and settings.engine == "fast"
         with torch_threads(1) if one else nullcontext():
             for cell in cells:
-                announce(f"the training of config {cell.config.name!r} seed {cell.seed} on {cell.dataset} in this process")
+                announce(
+                    f"the training of config {cell.config.name!r} seed {cell.seed} on {cell.dataset} in this process"
+                )
                 yield run_cell(cell, resolve(ref), settings, time_limit=time_limit)
 
 
@@ -180,7 +212,9 @@ def _start_worker(threads: int, gpus: Optional[object]) -> None:
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     if gpus is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before CUDA starts in this process; it then sees one device
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(
+            gpus.get_nowait()
+        )  # before CUDA starts in this process; it then sees one device
     _WORKER.update(threads=threads, gpu=os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
@@ -190,7 +224,9 @@ def _worker_gpu() -> Optional[str]:
 
 
 class LocalPool(Executor):
-    """A ``ProcessPoolExecutor`` of spawned workers on this machine, each on its share of the CPU threads (or pinned to a GPU)."""
+    """A ``ProcessPoolExecutor`` of spawned workers on this machine, each on its share of the CPU threads (or pinned
+    to a GPU).
+    """
 
     name = "local"
 
@@ -215,14 +251,22 @@ class LocalPool(Executor):
             gpus = self._context.Queue()
             for gpu in self.gpu_slots():
                 gpus.put(gpu)
-        return ProcessPoolExecutor(workers, mp_context=self._context, initializer=_start_worker, initargs=(self.threads, gpus))
+        return ProcessPoolExecutor(
+            workers, mp_context=self._context, initializer=_start_worker, initargs=(self.threads, gpus)
+        )
 
-    def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
-        """Keep one cell per worker in flight; when a worker dies, rerun the cells it may have taken down, each alone."""
+    def run(
+        self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None
+    ) -> Iterator[RunRecord]:
+        """Keep one cell per worker in flight; when a worker dies, rerun the cells it may have taken down, each
+        alone.
+        """
         queue = list(cells)
         while queue:
             if self._shared is None:
-                self._shared = self._pool(self.workers)  # kept across calls: workers start (import torch, load data) once
+                self._shared = self._pool(
+                    self.workers
+                )  # kept across calls: workers start (import torch, load data) once
             in_flight: dict = {}
             suspects: list[Cell] = []
             try:
@@ -253,7 +297,9 @@ class LocalPool(Executor):
             self._shared = None
 
     def _alone(self, cell: Cell, ref: DataRef, settings: Settings, time_limit: Optional[float]) -> RunRecord:
-        """A cell whose pool broke, retried in a pool of its own: guilty only if it breaks that too, MAX_ATTEMPTS - 1 times."""
+        """A cell whose pool broke, retried in a pool of its own: guilty only if it breaks that too, MAX_ATTEMPTS - 1
+        times.
+        """
         for _ in range(MAX_ATTEMPTS - 1):
             pool = self._pool(1)
             try:
@@ -267,7 +313,9 @@ class LocalPool(Executor):
 
 def _shut(pool: ProcessPoolExecutor) -> None:
     """Stop a pool without waiting for runs in flight (after Ctrl-C, say), leaving no process behind."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # ProcessPoolExecutor keeps no public handle on its workers
+    processes = list(
+        (getattr(pool, "_processes", None) or {}).values()
+    )  # ProcessPoolExecutor keeps no public handle on its workers
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
@@ -285,11 +333,15 @@ def _shut(pool: ProcessPoolExecutor) -> None:
 
 
 class DaskExecutor(Executor):
-    """Cells as tasks of a Dask cluster: an existing scheduler, or a LocalCluster of single-threaded worker processes."""
+    """Cells as tasks of a Dask cluster: an existing scheduler, or a LocalCluster of single-threaded worker
+    processes.
+    """
 
     name = "dask"
 
-    def __init__(self, address: Optional[str] = None, *, workers: Optional[int] = None, gpu_share: Optional[float] = None) -> None:
+    def __init__(
+        self, address: Optional[str] = None, *, workers: Optional[int] = None, gpu_share: Optional[float] = None
+    ) -> None:
         try:
             import dask
             import distributed
@@ -303,8 +355,12 @@ class DaskExecutor(Executor):
                 self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
             else:
                 with dask.config.set(TORCH_FRIENDLY_DASK):
-                    self.cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                                            dashboard_address=None)
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 self.client = distributed.Client(self.cluster)
         except OSError as error:
             raise UsageError(f"cannot connect to the Dask scheduler at {address}: {error}") from None
@@ -313,40 +369,78 @@ class DaskExecutor(Executor):
         self.workers = len(self.client.nthreads())
 
     def describe(self) -> dict:
-        return {**super().describe(), "scheduler": self.address if self.cluster is None else "LocalCluster",
-                **({"gpu_share": self.gpu_share} if self.gpu_share else {})}
+        return {
+            **super().describe(),
+            "scheduler": self.address if self.cluster is None else "LocalCluster",
+            **({"gpu_share": self.gpu_share} if self.gpu_share else {}),
+        }
 
-    def run(self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None) -> Iterator[RunRecord]:
+    def run(
+        self, cells: list[Cell], ref: DataRef, settings: Settings, *, time_limit: Optional[float] = None
+    ) -> Iterator[RunRecord]:
         # A reference by origin is a few bytes and travels with each task. A split made in memory becomes the
         # result of a task of its own, fetched once by each worker that needs it and recomputed if a worker dies
         # (data scattered from the driver would be lost with that worker, and the cells needing it with it).
-        shared = ref if ref.inline is None else self.client.submit(_identity, ref, pure=False, key=f"regbench-data-{ref.digest}-{uuid.uuid4().hex[:8]}")
+        shared = (
+            ref
+            if ref.inline is None
+            else self.client.submit(
+                _identity, ref, pure=False, key=f"regbench-data-{ref.digest}-{uuid.uuid4().hex[:8]}"
+            )
+        )
         resources = {"GPU": self.gpu_share} if self.gpu_share else None
         batch = uuid.uuid4().hex[:8]
-        futures = {self.client.submit(_train, cell, shared, settings, 1, time_limit, pure=False, resources=resources,
-                                      key=f"regbench-{batch}-{k}-{cell.config.name}-{cell.seed}"): cell for k, cell in enumerate(cells)}
+        futures = {
+            self.client.submit(
+                _train,
+                cell,
+                shared,
+                settings,
+                1,
+                time_limit,
+                pure=False,
+                resources=resources,
+                key=f"regbench-{batch}-{k}-{cell.config.name}-{cell.seed}",
+            ): cell
+            for k, cell in enumerate(cells)
+        }
         suspects: list[Cell] = []
         try:
             for future in self._distributed.as_completed(futures):
                 record = self._record(futures[future], future, settings)
-                if record is None:  # Dask blames a worker's death on every task it held: a healthy cell may be among them
+                if (
+                    record is None
+                ):  # Dask blames a worker's death on every task it held: a healthy cell may be among them
                     suspects.append(futures[future])
                 else:
                     yield record
         finally:
             self.client.cancel(list(futures))
         for cell in suspects:  # each alone on the cluster, so that only its own death can be counted against it
-            future = self.client.submit(_train, cell, shared, settings, 1, time_limit, pure=False, resources=resources,
-                                        key=f"regbench-{batch}-alone-{cell.config.name}-{cell.seed}")
+            future = self.client.submit(
+                _train,
+                cell,
+                shared,
+                settings,
+                1,
+                time_limit,
+                pure=False,
+                resources=resources,
+                key=f"regbench-{batch}-alone-{cell.config.name}-{cell.seed}",
+            )
             self._distributed.wait(future)
-            yield self._record(cell, future, settings) or _crashed(cell, settings, "alone on the cluster, each time the scheduler tried it")
+            yield self._record(cell, future, settings) or _crashed(
+                cell, settings, "alone on the cluster, each time the scheduler tried it"
+            )
 
     def _record(self, cell: Cell, future: Any, settings: Settings) -> Optional[RunRecord]:
         """A finished task's record, an error's record, or None for a task lost with a worker that died."""
         if future.status == "finished":
             try:
                 return future.result()
-            except self._distributed.KilledWorker:  # finished, but its result was on a worker that died before it was fetched,
+            except (
+                self._distributed.KilledWorker
+            ):  # finished, but its result was on a worker that died before it was fetched,
                 return None  # and the scheduler's recomputation was lost with another death: a suspect like any other
         error = future.exception() if future.status == "error" else None
         if isinstance(error, UsageError):  # the data on a worker differ from the driver's: no cell can train there
@@ -361,11 +455,19 @@ class DaskExecutor(Executor):
             self.cluster.close()
 
 
-def make_executor(name: str, *, workers: int, scheduler: Optional[str] = None, gpus: Optional[list[str]] = None,
-                  runs_per_gpu: Optional[int] = None) -> Executor:
+def make_executor(
+    name: str,
+    *,
+    workers: int,
+    scheduler: Optional[str] = None,
+    gpus: Optional[list[str]] = None,
+    runs_per_gpu: Optional[int] = None,
+) -> Executor:
     """The executor a run asked for: 'local' (this process for one worker, else a process pool) or 'dask'."""
     if name == "dask":
-        return DaskExecutor(scheduler, workers=workers if workers > 1 else None, gpu_share=1 / runs_per_gpu if runs_per_gpu else None)
+        return DaskExecutor(
+            scheduler, workers=workers if workers > 1 else None, gpu_share=1 / runs_per_gpu if runs_per_gpu else None
+        )
     if name != "local":
         raise UsageError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
     if scheduler:

@@ -34,10 +34,33 @@ from regbench.records import Measurement, RunRecord
 from regbench.stopping import EarlyStopping
 from regbench.supervise import announce
 from regbench.losses import loss_parts
-from regbench.train import Batches, History, TrainingDiverged, TrainingTimeout, evaluate, rngs_restored, seed_everything, train_model
+from regbench.train import (
+    Batches,
+    History,
+    TrainingDiverged,
+    TrainingTimeout,
+    evaluate,
+    rngs_restored,
+    seed_everything,
+    train_model,
+)
 
-__all__ = ["ENGINES", "Cell", "NotApplicable", "Prepared", "Settings", "check_engine", "evaluation_batches", "make_loaders", "make_record", "measure", "preflight",
-           "prepare", "run_cell", "run_one"]
+__all__ = [
+    "ENGINES",
+    "Cell",
+    "NotApplicable",
+    "Prepared",
+    "Settings",
+    "check_engine",
+    "evaluation_batches",
+    "make_loaders",
+    "make_record",
+    "measure",
+    "preflight",
+    "prepare",
+    "run_cell",
+    "run_one",
+]
 
 ENGINES = ("fast", "notebook")
 
@@ -57,7 +80,9 @@ class Settings:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise UsageError(f"unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
-        object.__setattr__(self, "device", str(self.device))  # a torch.device works as well as its name, and results stay JSON
+        object.__setattr__(
+            self, "device", str(self.device)
+        )  # a torch.device works as well as its name, and results stay JSON
 
 
 @dataclass(frozen=True)
@@ -72,24 +97,40 @@ class Cell:
 def check_engine(config: Config, engine: str) -> None:
     """Each engine augments with its own kind of transform; a config that gives only the other kind cannot run there."""
     if engine == "fast" and config.transform is not None and config.augment is None:
-        raise ConfigError(f"config {config.name!r} augments with a PIL transform only (transform=...), which the notebook engine uses; "
-                          "the fast engine augments whole batches: give augment= too (a factory of (images, generator) -> images), "
-                          "or run with --engine notebook")
+        raise ConfigError(
+            f"config {config.name!r} augments with a PIL transform only (transform=...), which the notebook engine"
+            " uses; the fast engine augments whole batches: give augment= too (a factory of (images, generator) ->"
+            " images), or run with --engine notebook"
+        )
     if engine == "notebook" and config.augment is not None and config.transform is None:
-        raise ConfigError(f"config {config.name!r} augments with a batch transform only (augment=...), which the fast engine uses; "
-                          "the notebook engine augments PIL images: give transform= too (a torchvision transform factory), or run with --engine fast")
+        raise ConfigError(
+            f"config {config.name!r} augments with a batch transform only (augment=...), which the fast engine uses;"
+            " the notebook engine augments PIL images: give transform= too (a torchvision transform factory), or run"
+            " with --engine fast"
+        )
 
 
 def make_loaders(config: Config, seed: int, split: Split, settings: Settings) -> tuple[Batches, Batches, Batches]:
     """(augmented training batches, clean training set, test set) for the chosen engine."""
     order = torch.Generator().manual_seed(seed)  # shuffling (and, on the fast engine, augmentation) for this seed
     if settings.engine == "notebook":
-        train = split.train.subset(torch.arange(len(split.train)), transform=config.build_transform(split.fit) or _to_tensor(split.train))
-        return (DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
-                *(evaluation_batches(s, settings) for s in (split.train, split.test)))
+        train = split.train.subset(
+            torch.arange(len(split.train)), transform=config.build_transform(split.fit) or _to_tensor(split.train)
+        )
+        return (
+            DataLoader(train, batch_size=settings.batch_size, shuffle=True, generator=order),
+            *(evaluation_batches(s, settings) for s in (split.train, split.test)),
+        )
     train_x, train_y = split.train.tensors(settings.device)
     return (
-        TensorLoader(train_x, train_y, batch_size=settings.batch_size, shuffle=True, generator=order, transform=config.build_augment(split.fit)),
+        TensorLoader(
+            train_x,
+            train_y,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            generator=order,
+            transform=config.build_augment(split.fit),
+        ),
         *(evaluation_batches(s, settings) for s in (split.train, split.test)),
     )
 
@@ -101,7 +142,9 @@ def evaluation_batches(samples: Samples, settings: Settings) -> Batches:
     batch_size=batch_size)); the fast engine evaluates resident tensors in large batches.
     """
     if settings.engine == "notebook":
-        return DataLoader(samples.subset(torch.arange(len(samples)), transform=_to_tensor(samples)), batch_size=settings.batch_size)
+        return DataLoader(
+            samples.subset(torch.arange(len(samples)), transform=_to_tensor(samples)), batch_size=settings.batch_size
+        )
     return TensorLoader(*samples.tensors(settings.device), batch_size=EVAL_BATCH)
 
 
@@ -110,13 +153,17 @@ def _to_tensor(samples: Samples) -> Optional[Callable]:
     return augment.test_transform() if samples.kind == "images" else None
 
 
-def measure(model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device) -> Measurement:
+def measure(
+    model: torch.nn.Module, loss_fn: torch.nn.Module, clean_train: Batches, test: Batches, device: torch.device
+) -> Measurement:
     """A trained model's eval-mode accuracy and loss on clean train and test data, its gap, weights and invariants."""
     train_eval = evaluate(model, loss_fn, clean_train, device=device)
     test_eval = evaluate(model, loss_fn, test, device=device)
     gap = metrics.generalization_gap(
-        train_accuracy=train_eval.accuracy, test_accuracy=test_eval.accuracy,
-        train_loss=train_eval.loss, test_loss=test_eval.loss,
+        train_accuracy=train_eval.accuracy,
+        test_accuracy=test_eval.accuracy,
+        train_loss=train_eval.loss,
+        test_loss=test_eval.loss,
     )
     return Measurement(
         train_accuracy=train_eval.accuracy,
@@ -167,16 +214,25 @@ def prepare(config: Config, seed: int, split: Split, settings: Settings) -> Prep
         kept, held = holdout_split(split.train, stopping.validation_fraction)
         holdout = split.train.subset(held)
         split = split.cut(train=kept)
-    return Prepared(model, loss_fn, optimizer, *make_loaders(config, seed, split, settings), stopping=stopping,
-                    holdout=evaluation_batches(holdout, settings) if holdout is not None else None,
-                    validation_size=len(holdout) if holdout is not None else 0)
+    return Prepared(
+        model,
+        loss_fn,
+        optimizer,
+        *make_loaders(config, seed, split, settings),
+        stopping=stopping,
+        holdout=evaluation_batches(holdout, settings) if holdout is not None else None,
+        validation_size=len(holdout) if holdout is not None else 0,
+    )
 
 
 class NotApplicable(ConfigError):
-    """A config that cannot train on one dataset (a model built for another shape, an image augmentation on feature vectors)."""
+    """A config that cannot train on one dataset (a model built for another shape, an image augmentation on feature
+    vectors).
+    """
 
 
-PREFLIGHT_PER_CLASS = 2  # images per class for one forward pass and loss: BatchNorm's train mode and a held-out split both work, and it is cheap
+# images per class for one forward pass and loss: BatchNorm's train mode and a held-out split both work, and it is cheap
+PREFLIGHT_PER_CLASS = 2
 
 
 def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
@@ -190,9 +246,13 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
     """
     announce(f"the one-batch check of config {config.name!r} on {split.name}, before training")
     check_engine(config, settings.engine)
-    tiny = split.cut(train=torch.cat(first_per_class(split.train, PREFLIGHT_PER_CLASS, classes=split.classes)),
-                     test=torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test))))
-    where = f"config {config.name!r} on dataset {split.name!r} ({split.kind} {split.sample_shape}, {split.classes} classes)"
+    tiny = split.cut(
+        train=torch.cat(first_per_class(split.train, PREFLIGHT_PER_CLASS, classes=split.classes)),
+        test=torch.arange(min(PREFLIGHT_PER_CLASS, len(split.test))),
+    )
+    where = (
+        f"config {config.name!r} on dataset {split.name!r} ({split.kind} {split.sample_shape}, {split.classes} classes)"
+    )
     with rngs_restored():
         try:
             run = prepare(config, 0, tiny, settings)
@@ -206,51 +266,118 @@ def preflight(config: Config, split: Split, settings: Settings) -> Prepared:
             outputs = run.model(inputs.to(torch.device(settings.device)))
             parts = loss_parts(run.loss_fn, outputs, targets.to(outputs.device))
         except Exception as error:
-            raise NotApplicable(f"{where}: its augmentation, model and loss failed on a training batch: {type(error).__name__}: {first_line(error)}") from error
+            raise NotApplicable(
+                f"{where}: its augmentation, model and loss failed on a training batch: {type(error).__name__}:"
+                f" {first_line(error)}"
+            ) from error
         if parts.total.ndim != 0 or not parts.total.is_floating_point():
-            raise ConfigError(f"{where}: the loss returned a tensor of shape {tuple(parts.total.shape)} and dtype "
-                              f"{parts.total.dtype}; training needs a floating-point scalar (reduce with mean or sum)")
+            raise ConfigError(
+                f"{where}: the loss returned a tensor of shape {tuple(parts.total.shape)} and dtype "
+                f"{parts.total.dtype}; training needs a floating-point scalar (reduce with mean or sum)"
+            )
     return run
 
 
-def make_record(cell: Cell, settings: Settings, *, run_seconds: float, execution: str = "single", members: int = 1,
-                measurement: Optional[Measurement] = None, history: Optional[History] = None, error: Optional[str] = None,
-                status: Optional[str] = None, run: Optional[Prepared] = None) -> RunRecord:
+def make_record(
+    cell: Cell,
+    settings: Settings,
+    *,
+    run_seconds: float,
+    execution: str = "single",
+    members: int = 1,
+    measurement: Optional[Measurement] = None,
+    history: Optional[History] = None,
+    error: Optional[str] = None,
+    status: Optional[str] = None,
+    run: Optional[Prepared] = None,
+) -> RunRecord:
     """The one place a run record is made, for every engine and execution: identity and provenance are filled in here.
 
     ``status`` defaults to "diverged" when there is an error and "ok" otherwise.
     """
     finished = history is not None and measurement is not None
     stopping = None
-    if run is not None and run.stopping is not None and finished:  # what early stopping chose, and on how many held-out images
-        stopping = {"chosen_epoch": history.chosen_epoch, "epochs_trained": len(history.epochs), "validation_size": run.validation_size}
+    if (
+        run is not None and run.stopping is not None and finished
+    ):  # what early stopping chose, and on how many held-out images
+        stopping = {
+            "chosen_epoch": history.chosen_epoch,
+            "epochs_trained": len(history.epochs),
+            "validation_size": run.validation_size,
+        }
     return RunRecord(
-        config=cell.config.name, config_hash=cell.config.hash, seed=cell.seed, dataset=cell.dataset, engine=settings.engine, execution=execution, members=members,
-        torch_threads=torch.get_num_threads(), run_seconds=run_seconds, status=status or ("diverged" if error is not None else "ok"), error=error,
-        measurement=measurement, history=history.epochs if history is not None else [],
-        samples_per_second=history.samples_per_second if finished else None, train_seconds=history.train_seconds if finished else None,
-        epoch_seconds=history.epoch_seconds if finished and history.epoch_seconds else None, stopping=stopping,
+        config=cell.config.name,
+        config_hash=cell.config.hash,
+        seed=cell.seed,
+        dataset=cell.dataset,
+        engine=settings.engine,
+        execution=execution,
+        members=members,
+        torch_threads=torch.get_num_threads(),
+        run_seconds=run_seconds,
+        status=status or ("diverged" if error is not None else "ok"),
+        error=error,
+        measurement=measurement,
+        history=history.epochs if history is not None else [],
+        samples_per_second=history.samples_per_second if finished else None,
+        train_seconds=history.train_seconds if finished else None,
+        epoch_seconds=history.epoch_seconds if finished and history.epoch_seconds else None,
+        stopping=stopping,
     )
 
 
-def run_one(config: Config, seed: int, split: Split, settings: Settings, *, progress: bool | None = None,
-            time_limit: Optional[float] = None) -> RunRecord:
-    """Train ``config`` with ``seed`` and return its record; a diverged run, or one past ``time_limit`` seconds, is recorded, not raised."""
+def run_one(
+    config: Config,
+    seed: int,
+    split: Split,
+    settings: Settings,
+    *,
+    progress: bool | None = None,
+    time_limit: Optional[float] = None,
+) -> RunRecord:
+    """Train ``config`` with ``seed`` and return its record; a diverged run, or one past ``time_limit`` seconds, is
+    recorded, not raised.
+    """
     started = time.perf_counter()
     device = torch.device(settings.device)
     run = prepare(config, seed, split, settings)
     deadline = time.monotonic() + time_limit if time_limit is not None else None
     try:
         history = train_model(
-            run.model, run.loss_fn, run.optimizer, run.train, run.test, settings.epochs,
-            device=device, progress=progress, desc=f"{config.name} seed {seed}", stopping=run.stopping, holdout=run.holdout, deadline=deadline,
+            run.model,
+            run.loss_fn,
+            run.optimizer,
+            run.train,
+            run.test,
+            settings.epochs,
+            device=device,
+            progress=progress,
+            desc=f"{config.name} seed {seed}",
+            stopping=run.stopping,
+            holdout=run.holdout,
+            deadline=deadline,
         )
     except TrainingDiverged as exc:
-        return make_record(Cell(config, seed, split.name), settings, error=str(exc), run_seconds=time.perf_counter() - started)
+        return make_record(
+            Cell(config, seed, split.name), settings, error=str(exc), run_seconds=time.perf_counter() - started
+        )
     except TrainingTimeout as exc:
-        return make_record(Cell(config, seed, split.name), settings, error=f"{exc} ({time_limit:g} s)", status="timeout", run_seconds=time.perf_counter() - started)
+        return make_record(
+            Cell(config, seed, split.name),
+            settings,
+            error=f"{exc} ({time_limit:g} s)",
+            status="timeout",
+            run_seconds=time.perf_counter() - started,
+        )
     measurement = measure(run.model, run.loss_fn, run.clean_train, run.test, device)
-    return make_record(Cell(config, seed, split.name), settings, measurement=measurement, history=history, run=run, run_seconds=time.perf_counter() - started)
+    return make_record(
+        Cell(config, seed, split.name),
+        settings,
+        measurement=measurement,
+        history=history,
+        run=run,
+        run_seconds=time.perf_counter() - started,
+    )
 
 
 TRACEBACK_LINES = 6  # of an exception a cell raised, kept in its record: the innermost frames and the message

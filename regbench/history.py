@@ -41,7 +41,9 @@ __all__ = ["Entry", "Step", "add", "history_figure", "load_index", "render_page"
 
 INDEX = "index.json"
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("regbench", "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("regbench", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,16 @@ def _describe_commit(commit: str | None, doc: dict, cwd: Path) -> tuple[str, str
     """(full SHA, date, subject) of the commit a document is filed under; git fills in what it knows."""
     named = commit or doc["environment"].get("git_commit")
     if not named:
-        raise UsageError("the results do not record the commit that made them (run outside a git checkout?); "
-                         "name it with --commit SHA")
+        raise UsageError(
+            "the results do not record the commit that made them (run outside a git checkout?); "
+            "name it with --commit SHA"
+        )
     known = _git(["rev-parse", "--verify", "--quiet", f"{named}^{{commit}}"], cwd)
     if known is None and not _SHA.match(named):
-        raise UsageError(f"--commit {named!r} is neither a commit of the repository here nor a hexadecimal SHA; "
-                         "give the SHA of the commit that produced the results")
+        raise UsageError(
+            f"--commit {named!r} is neither a commit of the repository here nor a hexadecimal SHA; "
+            "give the SHA of the commit that produced the results"
+        )
     sha = known or named.lower()
     shown = _git(["show", "-s", "--format=%cI%n%s", sha], cwd) if known else None
     if shown:
@@ -95,7 +101,9 @@ def load_index(directory: Path | str) -> list[Entry]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return [Entry(**item) for item in raw["commits"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path} is not a regbench history index ({exc}); point --dir at a folder made by `regbench history add`") from exc
+        raise UsageError(
+            f"{path} is not a regbench history index ({exc}); point --dir at a folder made by `regbench history add`"
+        ) from exc
 
 
 def _write_index(directory: Path, entries: list[Entry]) -> None:
@@ -125,7 +133,9 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def add(results_path: Path | str, directory: Path | str, *, commit: str | None = None, cwd: Path | str = ".") -> tuple[Entry, bool]:
+def add(
+    results_path: Path | str, directory: Path | str, *, commit: str | None = None, cwd: Path | str = "."
+) -> tuple[Entry, bool]:
     """File a results document under its commit; (entry, False) when that very document was filed already."""
     results_path = Path(results_path)
     if results_path.is_dir():
@@ -139,9 +149,17 @@ def add(results_path: Path | str, directory: Path | str, *, commit: str | None =
         if filed is not None:
             if load_results(directory / filed.file) == doc:
                 return filed, False
-            raise UsageError(f"commit {sha[:12]} already has other results in the history ({directory / filed.file}); "
-                             "a commit is filed once: delete that file and its line in index.json to replace it")
-        entry = Entry(commit=sha, file=f"{sha}.json", date=date, subject=subject, added=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            raise UsageError(
+                f"commit {sha[:12]} already has other results in the history ({directory / filed.file}); "
+                "a commit is filed once: delete that file and its line in index.json to replace it"
+            )
+        entry = Entry(
+            commit=sha,
+            file=f"{sha}.json",
+            date=date,
+            subject=subject,
+            added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
         files.write_json(directory / entry.file, doc)
         _write_index(directory, entries + [entry])
     return entry, True
@@ -153,7 +171,9 @@ class Step:
 
     before: Entry
     after: Entry
-    regressions: dict[tuple[str, str], str] = field(default_factory=dict)  # (config, metric) -> the change with its interval
+    regressions: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (config, metric) -> the change with its interval
     improvements: dict[tuple[str, str], str] = field(default_factory=dict)
     refused: str = ""  # why the two files do not compare, when they do not
 
@@ -166,7 +186,9 @@ def _change(row) -> str:
 
 
 def steps(measured: list[Measurements], entries: list[Entry]) -> list[Step]:
-    """The gate's verdict on every step between consecutive commits: the regressions it would fail, with their changes."""
+    """The gate's verdict on every step between consecutive commits: the regressions it would fail, with their
+    changes.
+    """
     found = []
     for (before, a), (after, b) in zip(zip(entries, measured), list(zip(entries, measured))[1:]):
         step = Step(before, after)
@@ -200,8 +222,12 @@ def _groups(measured: list[Measurements], metric: str) -> list[str]:
     return list(dict.fromkeys(g for meas in measured for g, m in meas.values if m == metric))
 
 
-def history_figure(metric: str, groups: list[str], measured: list[Measurements], entries: list[Entry], found: list[Step]) -> plt.Figure:
-    """Small multiples, one panel per config: the metric's mean and CI at each commit, each step the gate fails marked in red."""
+def history_figure(
+    metric: str, groups: list[str], measured: list[Measurements], entries: list[Entry], found: list[Step]
+) -> plt.Figure:
+    """Small multiples, one panel per config: the metric's mean and CI at each commit, each step the gate fails
+    marked in red.
+    """
     columns = min(4, len(groups))
     rows = math.ceil(len(groups) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.6 * rows), squeeze=False, sharex=True)
@@ -211,8 +237,13 @@ def history_figure(metric: str, groups: list[str], measured: list[Measurements],
         stats = [_summary(meas.values.get((group, metric), []), metric) for meas in measured]
         mean, low, high = (list(v) for v in zip(*stats))
         ax.plot(x, mean, "o-", color=color, markersize=3)
-        ax.fill_between(x, [lo if not math.isnan(lo) else m for lo, m in zip(low, mean)],
-                        [hi if not math.isnan(hi) else m for hi, m in zip(high, mean)], color=color, alpha=0.25)
+        ax.fill_between(
+            x,
+            [lo if not math.isnan(lo) else m for lo, m in zip(low, mean)],
+            [hi if not math.isnan(hi) else m for hi, m in zip(high, mean)],
+            color=color,
+            alpha=0.25,
+        )
         bad = [i + 1 for i, s in enumerate(found) if (group, metric) in s.regressions]
         if bad:
             ax.plot(bad, [mean[i] for i in bad], "v", color="red", markersize=8)
@@ -221,13 +252,22 @@ def history_figure(metric: str, groups: list[str], measured: list[Measurements],
         for i, step in enumerate(found):
             if step.refused:
                 ax.axvline(i + 0.5, color="grey", linestyle="--", linewidth=1)
-    for ax in list(axes.flat)[len(groups):]:
+    for ax in list(axes.flat)[len(groups) :]:
         ax.set_visible(False)
     fig.supylabel(rule_of(metric).title)
     fig.supxlabel("commit (oldest first)")
-    handles = [plt.Line2D([], [], marker="o", color=color, markersize=3), plt.Rectangle((0, 0), 1, 1, color=color, alpha=0.25),
-               plt.Line2D([], [], marker="v", color="red", markersize=8, linestyle="none"), plt.Line2D([], [], color="grey", linestyle="--")]
-    labels = ["mean across seeds", f"{CONFIDENCE:.0%} CI", "regression from the commit before (gate)", "step not judged (files do not compare)"]
+    handles = [
+        plt.Line2D([], [], marker="o", color=color, markersize=3),
+        plt.Rectangle((0, 0), 1, 1, color=color, alpha=0.25),
+        plt.Line2D([], [], marker="v", color="red", markersize=8, linestyle="none"),
+        plt.Line2D([], [], color="grey", linestyle="--"),
+    ]
+    labels = [
+        "mean across seeds",
+        f"{CONFIDENCE:.0%} CI",
+        "regression from the commit before (gate)",
+        "step not judged (files do not compare)",
+    ]
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
     fig.tight_layout()
     return fig
@@ -260,20 +300,45 @@ def render_page(directory: Path | str) -> str:
     directory = Path(directory)
     entries = load_index(directory)
     if not entries:
-        raise UsageError(f"{directory} holds no history: file results first with `regbench history add RESULTS --dir {directory}`")
+        raise UsageError(
+            f"{directory} holds no history: file results first with `regbench history add RESULTS --dir {directory}`"
+        )
     measured = [load_measurements(directory / e.file) for e in entries]
     found = steps(measured, entries)
     into = [None] + found  # the step that led into each commit
     sections = []
     for metric in _metrics(measured):
         groups = _groups(measured, metric)
-        table = [{"group": g, "cells": [_cell(meas.values.get((g, metric), []), metric, step, g) for meas, step in zip(measured, into)]} for g in groups]
-        sections.append({"metric": metric, "title": rule_of(metric).title, "figure": _embedded(history_figure(metric, groups, measured, entries, found)), "rows": table})
-    regressions = [{"before": s.before.short, "after": s.after.short, "group": g, "metric": rule_of(m).title, "change": c}
-                   for s in found for (g, m), c in s.regressions.items()]
+        table = [
+            {
+                "group": g,
+                "cells": [
+                    _cell(meas.values.get((g, metric), []), metric, step, g) for meas, step in zip(measured, into)
+                ],
+            }
+            for g in groups
+        ]
+        sections.append(
+            {
+                "metric": metric,
+                "title": rule_of(metric).title,
+                "figure": _embedded(history_figure(metric, groups, measured, entries, found)),
+                "rows": table,
+            }
+        )
+    regressions = [
+        {"before": s.before.short, "after": s.after.short, "group": g, "metric": rule_of(m).title, "change": c}
+        for s in found
+        for (g, m), c in s.regressions.items()
+    ]
     return _TEMPLATES.get_template("history.html").render(
-        commits=entries, sections=sections, regressions=regressions, refused=[s for s in found if s.refused], confidence=f"{CONFIDENCE:.0%}",
-        gate_confidence=f"{1 - ALPHA:.0%}")
+        commits=entries,
+        sections=sections,
+        regressions=regressions,
+        refused=[s for s in found if s.refused],
+        confidence=f"{CONFIDENCE:.0%}",
+        gate_confidence=f"{1 - ALPHA:.0%}",
+    )
 
 
 def write_report(directory: Path | str, out: Path | str) -> Path:

@@ -53,7 +53,8 @@ def penalized_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 def _scales_of_parametrized_weights(module: nn.Module) -> list[nn.Parameter]:
-    """Every original of a parametrized tensor but the one holding its entries: the largest, the last of equals (weight norm's v).
+    """Every original of a parametrized tensor but the one holding its entries: the largest, the last of equals (weight
+    norm's v).
 
     Read from the originals alone: computing the tensor runs its parametrization, and spectral
     norm's advances its power iteration in train mode, so merely asking the rule would train.
@@ -182,9 +183,7 @@ class PenaltyLoss(nn.Module):
 
     def extra_repr(self) -> str:
         """Show each term's lambda and size so a printed loss says what it does."""
-        return ", ".join(
-            f"{t.name}={t.lam:g} over {sum(p.numel() for p in t.params)} weights" for t in self.terms
-        )
+        return ", ".join(f"{t.name}={t.lam:g} over {sum(p.numel() for p in t.params)} weights" for t in self.terms)
 
 
 class LassoLoss(PenaltyLoss):
@@ -242,7 +241,10 @@ class MixedL1L2Loss(PenaltyLoss):
             raise ValueError("MixedL1L2Loss needs at least one layer in l1_layers or l2_layers")
         terms = [
             PenaltyTerm(name, lam, norm, _layer_weights(model, layers))
-            for name, lam, norm, layers in (("l1", l1_lambda, l1_norm, l1_layers), ("l2", l2_lambda, squared_l2_norm, l2_layers))
+            for name, lam, norm, layers in (
+                ("l1", l1_lambda, l1_norm, l1_layers),
+                ("l2", l2_lambda, squared_l2_norm, l2_layers),
+            )
             if layers  # an empty list means "no penalty of this kind", e.g. Ridge on one layer only
         ]
         super().__init__(base_criterion, terms)
@@ -267,9 +269,7 @@ def _layer_weights(model: nn.Module, layers: Sequence[str]) -> list[nn.Parameter
             raise ValueError(f"layer {layer!r} does not exist in {type(model).__name__}; its layers are {known}")
         own = [p for n, p in modules[layer].named_parameters(prefix=layer) if n in weighted]
         if not own:
-            raise ValueError(
-                f"layer {layer!r} has no penalizable weight (trainable, not a bias, ndim > 1)"
-            )
+            raise ValueError(f"layer {layer!r} has no penalizable weight (trainable, not a bias, ndim > 1)")
         params.extend(p for p in own if not any(p is q for q in params))
     return params
 

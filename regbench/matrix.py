@@ -12,7 +12,8 @@ processes, and hands each dataset's cells down to the engines and the executor. 
    (``AUTO_RULE``: one by one on a CPU, stacked on a GPU), so the same command on the same
    machine always trains alike; ``"sweep"`` or ``"single"`` forces one.
 4. Dispatching: stacked groups train in this process (``stacked.run_group``); one-by-one cells
-   go, seed by seed (``cell_order``), to an executor (``executors``: this process, a local process pool, or a Dask cluster).
+   go, seed by seed (``cell_order``), to an executor (``executors``: this process, a local process pool, or a Dask
+   cluster).
 5. Journaling: with a journal, cells it already holds are skipped (a resumed run), and every
    finished record is appended to it the moment it arrives. One progress bar counts cells.
 """
@@ -36,15 +37,25 @@ from regbench.experiment import Cell, NotApplicable, Settings, preflight
 from regbench.journal import Journal
 from regbench.records import EXECUTIONS, RunRecord
 
-__all__ = ["AUTO_RULE", "EXECUTIONS", "NOT_APPLICABLE", "cell_order", "choose_execution", "group_configs", "place", "run_matrix"]
+__all__ = [
+    "AUTO_RULE",
+    "EXECUTIONS",
+    "NOT_APPLICABLE",
+    "cell_order",
+    "choose_execution",
+    "group_configs",
+    "place",
+    "run_matrix",
+]
 
 ONE_BY_ONE = "one by one"  # the name of the group of configs the stacked engine cannot represent
 RESUMED = "resumed"  # ... and of the configs a journal already holds every cell of
 NOT_APPLICABLE = "not applicable"  # in a suite: "dataset/config" -> why that config cannot train on that dataset
 
 
-def group_configs(configs: list[Config], split: Split, settings: Settings, *,
-                  refuse: bool = True) -> tuple[dict[str, list[Config]], dict[str, str], dict[str, str]]:
+def group_configs(
+    configs: list[Config], split: Split, settings: Settings, *, refuse: bool = True
+) -> tuple[dict[str, list[Config]], dict[str, str], dict[str, str]]:
     """Preflight every config: stackable ones grouped by architecture (named), why each other one trains one by one,
     and (unless ``refuse``, which raises instead) why each config that cannot apply to this dataset is left out."""
     groups: dict[str, list[Config]] = {}
@@ -71,7 +82,9 @@ def group_configs(configs: list[Config], split: Split, settings: Settings, *,
 
 
 def _group_name(arch: stacked.Architecture, settings: Settings, *, taken: set[str]) -> str:
-    """A stacked group's name: the layer widths, and whatever else sets it apart (BatchNorm, label smoothing, Adam's settings)."""
+    """A stacked group's name: the layer widths, and whatever else sets it apart (BatchNorm, label smoothing, Adam's
+    settings).
+    """
     name = f"mlp{'-batchnorm' if arch.batchnorm else ''}-{'-'.join(map(str, arch.sizes))}"
     if arch.batchnorm is not None and arch.batchnorm != (1e-5, 0.1):  # nn.BatchNorm1d's defaults go unsaid
         name += f"-bn-eps={arch.batchnorm[0]:g}-momentum={arch.batchnorm[1]:g}"
@@ -86,20 +99,28 @@ def _group_name(arch: stacked.Architecture, settings: Settings, *, taken: set[st
 
 
 AUTO_RULE = {  # what --execution auto trains each stackable group as, by device type: a rule, not a timing
-    "cpu": ("single", "a CPU trains one by one: the stacked sweep was about 4x slower on 2 cores (README: The engines), "
-                      "and a timing probe let a burst of load flip the choice between two runs of one command"),
+    "cpu": (
+        "single",
+        (
+            "a CPU trains one by one: the stacked sweep was about 4x slower on 2 cores (README: The engines), "
+            "and a timing probe let a burst of load flip the choice between two runs of one command"
+        ),
+    ),
     "cuda": ("sweep", "a GPU trains the group stacked: one kernel launch for every member's step"),
 }
 
 
 def choose_execution(cells: list[Cell], settings: Settings) -> dict:
-    """What ``execution=None`` trains a stackable group as: fixed per device type, so one command on one machine always chooses alike."""
+    """What ``execution=None`` trains a stackable group as: fixed per device type, so one command on one machine
+    always chooses alike.
+    """
     choice, why = AUTO_RULE.get(torch.device(settings.device).type, AUTO_RULE["cpu"])
     return {"choice": choice, "members": len(cells), "rule": why}
 
 
 def cell_order(cells: list[Cell]) -> list[Cell]:
-    """The order one-by-one cells are handed out: seed by seed, and within a seed in an order drawn from a hash of (config, seed).
+    """The order one-by-one cells are handed out: seed by seed, and within a seed in an order drawn from a hash of
+    (config, seed).
 
     Timings share the machine's momentary load: two seeds of one config run one after the other
     are slowed by the same burst, and look like a config-specific slowdown with a tight spread.
@@ -111,14 +132,28 @@ def cell_order(cells: list[Cell]) -> list[Cell]:
 
 
 def place(dataset: Optional[str], config: str, seed: int) -> tuple[int, str]:
-    """A cell's place in the order cells are handed out (``cell_order``; ``regbench continuous`` interleaves its twins in it too)."""
+    """A cell's place in the order cells are handed out (``cell_order``; ``regbench continuous`` interleaves its
+    twins in it too).
+    """
     return seed, hashlib.sha256(f"{dataset}/{config}/{seed}".encode()).hexdigest()
 
 
-def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split], settings: Settings, *, execution: Optional[str] = None,
-               workers: Optional[int] = None, executor: Executor | str | None = None, scheduler: Optional[str] = None,
-               runs_per_gpu: Optional[int] = None, journal: Optional[Journal] = None, time_limit: Optional[float] = None,
-               progress: Optional[bool] = None, strict: bool = True) -> tuple[list[RunRecord], dict]:
+def run_matrix(
+    configs: list[Config],
+    seeds: int,
+    splits: Split | Sequence[Split],
+    settings: Settings,
+    *,
+    execution: Optional[str] = None,
+    workers: Optional[int] = None,
+    executor: Executor | str | None = None,
+    scheduler: Optional[str] = None,
+    runs_per_gpu: Optional[int] = None,
+    journal: Optional[Journal] = None,
+    time_limit: Optional[float] = None,
+    progress: Optional[bool] = None,
+    strict: bool = True,
+) -> tuple[list[RunRecord], dict]:
     """Every (dataset, config, seed), each architecture group stacked or one by one as measured (or told) faster.
 
     ``splits`` is one dataset's split or several (a suite). ``execution`` forces 'sweep' or
@@ -142,28 +177,54 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
     suite = len(splits) > 1
     records: dict[tuple, RunRecord] = {}
     if journal is not None:
-        found = {(s.name, c.name, k): journal.done(s.name, c.name, k) for s in splits for c in configs for k in range(seeds)}
+        found = {
+            (s.name, c.name, k): journal.done(s.name, c.name, k) for s in splits for c in configs for k in range(seeds)
+        }
         records = {key: r for key, r in found.items() if r is not None}
-    todo = lambda split, chosen: [Cell(c, k, split.name) for c in chosen for k in range(seeds) if (split.name, c.name, k) not in records]  # noqa: E731
+
+    def todo(split: Split, chosen: list[Config]) -> list[Cell]:
+        """The cells of a split that no journal line finished."""
+        return [Cell(c, k, split.name) for c in chosen for k in range(seeds) if (split.name, c.name, k) not in records]
+
     plans, not_applicable = [], {}
     for split in splits:
-        pending = [c for c in configs if todo(split, [c])]  # a config whose every cell is in the journal is not built again
+        pending = [
+            c for c in configs if todo(split, [c])
+        ]  # a config whose every cell is in the journal is not built again
         groups, reasons, refused = group_configs(pending, split, settings, refuse=strict and not suite)
         not_applicable.update({f"{split.name}/{name}": why for name, why in refused.items()})
         plans.append((split, pending, groups, reasons))
     if strict:
         _check_applicable(configs, splits, not_applicable)
-    planned = [Cell(c, k, s.name) for s in splits for c in configs for k in range(seeds) if f"{s.name}/{c.name}" not in not_applicable]
+    planned = [
+        Cell(c, k, s.name)
+        for s in splits
+        for c in configs
+        for k in range(seeds)
+        if f"{s.name}/{c.name}" not in not_applicable
+    ]
     owned = not isinstance(executor, Executor)
     if owned:
-        executor = _make_executor(executor or "local", settings, planned, splits, workers=workers, scheduler=scheduler, runs_per_gpu=runs_per_gpu)
+        executor = _make_executor(
+            executor or "local",
+            settings,
+            planned,
+            splits,
+            workers=workers,
+            scheduler=scheduler,
+            runs_per_gpu=runs_per_gpu,
+        )
     decisions: dict[str, dict] = {}
     work = []  # per dataset: (split, stacked groups of cells, one-by-one cells)
     for split, pending, groups, reasons in plans:
         prefix = f"{split.name}/" if suite else ""
         stacks, singles = [], []
         if len(pending) < len(configs):
-            decisions[prefix + RESUMED] = {"choice": "resumed", "members": 0, "configs": [c.name for c in configs if c not in pending]}
+            decisions[prefix + RESUMED] = {
+                "choice": "resumed",
+                "members": 0,
+                "configs": [c.name for c in configs if c not in pending],
+            }
         for name, members in groups.items():
             cells = todo(split, members)
             decision = {"choice": execution, "members": len(cells)} if execution else choose_execution(cells, settings)
@@ -175,13 +236,26 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
                 singles += cells
         if reasons:
             cells = todo(split, [c for c in configs if c.name in reasons])
-            decisions[prefix + ONE_BY_ONE] = {"choice": "single", "members": len(cells), "configs": list(reasons), **executor.describe(), "reasons": reasons}
+            decisions[prefix + ONE_BY_ONE] = {
+                "choice": "single",
+                "members": len(cells),
+                "configs": list(reasons),
+                **executor.describe(),
+                "reasons": reasons,
+            }
             singles += cells
         work.append((split, stacks, cell_order(singles)))
     if not_applicable:
         decisions[NOT_APPLICABLE] = not_applicable
-    bar = tqdm(total=len(planned), initial=len(records), desc="cells", unit="cell", disable=None if progress is None else not progress,
-               leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(planned),
+        initial=len(records),
+        desc="cells",
+        unit="cell",
+        disable=None if progress is None else not progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
     failures = 0
 
     def finished(record: RunRecord) -> None:
@@ -209,18 +283,34 @@ def run_matrix(configs: list[Config], seeds: int, splits: Split | Sequence[Split
 
 
 def _check_applicable(configs: list[Config], splits: list[Split], not_applicable: dict[str, str]) -> None:
-    """A config that applies to no dataset of a suite is a mistake in the config, not a mismatch: stop, as a single dataset would."""
+    """A config that applies to no dataset of a suite is a mistake in the config, not a mismatch: stop, as a single
+    dataset would.
+    """
     for config in configs:
         whys = [not_applicable.get(f"{s.name}/{config.name}") for s in splits]
         if whys and all(whys):
             raise NotApplicable(whys[0])
 
 
-def _make_executor(name: str, settings: Settings, cells: list[Cell], splits: list[Split], *, workers: Optional[int],
-                   scheduler: Optional[str], runs_per_gpu: Optional[int]) -> Executor:
+def _make_executor(
+    name: str,
+    settings: Settings,
+    cells: list[Cell],
+    splits: list[Split],
+    *,
+    workers: Optional[int],
+    scheduler: Optional[str],
+    runs_per_gpu: Optional[int],
+) -> Executor:
     """The executor a run asked for, sized here for the whole matrix: the one place worker processes are counted."""
     if workers is None and name == "local" and not runs_per_gpu:
         sizes = {s.name: len(s.train) for s in splits}
         workers = default_workers(settings, len(cells), samples=sum(settings.epochs * sizes[c.dataset] for c in cells))
-    gpus = [str(k) for k in range(torch.cuda.device_count())] if runs_per_gpu and settings.device.startswith("cuda") else None
-    return make_executor(name, workers=usable_workers(workers or 1), scheduler=scheduler, gpus=gpus, runs_per_gpu=runs_per_gpu)
+    gpus = (
+        [str(k) for k in range(torch.cuda.device_count())]
+        if runs_per_gpu and settings.device.startswith("cuda")
+        else None
+    )
+    return make_executor(
+        name, workers=usable_workers(workers or 1), scheduler=scheduler, gpus=gpus, runs_per_gpu=runs_per_gpu
+    )

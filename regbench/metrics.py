@@ -31,7 +31,9 @@ HISTOGRAM_RANGE = (-0.1, 0.1)  # the notebook's plt.xlim
 HISTOGRAM_BINS = 100  # the notebook's bins
 
 
-def generalization_gap(*, train_accuracy: float, test_accuracy: float, train_loss: float, test_loss: float) -> dict[str, float]:
+def generalization_gap(
+    *, train_accuracy: float, test_accuracy: float, train_loss: float, test_loss: float
+) -> dict[str, float]:
     """Train minus test: a positive accuracy gap (or negative loss gap) is overfitting."""
     return {"accuracy": train_accuracy - test_accuracy, "loss": train_loss - test_loss}
 
@@ -55,7 +57,9 @@ def sparsity(model: nn.Module, threshold: float = SPARSITY_THRESHOLD) -> float:
     return float((penalized_weights(model).abs() < threshold).float().mean())
 
 
-def weight_histogram(model: nn.Module, *, bins: int = HISTOGRAM_BINS, value_range: tuple[float, float] = HISTOGRAM_RANGE) -> dict:
+def weight_histogram(
+    model: nn.Module, *, bins: int = HISTOGRAM_BINS, value_range: tuple[float, float] = HISTOGRAM_RANGE
+) -> dict:
     """Density histogram of the penalized weights, kept as data so plots can be redrawn from results."""
     weights = penalized_weights(model).numpy()
     density, edges = np.histogram(weights, bins=bins, range=value_range, density=False)
@@ -63,7 +67,9 @@ def weight_histogram(model: nn.Module, *, bins: int = HISTOGRAM_BINS, value_rang
     width = edges[1] - edges[0]
     return {
         "edges": edges.tolist(),
-        "density": (density / (len(weights) * width)).tolist(),  # over all weights, as plt.hist(density=True) on the full set
+        "density": (
+            (density / (len(weights) * width)).tolist()
+        ),  # over all weights, as plt.hist(density=True) on the full set
         "outside_range": len(weights) - inside,
         "mean_abs": float(np.abs(weights).mean()),
     }

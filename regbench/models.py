@@ -21,7 +21,14 @@ from typing import Optional, Sequence
 
 from regbench.noise import GaussianNoise
 
-__all__ = ["DIGITS_CLASSES", "DIGITS_INPUT", "FullyConnected", "FullyConnectedBatchNorm", "FullyConnectedDropout", "FullyConnectedNoise"]
+__all__ = [
+    "DIGITS_CLASSES",
+    "DIGITS_INPUT",
+    "FullyConnected",
+    "FullyConnectedBatchNorm",
+    "FullyConnectedDropout",
+    "FullyConnectedNoise",
+]
 
 DIGITS_INPUT = 784  # 28x28 pixels: what the notebook's models take when no data says otherwise
 DIGITS_CLASSES = 10
@@ -30,10 +37,23 @@ DIGITS_CLASSES = 10
 class FullyConnected(nn.Module):
     """Linear -> ReLU -> Linear(bias=False): the notebook's unregularized baseline."""
 
-    def __init__(self, input_size: Optional[int] = None, hidden_size: int = 500, output_size: Optional[int] = None, *,
-                 input_shape: Optional[Sequence[int]] = None, num_classes: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        input_size: Optional[int] = None,
+        hidden_size: int = 500,
+        output_size: Optional[int] = None,
+        *,
+        input_shape: Optional[Sequence[int]] = None,
+        num_classes: Optional[int] = None,
+    ) -> None:
         super().__init__()
-        input_size = _fitted("input_size", input_size, "input_shape", None if input_shape is None else math.prod(input_shape), DIGITS_INPUT)
+        input_size = _fitted(
+            "input_size",
+            input_size,
+            "input_shape",
+            None if input_shape is None else math.prod(input_shape),
+            DIGITS_INPUT,
+        )
         output_size = _fitted("output_size", output_size, "num_classes", num_classes, DIGITS_CLASSES)
         _check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         self.input_size = input_size
@@ -62,8 +82,16 @@ class FullyConnected(nn.Module):
 class FullyConnectedDropout(FullyConnected):
     """Dropout after the ReLU (the notebook notes that before or after gives the same numbers)."""
 
-    def __init__(self, input_size: Optional[int] = None, hidden_size: int = 500, output_size: Optional[int] = None, dropout_prob: float = 0.2, *,
-                 input_shape: Optional[Sequence[int]] = None, num_classes: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        input_size: Optional[int] = None,
+        hidden_size: int = 500,
+        output_size: Optional[int] = None,
+        dropout_prob: float = 0.2,
+        *,
+        input_shape: Optional[Sequence[int]] = None,
+        num_classes: Optional[int] = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, input_shape=input_shape, num_classes=num_classes)
         if not 0.0 <= dropout_prob < 1.0:
             raise ValueError(f"dropout_prob must be in [0, 1), got {dropout_prob!r}")
@@ -77,23 +105,40 @@ class FullyConnectedDropout(FullyConnected):
 class FullyConnectedNoise(FullyConnected):
     """Gaussian noise on the flattened inputs, in train mode only: the classic regularizer for feature vectors."""
 
-    def __init__(self, input_size: Optional[int] = None, hidden_size: int = 500, output_size: Optional[int] = None, noise_std: float = 0.1, *,
-                 input_shape: Optional[Sequence[int]] = None, num_classes: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        input_size: Optional[int] = None,
+        hidden_size: int = 500,
+        output_size: Optional[int] = None,
+        noise_std: float = 0.1,
+        *,
+        input_shape: Optional[Sequence[int]] = None,
+        num_classes: Optional[int] = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, input_shape=input_shape, num_classes=num_classes)
         # noise_std 0.1: regbench standardizes feature tables to unit variance per feature, so the noise is a tenth of a
         # feature's spread (on MNIST's pixels in [0, 1], whose spread is 0.31, about a third)
         self.noise = GaussianNoise(noise_std)
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """Noise on the inputs (what Bishop's Tikhonov equivalence is about), in train mode only, so eval mode is the baseline model."""
+        """Noise on the inputs (what Bishop's Tikhonov equivalence is about), in train mode only, so eval mode is the
+        baseline model.
+        """
         return F.relu(self.linear_1(self.noise(self.flatten(x))))
 
 
 class FullyConnectedBatchNorm(FullyConnected):
     """BatchNorm1d between the first Linear and the ReLU, as in the notebook."""
 
-    def __init__(self, input_size: Optional[int] = None, hidden_size: int = 500, output_size: Optional[int] = None, *,
-                 input_shape: Optional[Sequence[int]] = None, num_classes: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        input_size: Optional[int] = None,
+        hidden_size: int = 500,
+        output_size: Optional[int] = None,
+        *,
+        input_shape: Optional[Sequence[int]] = None,
+        num_classes: Optional[int] = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, output_size, input_shape=input_shape, num_classes=num_classes)
         self.bn_1 = nn.BatchNorm1d(hidden_size)
 
@@ -109,9 +154,14 @@ class FullyConnectedBatchNorm(FullyConnected):
 
 
 def _fitted(name: str, given: Optional[int], data_name: str, from_data: Optional[int], default: int) -> int:
-    """A width given outright, or read off the data; both must agree, so a model built for another shape is refused, not reshaped."""
+    """A width given outright, or read off the data; both must agree, so a model built for another shape is refused,
+    not reshaped.
+    """
     if given is not None and from_data is not None and given != from_data:
-        raise ValueError(f"{name}={given} does not fit the data: its {data_name} gives {from_data}; leave {name} out to size the model from the data")
+        raise ValueError(
+            f"{name}={given} does not fit the data: its {data_name} gives {from_data}; leave {name} out to size the"
+            " model from the data"
+        )
     return given if given is not None else from_data if from_data is not None else default
 
 

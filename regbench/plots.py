@@ -15,7 +15,15 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from regbench.files import atomic_path  # noqa: E402
-from regbench.results import PATH_METRICS, REFERENCE, by_dataset, mean_ci, path_scale, regularization_paths, summarize  # noqa: E402
+from regbench.results import (
+    PATH_METRICS,
+    REFERENCE,
+    by_dataset,
+    mean_ci,
+    path_scale,
+    regularization_paths,
+    summarize,
+)  # noqa: E402
 
 __all__ = ["colors", "gaps_figure", "learning_curves_figure", "plt", "save_figure", "save_plots"]
 
@@ -61,7 +69,9 @@ def colors(n: int) -> list:
 
 
 def _band(values_by_epoch: dict[int, list[float]]) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
-    """Epochs, and per epoch the mean over seeds with its 95% t interval (the mean alone where one seed trained that epoch)."""
+    """Epochs, and per epoch the mean over seeds with its 95% t interval (the mean alone where one seed trained that
+    epoch).
+    """
     epochs = sorted(values_by_epoch)
     stats = np.array([mean_ci(values_by_epoch[e]) for e in epochs])
     mean, low, high = stats.T
@@ -79,17 +89,29 @@ def learning_curves_figure(runs: list[dict]) -> plt.Figure | None:
         return None
     columns = min(len(configs), 4 if len(configs) > 6 else 3)
     rows = -(-len(configs) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.5 * rows + 0.6), sharex=True, sharey=True, squeeze=False
+    )
     for ax, config in zip(axes.flat, configs):
         histories = [r["history"] for r in runs if r["config"] == config and r["status"] == "ok"]
-        for key, color, label in (("train_accuracy", "tab:gray", "train accuracy"), ("val_accuracy", "tab:blue", "test accuracy")):
-            epochs, mean, low, high = _band({e["epoch"]: [x[key] for h in histories for x in h if x["epoch"] == e["epoch"]]
-                                             for h in histories for e in h})
+        for key, color, label in (
+            ("train_accuracy", "tab:gray", "train accuracy"),
+            ("val_accuracy", "tab:blue", "test accuracy"),
+        ):
+            epochs, mean, low, high = _band(
+                {
+                    e["epoch"]: [x[key] for h in histories for x in h if x["epoch"] == e["epoch"]]
+                    for h in histories
+                    for e in h
+                }
+            )
             ax.plot(epochs, mean, color=color, label=label)
-            ax.fill_between(epochs, low, high, color=color, alpha=0.25, linewidth=0, label=f"{label}, 95% CI over seeds")
+            ax.fill_between(
+                epochs, low, high, color=color, alpha=0.25, linewidth=0, label=f"{label}, 95% CI over seeds"
+            )
         ax.set_title(f"{config} ({len(histories)} seeds)", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
-    for ax in axes.flat[len(configs):]:
+    for ax in axes.flat[len(configs) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
@@ -109,7 +131,8 @@ def learning_curves(runs: list[dict], out: Path) -> Path | None:
 
 
 def gaps_figure(runs: list[dict]) -> plt.Figure | None:
-    """The generalization gap per config beside a trade-off of test accuracy against the gap, each with its 95% CI in both directions.
+    """The generalization gap per config beside a trade-off of test accuracy against the gap, each with its 95% CI in
+    both directions.
 
     A gap alone makes a collapsed model (chance accuracy on train and test alike, gap 0) look like
     the best-generalizing config; beside its test accuracy it cannot.
@@ -126,14 +149,31 @@ def gaps_figure(runs: list[dict]) -> plt.Figure | None:
 
     gap, gap_err = spread("gap_accuracy")
     acc, acc_err = spread("test_accuracy")
-    fig, (bars, trade) = plt.subplots(1, 2, figsize=(max(11, len(names) * 0.45 + 6), 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (bars, trade) = plt.subplots(
+        1, 2, figsize=(max(11, len(names) * 0.45 + 6), 4.5), gridspec_kw={"width_ratios": [1.2, 1]}
+    )
     bars.bar(names, gap, yerr=gap_err, capsize=3, color=palette)
     bars.set(ylabel="train accuracy - test accuracy", title="Generalization gap (mean, 95% CI)")
     bars.tick_params(axis="x", rotation=60, labelsize=8)
     for k, name in enumerate(names):
-        trade.errorbar(gap[k], acc[k], xerr=gap_err[:, k:k + 1], yerr=acc_err[:, k:k + 1], fmt="o", color=palette[k], capsize=3, label=name)
-    trade.set(xlabel="gap (train - test accuracy)", ylabel="test accuracy", title="Test accuracy against gap (mean, 95% CI both ways)")
-    trade.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, ncol=1 if len(names) <= 18 else 2)
+        trade.errorbar(
+            gap[k],
+            acc[k],
+            xerr=gap_err[:, k : k + 1],
+            yerr=acc_err[:, k : k + 1],
+            fmt="o",
+            color=palette[k],
+            capsize=3,
+            label=name,
+        )
+    trade.set(
+        xlabel="gap (train - test accuracy)",
+        ylabel="test accuracy",
+        title="Test accuracy against gap (mean, 95% CI both ways)",
+    )
+    trade.legend(
+        loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, ncol=1 if len(names) <= 18 else 2
+    )
     fig.tight_layout()
     return fig
 
@@ -144,21 +184,37 @@ def gaps(runs: list[dict], out: Path) -> Path | None:
     return save_figure(fig, out) if fig is not None else None
 
 
-_PATH_TITLES = {"test_accuracy": "test accuracy", "gap_accuracy": "gap (train - test accuracy)", "sparsity": "sparsity (|w| < 1e-3)",
-                "mean_abs_weight": "mean |W|"}
+_PATH_TITLES = {
+    "test_accuracy": "test accuracy",
+    "gap_accuracy": "gap (train - test accuracy)",
+    "sparsity": "sparsity (|w| < 1e-3)",
+    "mean_abs_weight": "mean |W|",
+}
 
 
 def regularization_path(path: dict, out: Path) -> Path:
-    """One swept argument: each metric against the value, mean with its 95% CI band over seeds, the baseline as a reference line."""
+    """One swept argument: each metric against the value, mean with its 95% CI band over seeds, the baseline as a
+    reference line.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     for ax, metric in zip(axes.flat, PATH_METRICS):
         for series in path["series"]:
             values = [value for value, _ in series["points"]]
-            x = np.arange(len(values)) if path_scale(values)[0] == "linear" and not _numeric(values) else np.asarray(values, dtype=float)
+            x = (
+                np.arange(len(values))
+                if path_scale(values)[0] == "linear" and not _numeric(values)
+                else np.asarray(values, dtype=float)
+            )
             mean, low, high = (np.array([row[metric][i] for _, row in series["points"]]) for i in range(3))
             label = ", ".join(f"{k} = {v}" for k, v in series["fixed"].items()) or path["of"]
-            line, = ax.plot(x, mean, marker="o", label=label)
-            ax.fill_between(x, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high), color=line.get_color(), alpha=0.2)
+            (line,) = ax.plot(x, mean, marker="o", label=label)
+            ax.fill_between(
+                x,
+                np.where(np.isnan(low), mean, low),
+                np.where(np.isnan(high), mean, high),
+                color=line.get_color(),
+                alpha=0.2,
+            )
             if not _numeric(values):
                 ax.set_xticks(x, [str(v) for v in values])
         scale, threshold = path_scale([value for value, _ in path["series"][0]["points"]])
@@ -185,7 +241,8 @@ def _numeric(values: list) -> bool:
 
 
 def save_plots(results: dict, out_dir: Path | str) -> list[Path]:
-    """Every plot the runs allow (a histogram needs baseline and its partner, a path a grid), per dataset; returns the files written.
+    """Every plot the runs allow (a histogram needs baseline and its partner, a path a grid), per dataset; returns the
+    files written.
 
     One dataset's plots are named as they always were; in a suite each name ends with its dataset's.
     """
@@ -201,5 +258,8 @@ def save_plots(results: dict, out_dir: Path | str) -> list[Path]:
             learning_curves(runs, out_dir / f"learning_curves{suffix}.png"),
             gaps(runs, out_dir / f"gap{suffix}.png"),
         ]
-        written += [regularization_path(path, out_dir / f"path_{path['of']}_{path['argument']}{suffix}.png") for path in regularization_paths(part)]
+        written += [
+            regularization_path(path, out_dir / f"path_{path['of']}_{path['argument']}{suffix}.png")
+            for path in regularization_paths(part)
+        ]
     return [p for p in written if p is not None]

@@ -17,7 +17,8 @@ or, pytest's marker form, on any test (or a module's ``pytestmark``):
         ...  # runs after the invariant passed, for anything else you want to assert
 
     @pytest.mark.regbench_check(MyL2Loss, model=MyNet)             # or the object itself, with options
-    @pytest.mark.regbench_check.with_args(MyNet)                   # alone, a class or function needs with_args (pytest's rule)
+    @pytest.mark.regbench_check.with_args(MyNet)                   # alone, a class or function needs with_args
+    (pytest's rule)
 
 pytest collects ``test_my_net[eval_deterministic]``, ``test_my_net[dropout_identity_in_eval]``, ...
 An invariant that holds passes, one that does not apply is skipped with the reason, and one that
@@ -47,7 +48,14 @@ import pytest
 
 from regbench.argtypes import positive_int
 
-__all__ = ["Bench", "regbench_bench", "regbench_check_config", "regbench_check_loss", "regbench_check_model", "regbench_check_transform"]
+__all__ = [
+    "Bench",
+    "regbench_bench",
+    "regbench_check_config",
+    "regbench_check_loss",
+    "regbench_check_model",
+    "regbench_check_transform",
+]
 
 MARKER = "regbench_check"
 MARKED = "regbench_marked_invariant"  # the autouse fixture a marked test is parametrized through
@@ -63,23 +71,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="Hypothesis examples per regbench invariant (default: regbench.checks.MAX_EXAMPLES); the search is derandomized",
+        help=(
+            "Hypothesis examples per regbench invariant (default: regbench.checks.MAX_EXAMPLES); the search is"
+            " derandomized"
+        ),
     )
     group.addoption(
         "--regbench-cache",
         type=Path,
         default=None,
         metavar="DIR",
-        help="where benchmark assertions (the regbench_bench fixture) keep the cells they trained (default: pytest's cache folder)",
+        help=(
+            "where benchmark assertions (the regbench_bench fixture) keep the cells they trained (default: pytest's"
+            " cache folder)"
+        ),
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}(obj, kind=None, **options): run regbench's invariants on obj (a model, loss, transform or "
-                                       "config, its factory, or a 'module:attribute' string), one test per invariant, before the "
-                                       "marked test's body (a class or function alone: {MARKER}.with_args(obj)); options are "
-                                       "regbench.checks.check's (input_shape, model, targets, ...). Without arguments: the tests "
-                                       "regbench_check_model/_loss/_transform/_config generate")
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(obj, kind=None, **options): run regbench's invariants on obj (a model, loss, transform or "
+        "config, its factory, or a 'module:attribute' string), one test per invariant, before the "
+        "marked test's body (a class or function alone: {MARKER}.with_args(obj)); options are "
+        "regbench.checks.check's (input_shape, model, targets, ...). Without arguments: the tests "
+        "regbench_check_model/_loss/_transform/_config generate",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -95,15 +112,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             obj, options["name"] = checks.load_target(obj), options.get("name", obj)
         kind = options.pop("kind", None) or checks.kind_of(obj)
     except checks.CheckUsageError as error:  # one failing test that says why, as a generated test would
-        metafunc.parametrize(MARKED, [("", obj, (), f"@pytest.mark.{MARKER}: {error}")], indirect=True, ids=["unchecked"])
+        metafunc.parametrize(
+            MARKED, [("", obj, (), f"@pytest.mark.{MARKER}: {error}")], indirect=True, ids=["unchecked"]
+        )
         return
-    metafunc.parametrize(MARKED, [(kind, obj, tuple(options.items()), name) for name in checks.INVARIANTS[kind]], indirect=True,
-                         ids=checks.INVARIANTS[kind])
+    metafunc.parametrize(
+        MARKED,
+        [(kind, obj, tuple(options.items()), name) for name in checks.INVARIANTS[kind]],
+        indirect=True,
+        ids=checks.INVARIANTS[kind],
+    )
 
 
 @pytest.fixture(autouse=True)
 def regbench_marked_invariant(request: pytest.FixtureRequest) -> Any:
-    """The (kind, object, options, invariant) a regbench_check marker gave this test, or None; pytest_runtest_call judges it."""
+    """The (kind, object, options, invariant) a regbench_check marker gave this test, or None; pytest_runtest_call
+    judges it.
+    """
     return getattr(request, "param", None)
 
 
@@ -171,8 +196,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """With -v, each passing benchmark assertion's table (a failing one's is its failure message)."""
     if config.getoption("verbose") < 1:
         return
-    tables = [(report.nodeid, content) for report in terminalreporter.stats.get("passed", [])
-              for title, content in getattr(report, "sections", []) if title == f"Captured {SECTION} call"]
+    tables = [
+        (report.nodeid, content)
+        for report in terminalreporter.stats.get("passed", [])
+        for title, content in getattr(report, "sections", [])
+        if title == f"Captured {SECTION} call"
+    ]
     if tables:
         terminalreporter.section("regbench benchmark assertions that passed")
         for nodeid, content in tables:
@@ -182,7 +211,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_report_header(config: pytest.Config) -> str:
     """How many examples each invariant gets; the search is derandomized, so that is all a rerun needs."""
     chosen = config.getoption("regbench_max_examples")
-    return f"regbench checks: {chosen or 'default'} Hypothesis examples per invariant, derandomized (--regbench-max-examples)"
+    return (
+        f"regbench checks: {chosen or 'default'} Hypothesis examples per invariant, derandomized"
+        " (--regbench-max-examples)"
+    )
 
 
 def regbench_check_model(factory: Any, **options: Any) -> Callable[..., None]:
@@ -210,7 +242,8 @@ def regbench_check_transform(transform: Any, **options: Any) -> Callable[..., No
 
 
 def regbench_check_config(config: Any, **options: Any) -> Callable[..., None]:
-    """A test function over every invariant of what a ``regbench.Config`` builds: ``model.*``, ``loss.*``, ``augment.*``, ``transform.*``.
+    """A test function over every invariant of what a ``regbench.Config`` builds: ``model.*``, ``loss.*``,
+    ``augment.*``, ``transform.*``.
 
     Parts the config does not have are skipped with the reason. Options are check_config's (``input_shape``).
     """
@@ -232,8 +265,12 @@ def _invariant_tests(kind: str, obj: Any, options: dict[str, Any]) -> Callable[.
     return test
 
 
-def _judge(kind: str, obj: Any, options: dict[str, Any], invariant: str, config: pytest.Config, cache: dict[Any, Any]) -> None:
-    """Pass, skip with the reason, or fail with the counterexample and fix; the report is computed once per object and options."""
+def _judge(
+    kind: str, obj: Any, options: dict[str, Any], invariant: str, config: pytest.Config, cache: dict[Any, Any]
+) -> None:
+    """Pass, skip with the reason, or fail with the counterexample and fix; the report is computed once per object
+    and options.
+    """
     from regbench import checks
 
     name = options.pop("name", None) or checks.name_of(obj)

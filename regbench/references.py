@@ -34,14 +34,20 @@ def search_current_directory() -> None:
 
 
 def load_reference(reference: str) -> Any:
-    """``module:attribute`` (attribute may be dotted) imported from sys.path; BadReference with one line on any problem."""
+    """``module:attribute`` (attribute may be dotted) imported from sys.path; BadReference with one line on any
+    problem.
+    """
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise BadReference(f"{reference!r} is not MODULE:ATTRIBUTE (e.g. my_models:MyNet)")
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name) and (module_name == error.name or module_name[len(error.name)] == "."):
+        if (
+            error.name
+            and module_name.startswith(error.name)
+            and (module_name == error.name or module_name[len(error.name)] == ".")
+        ):
             raise BadReference(f"module {module_name!r} not found on the current directory or PYTHONPATH") from None
         raise BadReference(f"importing {module_name!r} failed: {error}") from None
     except UsageError as error:  # a config in the module refused its own arguments: that message says it all

@@ -1,4 +1,5 @@
-"""Results files: what a run wrote, where it ran, and summaries with confidence intervals (rendered by ``regbench.report``).
+"""Results files: what a run wrote, where it ran, and summaries with confidence intervals (rendered by
+``regbench.report``).
 
 A results file is JSON with ``schema_version`` first, then ``environment`` (library versions,
 device, git commit), ``settings``, ``configs`` (each config's description: its factories, their
@@ -53,7 +54,14 @@ __all__ = [
 SCHEMA_VERSION = 2
 CONFIDENCE = 0.95
 REQUIRED_RUN_FIELDS = ("config", "config_hash", "seed", "status", "engine", "execution")
-SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "gap_accuracy", "sparsity", "mean_abs_weight", "samples_per_second")
+SUMMARY_METRICS = (
+    "test_accuracy",
+    "train_accuracy",
+    "gap_accuracy",
+    "sparsity",
+    "mean_abs_weight",
+    "samples_per_second",
+)
 
 
 class ResultsError(UsageError):
@@ -68,7 +76,9 @@ def environment(device: str) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,
-        "torchvision": importlib.metadata.version("torchvision"),  # read without importing it (seconds, and torch._dynamo)
+        "torchvision": importlib.metadata.version(
+            "torchvision"
+        ),  # read without importing it (seconds, and torch._dynamo)
         "numpy": np.__version__,
         "device": dev.type,
         "device_name": name,
@@ -83,7 +93,10 @@ def _git_commit() -> str | None:
     """The commit of the code that produced the results, when run from a git checkout."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
     except (OSError, subprocess.SubprocessError):
@@ -93,20 +106,36 @@ def _git_commit() -> str | None:
 
 def build_results(runs: list[dict], *, settings: dict, env: dict, configs: dict) -> dict:
     """The results document, schema_version first."""
-    return {"schema_version": SCHEMA_VERSION, "environment": env, "settings": settings, "configs": configs, "runs": runs}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "environment": env,
+        "settings": settings,
+        "configs": configs,
+        "runs": runs,
+    }
 
 
-def matrix_results(runs: list[RunRecord], spec: RunSpec, splits: list[Split], *, wall_seconds: float, execution: dict | None = None,
-                   not_applicable: dict[str, str] | None = None) -> dict:
+def matrix_results(
+    runs: list[RunRecord],
+    spec: RunSpec,
+    splits: list[Split],
+    *,
+    wall_seconds: float,
+    execution: dict | None = None,
+    not_applicable: dict[str, str] | None = None,
+) -> dict:
     """The document a matrix run writes (`regbench run`, the generalization benchmarks): settings from the run's spec
-    (``spec.results_settings``), each dataset described (how it loads, its shape, classes, sizes and content hash), and the
+    (``spec.results_settings``), each dataset described (how it loads, its shape, classes, sizes and content hash), and
+    the
     (dataset, config) pairs that did not apply."""
     settings = results_settings(spec, splits, wall_seconds=wall_seconds, execution=execution or {})
     env = environment(settings["device"])
     threads = sorted({r.torch_threads for r in runs})
     if threads:  # what the runs trained with (a worker process's share), not this process's count
         env["torch_threads"] = threads[0] if len(threads) == 1 else threads
-    doc = build_results([r.as_dict() for r in runs], settings=settings, env=env, configs={c.name: c.describe() for c in spec.configs})
+    doc = build_results(
+        [r.as_dict() for r in runs], settings=settings, env=env, configs={c.name: c.describe() for c in spec.configs}
+    )
     doc["datasets"] = {s.name: s.describe() for s in splits}
     doc["not_applicable"] = dict(not_applicable or {})
     return doc
@@ -124,7 +153,9 @@ def read_json(path: Path | str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the file may be truncated") from exc
+        raise ResultsError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the file may be truncated"
+        ) from exc
 
 
 def load_results(path: Path | str) -> dict:
@@ -136,9 +167,15 @@ def load_results(path: Path | str) -> dict:
     version = doc["schema_version"]
     if version != SCHEMA_VERSION:
         if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
-            raise ResultsError(f"{path}: schema_version {version} was written by an older regbench ({_OLDER.get(version, 'an earlier layout')}); this regbench reads "
-                               f"{SCHEMA_VERSION}. Regenerate it with `regbench run` (a baseline: rerun and promote it, results/README.md)")
-        raise ResultsError(f"{path}: schema_version {version!r}, this regbench reads {SCHEMA_VERSION}; rerun `regbench run` to regenerate it")
+            raise ResultsError(
+                f"{path}: schema_version {version} was written by an older regbench"
+                f" ({_OLDER.get(version, 'an earlier layout')}); this regbench reads {SCHEMA_VERSION}. Regenerate it"
+                " with `regbench run` (a baseline: rerun and promote it, results/README.md)"
+            )
+        raise ResultsError(
+            f"{path}: schema_version {version!r}, this regbench reads {SCHEMA_VERSION}; rerun `regbench run` to"
+            " regenerate it"
+        )
     runs, configs = doc.get("runs"), doc.get("configs")
     if not isinstance(runs, list):
         raise ResultsError(f"{path}: 'runs' must be a list of run records")
@@ -150,9 +187,12 @@ def load_results(path: Path | str) -> dict:
             raise ResultsError(f"{path}: run {i} lacks {', '.join(missing)}")
         described = configs.get(run["config"]) if isinstance(run["config"], str) else None
         if not isinstance(described, dict) or described.get("hash") != run["config_hash"]:
-            raise ResultsError(f"{path}: run {i} ({run['config']} seed {run['seed']}) was trained by config hash {run['config_hash']}, "
-                               f"but 'configs' describes {run['config']!r} as {described.get('hash') if isinstance(described, dict) else 'nothing'}; "
-                               "the file mixes two definitions of one config")
+            raise ResultsError(
+                f"{path}: run {i} ({run['config']} seed {run['seed']}) was trained by config hash {run['config_hash']},"
+                f" but 'configs' describes {run['config']!r} as"
+                f" {described.get('hash') if isinstance(described, dict) else 'nothing'}; the file mixes two"
+                " definitions of one config"
+            )
     return doc
 
 
@@ -169,7 +209,9 @@ def metric_value(run: dict, metric: str) -> float | None:
 
 def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval across seeds (NaN bounds with fewer than two)."""
-    from scipy.special import stdtrit  # the t quantile; scipy.stats would add most of a second to every results file written
+    from scipy.special import (
+        stdtrit,
+    )  # the t quantile; scipy.stats would add most of a second to every results file written
 
     arr = np.asarray(values, dtype=float)
     mean = float(arr.mean()) if len(arr) else float("nan")
@@ -183,18 +225,24 @@ def mean_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float,
 
 
 def geometric_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """Geometric mean and its t interval on the log scale: throughput is multiplicative, and its interval never goes below 0."""
+    """Geometric mean and its t interval on the log scale: throughput is multiplicative, and its interval never goes
+    below 0.
+    """
     arr = np.asarray(values, dtype=float)
     if len(arr) == 0 or (arr <= 0).any():
         return mean_ci(values, confidence)
     return tuple(math.exp(x) if not math.isnan(x) else x for x in mean_ci(list(np.log(arr)), confidence))  # type: ignore[return-value]
 
 
-MULTIPLICATIVE = ("samples_per_second",)  # summarized as the gate judges them: geometric mean, interval on the log scale
+MULTIPLICATIVE = (
+    "samples_per_second",
+)  # summarized as the gate judges them: geometric mean, interval on the log scale
 
 
 def summarize(runs: list[dict]) -> list[dict]:
-    """Per (dataset, config), in first-seen order: run counts and mean with 95% CI of each metric (geometric for throughput)."""
+    """Per (dataset, config), in first-seen order: run counts and mean with 95% CI of each metric (geometric for
+    throughput).
+    """
     by_config: dict[tuple, list[dict]] = {}
     for run in runs:
         by_config.setdefault((run.get("dataset"), run["config"]), []).append(run)
@@ -233,8 +281,17 @@ def regularization_paths(results: dict) -> list[dict]:
             for name, values in members:
                 fixed = tuple((k, v) for k, v in values.items() if k != argument)
                 series.setdefault(fixed, []).append((values[argument], rows[name]))
-            paths.append({"of": of, "argument": argument, "reference": rows.get(REFERENCE),
-                          "series": [{"fixed": dict(fixed), "points": sorted(points, key=lambda p: _order(p[0]))} for fixed, points in series.items()]})
+            paths.append(
+                {
+                    "of": of,
+                    "argument": argument,
+                    "reference": rows.get(REFERENCE),
+                    "series": [
+                        {"fixed": dict(fixed), "points": sorted(points, key=lambda p: _order(p[0]))}
+                        for fixed, points in series.items()
+                    ],
+                }
+            )
     return paths
 
 
@@ -245,7 +302,9 @@ def _order(value: object) -> tuple:
 
 
 def path_scale(values: list) -> tuple[str, float]:
-    """(axis scale, symlog threshold): log where positive values span two decades or more (lambdas), symlog when 0 is among them."""
+    """(axis scale, symlog threshold): log where positive values span two decades or more (lambdas), symlog when 0 is
+    among them.
+    """
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     positive = [v for v in numbers if v > 0]
     if len(numbers) != len(values) or len(positive) < 2 or max(positive) / min(positive) < 100 or min(numbers) < 0:
@@ -253,8 +312,11 @@ def path_scale(values: list) -> tuple[str, float]:
     return ("log", 0.0) if len(positive) == len(numbers) else ("symlog", min(positive))
 
 
-def against_reference(runs: list[dict], metric: str = "test_accuracy", reference: str = REFERENCE) -> dict[tuple, tuple[float, float, float]]:
-    """Per (dataset, config): the mean difference from the reference config on the same dataset and seed, with its 95% t interval.
+def against_reference(
+    runs: list[dict], metric: str = "test_accuracy", reference: str = REFERENCE
+) -> dict[tuple, tuple[float, float, float]]:
+    """Per (dataset, config): the mean difference from the reference config on the same dataset and seed, with its 95% t
+    interval.
 
     Pairing by seed removes what a seed does to both (the initial weights, the data order), so the
     interval is the one of the difference itself, narrower than two overlapping intervals suggest.
@@ -269,6 +331,8 @@ def against_reference(runs: list[dict], metric: str = "test_accuracy", reference
 
 
 def by_dataset(results: dict) -> dict[str, dict]:
-    """A results document per dataset (its runs only), in the order the run named them: each gets a report section and plots."""
+    """A results document per dataset (its runs only), in the order the run named them: each gets a report section
+    and plots.
+    """
     names = list(results.get("datasets") or {}) or list(dict.fromkeys(r.get("dataset") for r in results["runs"]))
     return {name: {**results, "runs": [r for r in results["runs"] if r.get("dataset") == name]} for name in names}

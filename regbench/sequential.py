@@ -1,4 +1,5 @@
-"""Sequential paired decisions: is a candidate better than a baseline, no worse, or equivalent, adding seed pairs until the data can say.
+"""Sequential paired decisions: is a candidate better than a baseline, no worse, or equivalent, adding seed pairs until
+the data can say.
 
 Both configs train on the same seeds (the same initial weights' draw and data order), so each pair
 gives one difference d = candidate - baseline, signed so that positive is better in the metric's
@@ -52,16 +53,17 @@ CALIBRATION_SEED = 1977
 
 @lru_cache(maxsize=None)
 def nominal_level(minimum: int, maximum: int, alpha: float) -> float:
-    """Pocock's constant one-sided level for looks at minimum..maximum pairs: under the null the smallest p over the looks
+    """Pocock's constant one-sided level for looks at minimum..maximum pairs: under the null the smallest p over the
+    looks
     falls below it with probability alpha (simulated normal sequences; t statistics do not depend on the spread)."""
     rng = np.random.default_rng(CALIBRATION_SEED)
     n = np.arange(minimum, maximum + 1)
     smallest = []
     for _ in range(CALIBRATION_SEQUENCES // 50_000):
         x = rng.standard_normal((50_000, maximum))
-        sums, squares = np.cumsum(x, axis=1)[:, minimum - 1:], np.cumsum(x * x, axis=1)[:, minimum - 1:]
+        sums, squares = np.cumsum(x, axis=1)[:, minimum - 1 :], np.cumsum(x * x, axis=1)[:, minimum - 1 :]
         mean = sums / n
-        t = mean / np.sqrt((squares - n * mean ** 2) / (n - 1) / n)
+        t = mean / np.sqrt((squares - n * mean**2) / (n - 1) / n)
         smallest.append(stdtr(n - 1, -t).min(axis=1))
     return float(np.quantile(np.concatenate(smallest), alpha))
 
@@ -92,7 +94,9 @@ class Decision:
     better: int  # +1: higher is better; -1: lower
     names: tuple[str, str] = ("candidate", "baseline")
     metric: str = "score"
-    looks: list[tuple[int, float, float, float]] = field(default_factory=list)  # (pairs, level, p of the pass test, p of the fail test)
+    looks: list[tuple[int, float, float, float]] = field(
+        default_factory=list
+    )  # (pairs, level, p of the pass test, p of the fail test)
 
     @property
     def passed(self) -> bool:
@@ -108,24 +112,41 @@ class Decision:
         return np.asarray(self.candidate) - np.asarray(self.baseline)
 
     def interval(self) -> tuple[float, float, float]:
-        """The mean difference (metric units) and its two-sided interval at 1 - 2 x the last look's level: its ends are the decision's one-sided bounds."""
+        """The mean difference (metric units) and its two-sided interval at 1 - 2 x the last look's level: its ends
+        are the decision's one-sided bounds.
+        """
         return _t_interval(self.differences, 2 * self.level)
 
     def table(self) -> str:
-        """The assertion's message: each side's mean with its interval, the paired difference with its interval, the rule, and why."""
+        """The assertion's message: each side's mean with its interval, the paired difference with its interval, the
+        rule, and why.
+        """
         cand, base = (np.asarray(v) for v in (self.candidate, self.baseline))
         rows = [(self.names[0], _t_interval(cand, self.alpha)), (self.names[1], _t_interval(base, self.alpha))]
         diff = self.interval()
-        claim = {"better": f"{self.names[0]} better than {self.names[1]} by more than {self.effect:g}",
-                 "no_worse": f"{self.names[0]} no worse than {self.names[1]} by {self.effect:g} or more",
-                 "equivalent": f"{self.names[0]} within {self.effect:g} of {self.names[1]}"}[self.kind]
+        claim = {
+            "better": f"{self.names[0]} better than {self.names[1]} by more than {self.effect:g}",
+            "no_worse": f"{self.names[0]} no worse than {self.names[1]} by {self.effect:g} or more",
+            "equivalent": f"{self.names[0]} within {self.effect:g} of {self.names[1]}",
+        }[self.kind]
         direction = "higher" if self.better > 0 else "lower"
-        lines = [f"regbench: {self.verdict.upper()}: {claim} ({self.metric}, {direction} is better)",
-                 f"| | {self.metric} | interval | seeds |", "|---|---:|---|---:|"]
-        lines += [f"| {name} | {m:.4f} | [{lo:.4f}, {hi:.4f}] ({1 - self.alpha:.0%} t) | {self.pairs} |" for name, (m, lo, hi) in rows]
-        lines.append(f"| difference (paired by seed) | {diff[0]:+.4f} | [{diff[1]:+.4f}, {diff[2]:+.4f}] ({1 - 2 * self.level:.2%} t, this look's) | {self.pairs} pairs |")
-        lines.append(f"rule: a paired one-sided t-test after each pair at Pocock's level {self.level:.2g}, which keeps the chance of a "
-                     f"false pass over all the looks at alpha {self.alpha:g}")
+        lines = [
+            f"regbench: {self.verdict.upper()}: {claim} ({self.metric}, {direction} is better)",
+            f"| | {self.metric} | interval | seeds |",
+            "|---|---:|---|---:|",
+        ]
+        lines += [
+            f"| {name} | {m:.4f} | [{lo:.4f}, {hi:.4f}] ({1 - self.alpha:.0%} t) | {self.pairs} |"
+            for name, (m, lo, hi) in rows
+        ]
+        lines.append(
+            f"| difference (paired by seed) | {diff[0]:+.4f} | [{diff[1]:+.4f}, {diff[2]:+.4f}]"
+            f" ({1 - 2 * self.level:.2%} t, this look's) | {self.pairs} pairs |"
+        )
+        lines.append(
+            f"rule: a paired one-sided t-test after each pair at Pocock's level {self.level:.2g}, which keeps the"
+            f" chance of a false pass over all the looks at alpha {self.alpha:g}"
+        )
         lines.append(f"why: {self.why}")
         return "\n".join(lines)
 
@@ -141,14 +162,19 @@ def _t_interval(values: np.ndarray, alpha: float) -> tuple[float, float, float]:
 
 
 def _one_sided(d: np.ndarray, bound: float, above: bool) -> float:
-    """p of 'mu <= bound' (above) or 'mu >= bound' (not above): scipy.stats.ttest_1samp's one-sided p (the tests check them
+    """p of 'mu <= bound' (above) or 'mu >= bound' (not above): scipy.stats.ttest_1samp's one-sided p (the tests check
+    them
     equal), from the t distribution's ufunc directly, since the benchmark simulates hundreds of thousands of looks."""
     t = (d.mean() - bound) / (d.std(ddof=1) / math.sqrt(d.size))
     return float(stdtr(d.size - 1, -t if above else t))
 
 
-def _judge(kind: str, d: np.ndarray, effect: float, level: float, identical: bool) -> tuple[str | None, float, float, str]:
-    """One look: ('pass' | 'fail' | None, p of the pass test, p of the fail test, why) on the signed differences ``d``."""
+def _judge(
+    kind: str, d: np.ndarray, effect: float, level: float, identical: bool
+) -> tuple[str | None, float, float, str]:
+    """One look: ('pass' | 'fail' | None, p of the pass test, p of the fail test, why) on the signed differences
+    ``d``.
+    """
     bounds = _bounds(kind, effect)
     if np.all(d == d[0]):
         return _judge_constant(kind, float(d[0]), d.size, bounds, effect, level, identical)
@@ -160,12 +186,18 @@ def _judge(kind: str, d: np.ndarray, effect: float, level: float, identical: boo
     if p_pass <= level:
         return "pass", p_pass, p_fail, f"the test of the claim rejects its opposite: p = {p_pass:.2g} <= {level:.2g}"
     if p_fail <= level:
-        return "fail", p_pass, p_fail, f"the data show the claim false: p = {p_fail:.2g} <= {level:.2g} for the opposite side"
+        return (
+            "fail",
+            p_pass,
+            p_fail,
+            f"the data show the claim false: p = {p_fail:.2g} <= {level:.2g} for the opposite side",
+        )
     return None, p_pass, p_fail, ""
 
 
-def _judge_constant(kind: str, exact: float, n: int, bounds: tuple[float, ...], effect: float, level: float,
-                    identical: bool) -> tuple[str | None, float, float, str]:
+def _judge_constant(
+    kind: str, exact: float, n: int, bounds: tuple[float, ...], effect: float, level: float, identical: bool
+) -> tuple[str | None, float, float, str]:
     """Every difference equal, so no spread for a t-test: exact for one config against itself, else the sign test.
 
     The same config on the same seeds trains bit-identically, so its difference is exactly 0 by
@@ -173,14 +205,26 @@ def _judge_constant(kind: str, exact: float, n: int, bounds: tuple[float, ...], 
     far (accuracies on a small test set are coarse) are judged by the sign test: all n differences
     on one side of the bound has p = 0.5^n under the opposite claim for the median.
     """
-    inside = exact > bounds[0] if kind == "better" else exact >= bounds[0] if kind == "no_worse" else abs(exact) <= effect
+    inside = (
+        exact > bounds[0] if kind == "better" else exact >= bounds[0] if kind == "no_worse" else abs(exact) <= effect
+    )
     if identical:
-        return ("pass" if inside else "fail"), float(not inside), float(inside), \
-            f"one config against itself: every paired difference is exactly {exact:+g} (identical training), taken as exact"
+        return (
+            ("pass" if inside else "fail"),
+            float(not inside),
+            float(inside),
+            (
+                f"one config against itself: every paired difference is exactly {exact:+g} (identical training), taken"
+                " as exact"
+            ),
+        )
     strictly = exact > bounds[0] if kind != "equivalent" else abs(exact) < effect
     outside = exact < bounds[0] if kind != "equivalent" else abs(exact) > effect
-    p = 0.5 ** n
-    said = f"every one of the {n} paired differences is exactly {exact:+g} (no spread: the sign test, p = 0.5^{n} = {p:.2g})"
+    p = 0.5**n
+    said = (
+        f"every one of the {n} paired differences is exactly {exact:+g} (no spread: the sign test, p = 0.5^{n} ="
+        f" {p:.2g})"
+    )
     if strictly and p <= level:
         return "pass", p, 1.0, said
     if outside and p <= level:
@@ -189,7 +233,9 @@ def _judge_constant(kind: str, exact: float, n: int, bounds: tuple[float, ...], 
 
 
 def pairs_needed(kind: str, d: np.ndarray, effect: float, alpha: float) -> int | None:
-    """Pairs a fixed design at ``alpha`` would need to pass at the mean and spread seen; None when the mean is on the wrong side."""
+    """Pairs a fixed design at ``alpha`` would need to pass at the mean and spread seen; None when the mean is on the
+    wrong side.
+    """
     mean, sd = float(np.mean(d)), float(np.std(d, ddof=1))
     distance = mean - effect if kind == "better" else mean + effect if kind == "no_worse" else effect - abs(mean)
     if distance <= 0 or sd == 0:
@@ -199,10 +245,20 @@ def pairs_needed(kind: str, d: np.ndarray, effect: float, alpha: float) -> int |
     return int(n[enough[0]]) if enough.size else None
 
 
-def decide(kind: str, pairs: Callable[[int], tuple[list[float], list[float]]], *, effect: float = 0.0, better: int = 1,
-           alpha: float = ALPHA, seeds: tuple[int, int] = SEEDS, names: tuple[str, str] = ("candidate", "baseline"),
-           metric: str = "score", identical: bool = False) -> Decision:
-    """Ask ``pairs(n)`` for the first n pairs' (candidate, baseline) values, n = seeds[0], seeds[0] + 1, ..., until the rule decides.
+def decide(
+    kind: str,
+    pairs: Callable[[int], tuple[list[float], list[float]]],
+    *,
+    effect: float = 0.0,
+    better: int = 1,
+    alpha: float = ALPHA,
+    seeds: tuple[int, int] = SEEDS,
+    names: tuple[str, str] = ("candidate", "baseline"),
+    metric: str = "score",
+    identical: bool = False,
+) -> Decision:
+    """Ask ``pairs(n)`` for the first n pairs' (candidate, baseline) values, n = seeds[0], seeds[0] + 1, ..., until the
+    rule decides.
 
     ``identical``: both sides are one config on the same seeds (equal differences are then exact, not chance).
     """
@@ -223,7 +279,13 @@ def decide(kind: str, pairs: Callable[[int], tuple[list[float], list[float]]], *
     if why:  # the differences never varied: the sign test needs more pairs than the maximum
         why = f"undecided after {maximum} pairs (the most seeds allows): {why}"
     elif needed:
-        why = f"undecided after {maximum} pairs (the most seeds allows); at the spread seen a fixed design at alpha {alpha:g} would need {needed} pairs"
+        why = (
+            f"undecided after {maximum} pairs (the most seeds allows); at the spread seen a fixed design at alpha"
+            f" {alpha:g} would need {needed} pairs"
+        )
     else:
-        why = f"undecided after {maximum} pairs (the most seeds allows); the mean difference is on the wrong side of the bound, so more pairs would not make it pass"
+        why = (
+            f"undecided after {maximum} pairs (the most seeds allows); the mean difference is on the wrong side of the"
+            " bound, so more pairs would not make it pass"
+        )
     return Decision(kind, "undecided", why, effect, alpha, levels[maximum], cand, base, better, names, metric, looks)

@@ -44,14 +44,19 @@ class RunSpec:
     scheduler: Optional[str] = None  # a Dask scheduler's address
     runs_per_gpu: Optional[int] = None
     time_limit: Optional[float] = None  # seconds per cell
-    strict: bool = True  # configs were named: one that cannot apply stops the run (matrix.run_matrix); the built-ins skip what does not apply
+    # configs were named: one that cannot apply stops the run (matrix.run_matrix); the built-ins skip what does not
+    # apply
+    strict: bool = True
     n_train: object = "default"  # per class, as asked (None: all; "default": each dataset's own)
     n_test: object = "default"
     out: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if self.execution not in (None, *EXECUTIONS):
-            raise UsageError(f"unknown execution {self.execution!r}; choose one of {', '.join(EXECUTIONS)} or None for the rule by device")
+            raise UsageError(
+                f"unknown execution {self.execution!r}; choose one of {', '.join(EXECUTIONS)} or None for the rule by"
+                " device"
+            )
         if self.seeds < 1:
             raise UsageError(f"seeds must be >= 1, got {self.seeds}")
         if not self.configs or not self.datasets:
@@ -64,13 +69,18 @@ def _per_class(value: object) -> object:
 
 
 def results_settings(spec: RunSpec, splits: list[Split], *, wall_seconds: float, execution: dict) -> dict:
-    """The settings a results file records (and the gate reads ``COMPARED`` of): the training settings, then the data's."""
+    """The settings a results file records (and the gate reads ``COMPARED`` of): the training settings, then the
+    data's.
+    """
     one = splits[0] if len(splits) == 1 else None
     return {
-        **asdict(spec.settings), "seeds": spec.seeds,
+        **asdict(spec.settings),
+        "seeds": spec.seeds,
         "dataset": one.name if one else ",".join(s.name for s in splits),
         "data_source": one.source if one else "; ".join(f"{s.name}: {s.source}" for s in splits),
-        "execution": execution, "n_train_per_class": _per_class(spec.n_train), "n_test_per_class": _per_class(spec.n_test),
+        "execution": execution,
+        "n_train_per_class": _per_class(spec.n_train),
+        "n_test_per_class": _per_class(spec.n_test),
         "train_size": len(one.train) if one else {s.name: len(s.train) for s in splits},
         "test_size": len(one.test) if one else {s.name: len(s.test) for s in splits},
         "wall_seconds": wall_seconds,
@@ -78,9 +88,17 @@ def results_settings(spec: RunSpec, splits: list[Split], *, wall_seconds: float,
 
 
 def fingerprint(spec: RunSpec, splits: list[Split]) -> dict:
-    """What a journal's cells share: the training settings, each dataset's name, content hash and sizes, torch and the code."""
-    return {**asdict(spec.settings), "datasets": {s.name: {"digest": digest(s), "train_size": len(s.train), "test_size": len(s.test)} for s in splits},
-            "torch": torch.__version__, "code_digest": source_digest(spec.configs)}
+    """What a journal's cells share: the training settings, each dataset's name, content hash and sizes, torch and
+    the code.
+    """
+    return {
+        **asdict(spec.settings),
+        "datasets": {
+            s.name: {"digest": digest(s), "train_size": len(s.train), "test_size": len(s.test)} for s in splits
+        },
+        "torch": torch.__version__,
+        "code_digest": source_digest(spec.configs),
+    }
 
 
 def source_digest(configs: tuple[Config, ...] | list[Config]) -> str:
@@ -95,7 +113,9 @@ def source_digest(configs: tuple[Config, ...] | list[Config]) -> str:
         for field in FACTORIES:
             module = sys.modules.get(getattr(getattr(config, field), "__module__", None) or "")
             path = getattr(module, "__file__", None)
-            if path and not path.startswith(sys.base_prefix) and "site-packages" not in path:  # torch's own factories change with its version
+            if (
+                path and not path.startswith(sys.base_prefix) and "site-packages" not in path
+            ):  # torch's own factories change with its version
                 files.add(Path(path))
     h = hashlib.sha256()
     for path in sorted(files, key=str):

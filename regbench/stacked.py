@@ -37,7 +37,11 @@ __all__ = ["Architecture", "MemberPlan", "StackedMLP", "plan", "run_group"]
 
 LAYERS = ("linear_1", "linear_2")
 EVAL_CHUNK = 1024  # test samples per stacked forward: bounds (M, chunk, hidden) activations
-MODELS = (models.FullyConnected, models.FullyConnectedDropout, models.FullyConnectedBatchNorm)  # exact types: a subclass may change forward
+MODELS = (
+    models.FullyConnected,
+    models.FullyConnectedDropout,
+    models.FullyConnectedBatchNorm,
+)  # exact types: a subclass may change forward
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,10 @@ def plan(run: Prepared) -> Union[MemberPlan, str]:
     if run.stopping is not None:
         return "early stopping ends each run at its own epoch"
     if type(model) not in MODELS:
-        return f"the model is {type(model).__name__}, not one of the notebook's MLPs ({', '.join(m.__name__ for m in MODELS)})"
+        return (
+            f"the model is {type(model).__name__}, not one of the notebook's MLPs"
+            f" ({', '.join(m.__name__ for m in MODELS)})"
+        )
     dropout = 0.0
     if isinstance(model, models.FullyConnectedDropout):
         if type(model.dropout) is not nn.Dropout:
@@ -89,13 +96,18 @@ def plan(run: Prepared) -> Union[MemberPlan, str]:
     if isinstance(adam, str):
         return adam
     if _augment_uses_global_rng(run.train):
-        return "its augmentation draws from torch's global RNG instead of the generator it is given, so a member could not replay it"
+        return (
+            "its augmentation draws from torch's global RNG instead of the generator it is given, so a member could not"
+            " replay it"
+        )
     sizes = (model.linear_1.in_features, model.linear_1.out_features, model.linear_2.out_features)
     return MemberPlan(Architecture(sizes, batchnorm, adam, smoothing), dropout, *lambdas)
 
 
 def _label_smoothing(criterion: object) -> Optional[float]:
-    """The label smoothing of a criterion the stacked step can compute (mean cross-entropy without class weights), or None."""
+    """The label smoothing of a criterion the stacked step can compute (mean cross-entropy without class weights), or
+    None.
+    """
     if type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean":
         return float(criterion.label_smoothing)
     return None
@@ -106,7 +118,9 @@ def _layer_lambdas(loss_fn: nn.Module, model: nn.Module) -> Union[tuple[tuple[fl
     l1, l2 = [0.0, 0.0], [0.0, 0.0]
     if not isinstance(loss_fn, losses.PenaltyLoss):
         return (0.0, 0.0), (0.0, 0.0)  # the criterion alone, already checked
-    overridden = [m for m in ("forward", "parts", "penalty") if getattr(type(loss_fn), m) is not getattr(losses.PenaltyLoss, m)]
+    overridden = [
+        m for m in ("forward", "parts", "penalty") if getattr(type(loss_fn), m) is not getattr(losses.PenaltyLoss, m)
+    ]
     if overridden:
         return f"{type(loss_fn).__name__} overrides PenaltyLoss.{overridden[0]}"
     layer_of = {id(getattr(model, name).weight): k for k, name in enumerate(LAYERS)}
@@ -121,14 +135,23 @@ def _layer_lambdas(loss_fn: nn.Module, model: nn.Module) -> Union[tuple[tuple[fl
     return (l1[0], l1[1]), (l2[0], l2[1])
 
 
-def _adam_settings(optimizer: torch.optim.Optimizer, model: nn.Module) -> Union[tuple[float, tuple[float, float], float], str]:
+def _adam_settings(
+    optimizer: torch.optim.Optimizer, model: nn.Module
+) -> Union[tuple[float, tuple[float, float], float], str]:
     """(lr, betas, eps) of a plain Adam over all the model's parameters, or why the optimizer is not stackable."""
     if type(optimizer) is not torch.optim.Adam:
         return f"the optimizer is {type(optimizer).__name__}, not torch.optim.Adam"
     groups = optimizer.param_groups
     if sorted(id(p) for g in groups for p in g["params"]) != sorted(id(p) for p in model.parameters()):
         return "the optimizer does not update exactly the model's parameters"
-    if any(g["weight_decay"] or g["amsgrad"] or g["maximize"] or g.get("decoupled_weight_decay") or isinstance(g["lr"], torch.Tensor) for g in groups):
+    if any(
+        g["weight_decay"]
+        or g["amsgrad"]
+        or g["maximize"]
+        or g.get("decoupled_weight_decay")
+        or isinstance(g["lr"], torch.Tensor)
+        for g in groups
+    ):
         return "the optimizer is Adam with weight decay, AMSGrad, maximize or a tensor lr"
     settings = {(float(g["lr"]), (float(g["betas"][0]), float(g["betas"][1])), float(g["eps"])) for g in groups}
     if len(settings) != 1:
@@ -151,7 +174,9 @@ def _augment_uses_global_rng(train: object) -> bool:
 class StackedMLP:
     """M members' parameters and per-member settings, with a batched forward pass."""
 
-    def __init__(self, runs: list[Prepared], plans: list[MemberPlan], dropout_rngs: list[torch.Generator], device: torch.device) -> None:
+    def __init__(
+        self, runs: list[Prepared], plans: list[MemberPlan], dropout_rngs: list[torch.Generator], device: torch.device
+    ) -> None:
         architectures = {p.architecture for p in plans}
         if len(architectures) != 1:
             raise ValueError(f"a stacked group needs members of one architecture, got {len(architectures)}")
@@ -184,9 +209,14 @@ class StackedMLP:
         eps, momentum = self.architecture.batchnorm
         flat = hidden.transpose(0, 1).reshape(b, m * h)
         out = F.batch_norm(
-            flat, self.running_mean.view(-1), self.running_var.view(-1),
-            self.params["bn_1.weight"].reshape(-1), self.params["bn_1.bias"].reshape(-1),
-            training=training, momentum=momentum, eps=eps,
+            flat,
+            self.running_mean.view(-1),
+            self.running_var.view(-1),
+            self.params["bn_1.weight"].reshape(-1),
+            self.params["bn_1.bias"].reshape(-1),
+            training=training,
+            momentum=momentum,
+            eps=eps,
         )
         return out.view(b, m, h).transpose(0, 1)
 
@@ -211,8 +241,12 @@ class StackedMLP:
         state = {name: t[k].detach() for name, t in self.params.items()}
         if self.architecture.batchnorm is not None:
             state.update({"bn_1.running_mean": self.running_mean[k], "bn_1.running_var": self.running_var[k]})
-        missing = model.load_state_dict(state, strict=False).missing_keys  # copies in place: the loss's references stay valid
-        if set(missing) - {"bn_1.num_batches_tracked"}:  # the stacked engine does not count batches; nothing else may be missing
+        missing = model.load_state_dict(
+            state, strict=False
+        ).missing_keys  # copies in place: the loss's references stay valid
+        if set(missing) - {
+            "bn_1.num_batches_tracked"
+        }:  # the stacked engine does not count batches; nothing else may be missing
             raise RuntimeError(f"stacked state lacks {missing}")
         return model
 
@@ -226,10 +260,16 @@ def _generator_like_global(device: torch.device) -> torch.Generator:
     return generator
 
 
-def _epoch_sums(logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _epoch_sums(
+    logits: torch.Tensor, targets: torch.Tensor, penalty: torch.Tensor, smoothing: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """((M, 3) sums of base loss, penalty and correct predictions over a batch, (M,) mean base loss per member)."""
     m, b, c = logits.shape
-    base = F.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none", label_smoothing=smoothing).view(m, b).mean(1)
+    base = (
+        F.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none", label_smoothing=smoothing)
+        .view(m, b)
+        .mean(1)
+    )
     correct = (logits.argmax(2) == targets).sum(1)
     return torch.stack([base * b, penalty * b, correct.to(base.dtype)], dim=1), base
 
@@ -245,8 +285,12 @@ def _evaluate(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> list[EpochSt
     return [EpochStats.from_sums(*row, len(y)) for row in sums.cpu()]
 
 
-def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: TensorLoader, settings: Settings) -> tuple[list[list[dict]], list[float]]:
-    """Train all members together for settings.epochs: (each member's history, each epoch's seconds in training steps)."""
+def _train_group(
+    net: StackedMLP, train_loaders: list[TensorLoader], test: TensorLoader, settings: Settings
+) -> tuple[list[list[dict]], list[float]]:
+    """Train all members together for settings.epochs: (each member's history, each epoch's seconds in training
+    steps).
+    """
     device = net.device
     train_y = train_loaders[0].targets
     histories: list[list[dict]] = [[] for _ in range(net.size)]
@@ -267,7 +311,9 @@ def _train_group(net: StackedMLP, train_loaders: list[TensorLoader], test: Tenso
             penalty = net.penalty()
             batch_sums, base = _epoch_sums(logits, targets, penalty.detach(), net.architecture.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            (base + penalty).sum().backward()  # members' losses are independent: the sum's gradient is each member's own
+            (
+                base + penalty
+            ).sum().backward()  # members' losses are independent: the sum's gradient is each member's own
             optimizer.step()
             sums += batch_sums.detach().double()
         synchronize(device)
@@ -285,7 +331,9 @@ def _stack(cells: list[Cell], split: Split, settings: Settings) -> tuple[list[Pr
     runs, plans, rngs = [], [], []
     for cell in cells:
         run = prepare(cell.config, cell.seed, split, settings)
-        rngs.append(_generator_like_global(device))  # right after prepare, as in run_one: the next global draws are dropout masks
+        rngs.append(
+            _generator_like_global(device)
+        )  # right after prepare, as in run_one: the next global draws are dropout masks
         member = plan(run)
         if isinstance(member, str):
             raise ValueError(f"{cell.config.name} cannot be stacked: {member}")
@@ -307,13 +355,24 @@ def run_group(cells: list[Cell], split: Split, settings: Settings) -> list[RunRe
         shared = dict(execution="sweep", members=len(cells), run_seconds=(time.perf_counter() - started) / len(cells))
         last = histories[k][-1]
         if not all(torch.isfinite(torch.tensor([last["train_loss"], last["train_penalty"]]))):
-            error = TrainingDiverged(f"{cell.config.name} seed {cell.seed}: the training loss became non-finite; lower the learning rate or the penalty lambda")
+            error = TrainingDiverged(
+                f"{cell.config.name} seed {cell.seed}: the training loss became non-finite; lower the learning rate or"
+                " the penalty lambda"
+            )
             records.append(make_record(cell, settings, error=str(error), **shared))
             continue
         model = net.load_member(k, run.model)
-        # a member's time is its share of the stack's: samples/s then means what a lone run's does (its samples per second
+        # a member's time is its share of the stack's: samples/s then means what a lone run's does (its samples per
+        # second
         # of the machine's training time spent on it), and equals the whole stack's throughput
         history = History(histories[k], train_seconds=sum(share), train_samples=samples, epoch_seconds=share)
-        records.append(make_record(cell, settings, measurement=measure(model, run.loss_fn, run.clean_train, run.test, device), history=history, **shared))
+        records.append(
+            make_record(
+                cell,
+                settings,
+                measurement=measure(model, run.loss_fn, run.clean_train, run.test, device),
+                history=history,
+                **shared,
+            )
+        )
     return records
-

@@ -23,7 +23,9 @@ __all__ = ["EarlyStopping", "Monitor"]
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    """Stop after ``patience`` epochs without the validation loss improving by more than ``min_delta``; keep the best weights."""
+    """Stop after ``patience`` epochs without the validation loss improving by more than ``min_delta``; keep the best
+    weights.
+    """
 
     patience: int = 3  # epochs without improvement before stopping: 1 reacts to noise, large never stops
     validation_fraction: float = 0.1  # of each class's training images, held out from training
@@ -33,7 +35,9 @@ class EarlyStopping:
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
             raise ValueError(f"patience must be a whole number >= 1, got {self.patience!r}")
         if not isinstance(self.validation_fraction, numbers.Real) or not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be between 0 and 1 (exclusive), got {self.validation_fraction!r}")
+            raise ValueError(
+                f"validation_fraction must be between 0 and 1 (exclusive), got {self.validation_fraction!r}"
+            )
         if not isinstance(self.min_delta, numbers.Real) or not (math.isfinite(self.min_delta) and self.min_delta >= 0):
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
 

@@ -1,4 +1,5 @@
-"""A command that dies says so: `regbench run` works in a forked child, and the parent names what the child was doing when it died.
+"""A command that dies says so: `regbench run` works in a forked child, and the parent names what the child was doing
+when it died.
 
 A config's model can end the very process that checks it: a segfault in an extension, an
 ``os._exit``, the kernel's OOM killer. Worker processes already isolate such a cell (the pool
@@ -35,7 +36,9 @@ def announce(what: str) -> None:
 
 
 def supervised(command: str, work: Callable[[], int]) -> int:
-    """``work()`` in a forked child; its exit code, or 1 with one line on stderr naming what it was doing when it died."""
+    """``work()`` in a forked child; its exit code, or 1 with one line on stderr naming what it was doing when it
+    died.
+    """
     global _CHANNEL
     if not sys.platform.startswith("linux"):
         return work()
@@ -73,6 +76,11 @@ def supervised(command: str, work: Callable[[], int]) -> int:
     if done:
         return code
     how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-    print(f"regbench {command}: error: the process died ({how}) {('during ' + last) if last else 'before training began'}; "
-          "fix or leave out what it names (a crash in a worker process is isolated and recorded instead)", file=sys.stderr, flush=True)
+    print(
+        f"regbench {command}: error: the process died ({how})"
+        f" {('during ' + last) if last else 'before training began'}; fix or leave out what it names (a crash in a"
+        " worker process is isolated and recorded instead)",
+        file=sys.stderr,
+        flush=True,
+    )
     return 1

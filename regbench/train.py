@@ -23,7 +23,23 @@ from tqdm.auto import tqdm
 from regbench.losses import PenaltyLoss, loss_parts
 from regbench.stopping import EarlyStopping
 
-__all__ = ["EpochStats", "History", "TrainingDiverged", "TrainingTimeout", "accuracy", "epoch_entry", "evaluate", "flushed_denormals", "make_optimizer", "rngs_restored", "run_epoch", "seed_everything", "seed_torch", "synchronize", "train_model"]
+__all__ = [
+    "EpochStats",
+    "History",
+    "TrainingDiverged",
+    "TrainingTimeout",
+    "accuracy",
+    "epoch_entry",
+    "evaluate",
+    "flushed_denormals",
+    "make_optimizer",
+    "rngs_restored",
+    "run_epoch",
+    "seed_everything",
+    "seed_torch",
+    "synchronize",
+    "train_model",
+]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -63,7 +79,9 @@ def seed_torch(seed: int) -> None:
 
 @contextmanager
 def rngs_restored() -> Iterator[None]:
-    """Let a block reseed torch's, Python's and numpy's global RNGs (as seed_everything does) without the caller noticing."""
+    """Let a block reseed torch's, Python's and numpy's global RNGs (as seed_everything does) without the caller
+    noticing.
+    """
     python_state, numpy_state = random.getstate(), np.random.get_state()
     try:
         with torch.random.fork_rng(devices=[]):
@@ -130,7 +148,8 @@ class History:
 
     @property
     def samples_per_second(self) -> float:
-        """Training throughput, robust to warm-up and to a burst of load: the median over epochs of one epoch's samples per second.
+        """Training throughput, robust to warm-up and to a burst of load: the median over epochs of one epoch's samples
+        per second.
 
         The first epoch is left out when there are others (it pays for allocation, kernel
         selection and a cold cache, and made whichever config trained first look slow), and the
@@ -145,14 +164,22 @@ class History:
         return per_epoch / middle if middle > 0 else float("nan")
 
 
-def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: torch.device, optimizer: Optional[torch.optim.Optimizer]) -> tuple[EpochStats, int]:
+def run_epoch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    batches: Batches,
+    device: torch.device,
+    optimizer: Optional[torch.optim.Optimizer],
+) -> tuple[EpochStats, int]:
     """One pass; trains when given an optimizer, otherwise only measures (under no_grad).
 
     Per-batch values stay on the device and are reduced once at the end of the pass: one
     synchronization per pass, and no bookkeeping in the step beyond keeping each batch's loss
     parts and predicted classes.
     """
-    penalized = isinstance(loss_fn, PenaltyLoss)  # a plain criterion's total is its base: no zero to add (and back-propagate) every step
+    penalized = isinstance(
+        loss_fn, PenaltyLoss
+    )  # a plain criterion's total is its base: no zero to add (and back-propagate) every step
     bases, penalties, predicted, labels, sizes = [], [], [], [], []
     with torch.set_grad_enabled(optimizer is not None):
         for inputs, targets in batches:
@@ -177,7 +204,9 @@ def run_epoch(model: nn.Module, loss_fn: nn.Module, batches: Batches, device: to
     return EpochStats.from_sums(weighted(bases), weighted(penalties), correct, n), n
 
 
-def evaluate(model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: torch.device | str | None = None) -> EpochStats:
+def evaluate(
+    model: nn.Module, loss_fn: nn.Module, batches: Batches, *, device: torch.device | str | None = None
+) -> EpochStats:
     """Loss parts and accuracy in eval mode (dropout off, BatchNorm on running statistics)."""
     device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training
@@ -219,7 +248,9 @@ def train_model(
     device = torch.device(device) if device is not None else _model_device(model)
     history = History()
     monitor = stopping.monitor() if stopping is not None else None
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        range(1, epochs + 1), desc=desc, unit="epoch", disable=None if progress is None else not progress, leave=False
+    )
     for epoch in bar:
         model.train()
         synchronize(device)

@@ -1,4 +1,6 @@
-"""A config with a mistake only building it shows, for the command line's error tests: `regbench run` stops with one line."""
+"""A config with a mistake only building it shows, for the command line's error tests: `regbench run` stops with one
+line.
+"""
 
 from torch import nn
 
@@ -11,4 +13,3 @@ def vector_model() -> nn.Module:
 
 
 VECTOR = Config(name="vector", model=vector_model)
-

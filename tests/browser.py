@@ -1,4 +1,6 @@
-"""Headless Chromium for the page tests: open a page from disk with the network off, read what it rendered, take a screenshot."""
+"""Headless Chromium for the page tests: open a page from disk with the network off, read what it rendered, take a
+screenshot.
+"""
 
 import re
 import shutil
@@ -9,9 +11,18 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-OFFLINE = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--proxy-server=127.0.0.1:9",
-           "--host-resolver-rules=MAP * ~NOTFOUND"]  # any request to the network fails: the page must not need one
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it")
+OFFLINE = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]  # any request to the network fails: the page must not need one
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"
+)
 
 
 class Page(HTMLParser):
@@ -57,12 +68,18 @@ class Page(HTMLParser):
 
 def open_offline(page: Path) -> Page:
     """The DOM Chromium rendered after the page's scripts ran; fails on any console error or uncaught exception."""
-    done = subprocess.run([CHROMIUM, *OFFLINE, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [CHROMIUM, *OFFLINE, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert "Uncaught" not in done.stderr and not re.search(r"CONSOLE.*(error|Error)", done.stderr), done.stderr[-2000:]
     return Page(done.stdout)
 
 
 def screenshot(page: Path, shot: Path, size: str = "1200,1600") -> Path:
     """What a reader sees first, as a PNG."""
-    subprocess.run([CHROMIUM, *OFFLINE, f"--screenshot={shot}", f"--window-size={size}", page.as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *OFFLINE, f"--screenshot={shot}", f"--window-size={size}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     return shot

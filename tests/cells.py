@@ -1,4 +1,6 @@
-"""Configs whose cells fail in each way a matrix must survive, for the executor tests (importable by worker processes)."""
+"""Configs whose cells fail in each way a matrix must survive, for the executor tests (importable by worker
+processes).
+"""
 
 import multiprocessing
 import os

@@ -27,7 +27,9 @@ def journal_cells(root: Path) -> list[tuple[str, int]]:
 
 
 def test_a_config_against_itself(tmp_path):
-    """Bit-identical pairs: assert_better fails saying so (no division by zero); no_worse and equivalent pass at the first look."""
+    """Bit-identical pairs: assert_better fails saying so (no division by zero); no_worse and equivalent pass at the
+    first look.
+    """
     with pytest.raises(BenchmarkAssertionError, match="identical training") as failed:
         regbench.assert_better("baseline", "baseline", cache=tmp_path, **TINY)
     assert failed.value.decision.verdict == "fail" and failed.value.decision.pairs == 3
@@ -36,38 +38,68 @@ def test_a_config_against_itself(tmp_path):
 
 
 def test_the_failure_message_is_the_decisions_table(tmp_path):
-    """An undecided comparison fails with a table: both means with intervals, the paired difference, seeds, the rule and why."""
+    """An undecided comparison fails with a table: both means with intervals, the paired difference, seeds, the rule
+    and why.
+    """
     with pytest.raises(BenchmarkAssertionError) as failed:
         regbench.assert_better("l2", "baseline", min_effect=0.5, cache=tmp_path, **TINY)
     message = str(failed.value)
-    assert message.startswith("regbench: FAIL: l2 better than baseline by more than 0.5 (test_accuracy, higher is better)") or \
-        message.startswith("regbench: UNDECIDED: l2 better than baseline by more than 0.5")
-    for part in ("| l2 |", "| baseline |", "| difference (paired by seed) |", "rule: a paired one-sided t-test after each pair", "why: "):
+    assert message.startswith(
+        "regbench: FAIL: l2 better than baseline by more than 0.5 (test_accuracy, higher is better)"
+    ) or message.startswith("regbench: UNDECIDED: l2 better than baseline by more than 0.5")
+    for part in (
+        "| l2 |",
+        "| baseline |",
+        "| difference (paired by seed) |",
+        "rule: a paired one-sided t-test after each pair",
+        "why: ",
+    ):
         assert part in message
 
 
 def test_cells_are_trained_once_and_a_changed_config_trains_only_its_own(tmp_path):
-    """A second identical assertion trains nothing; another l2 lambda trains only its cells (the baseline's are reused)."""
+    """A second identical assertion trains nothing; another l2 lambda trains only its cells (the baseline's are
+    reused).
+    """
     regbench.assert_no_worse("l2", "baseline", margin=0.5, cache=tmp_path, **TINY)
     first = journal_cells(tmp_path)
     regbench.assert_no_worse("l2", "baseline", margin=0.5, cache=tmp_path, **TINY)
     assert journal_cells(tmp_path) == first
-    changed = regbench.Config(name="l2", model=regbench.FullyConnected, loss=regbench.RidgeLoss, loss_args={"l2_lambda": 0.01})
+    changed = regbench.Config(
+        name="l2", model=regbench.FullyConnected, loss=regbench.RidgeLoss, loss_args={"l2_lambda": 0.01}
+    )
     regbench.assert_no_worse(changed, "baseline", margin=0.5, cache=tmp_path, **TINY)
-    added = journal_cells(tmp_path)[len(first):]
+    added = journal_cells(tmp_path)[len(first) :]
     assert {h for h, _ in added} == {changed.hash} and len(added) == len(set(added)) == 3
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda c: regbench.assert_better("l2", "baseline", metric="f1", cache=c, **TINY), "metric 'f1' is not one a benchmark assertion can judge; "
-                                                                                       "choose one of test_accuracy, gap_accuracy"),
-    (lambda c: regbench.assert_better("l2", "baseline", min_effect=-0.1, cache=c, **TINY), "min_effect must be a number >= 0"),
-    (lambda c: regbench.assert_no_worse("l2", "baseline", margin=float("nan"), cache=c, **TINY), "margin must be a number >= 0"),
-    (lambda c: regbench.assert_equivalent("l2", "baseline", margin=0.01, cache=c, **{**TINY, "seeds": (1, 5)}), "seeds must be (minimum, maximum)"),
-    (lambda c: regbench.assert_equivalent("l2", "baseline", margin=0.01, cache=c, **{**TINY, "seeds": (6, 5)}), "seeds must be (minimum, maximum)"),
-    (lambda c: regbench.assert_better("augment", "baseline", cache=c, **{**TINY, "dataset": "iris"}), "augment"),
-    (lambda c: regbench.assert_better("nope", "baseline", cache=c, **TINY), "nope"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (
+            lambda c: regbench.assert_better("l2", "baseline", metric="f1", cache=c, **TINY),
+            "metric 'f1' is not one a benchmark assertion can judge; choose one of test_accuracy, gap_accuracy",
+        ),
+        (
+            lambda c: regbench.assert_better("l2", "baseline", min_effect=-0.1, cache=c, **TINY),
+            "min_effect must be a number >= 0",
+        ),
+        (
+            lambda c: regbench.assert_no_worse("l2", "baseline", margin=float("nan"), cache=c, **TINY),
+            "margin must be a number >= 0",
+        ),
+        (
+            lambda c: regbench.assert_equivalent("l2", "baseline", margin=0.01, cache=c, **{**TINY, "seeds": (1, 5)}),
+            "seeds must be (minimum, maximum)",
+        ),
+        (
+            lambda c: regbench.assert_equivalent("l2", "baseline", margin=0.01, cache=c, **{**TINY, "seeds": (6, 5)}),
+            "seeds must be (minimum, maximum)",
+        ),
+        (lambda c: regbench.assert_better("augment", "baseline", cache=c, **{**TINY, "dataset": "iris"}), "augment"),
+        (lambda c: regbench.assert_better("nope", "baseline", cache=c, **TINY), "nope"),
+    ],
+)
 def test_bad_arguments_are_named_not_a_deep_traceback(tmp_path, call, argument):
     """Each bad argument: a UsageError whose one-line message names it, before anything trains."""
     with pytest.raises(UsageError, match=None) as refused:
@@ -88,7 +120,9 @@ def test_the_default_cache_is_regbench_cache_or_the_users_cache_folder(monkeypat
 
 
 def test_plain_calls_leave_their_decisions_for_the_report(tmp_path):
-    """Every decision, pass or not, is kept until taken: the plugin puts them in the test's report (pytest -v prints the passes)."""
+    """Every decision, pass or not, is kept until taken: the plugin puts them in the test's report (pytest -v prints
+    the passes).
+    """
     from regbench.assertions import take_decisions
 
     take_decisions()

@@ -12,12 +12,19 @@ from PIL import Image
 from torchvision import transforms
 
 from regbench import augment
-from regbench.augment import (AugmentParams, BatchAugment, digit_train_transform, notebook_train_transform,
-                              test_transform)
+from regbench.augment import (
+    AugmentParams,
+    BatchAugment,
+    digit_train_transform,
+    notebook_train_transform,
+    test_transform,
+)
 from regbench.data import embedded_digits
 
 # The CPU kernels the digits' committed records were made with: the square formula is bit-identical to them there.
-RECORDS_KERNELS = json.loads((Path(__file__).parent / "data" / "digits_records_f9c75e7.json").read_text())["cpu_capability"]
+RECORDS_KERNELS = json.loads((Path(__file__).parent / "data" / "digits_records_f9c75e7.json").read_text())[
+    "cpu_capability"
+]
 
 
 def kinds(compose):
@@ -27,7 +34,12 @@ def kinds(compose):
 def test_notebook_train_transform_is_the_notebook_pipeline():
     """Flip, rotation 10, crop 28 at scale (0.8, 1), ToTensor, in that order."""
     t = notebook_train_transform()
-    assert kinds(t) == [transforms.RandomHorizontalFlip, transforms.RandomRotation, transforms.RandomResizedCrop, transforms.ToTensor]
+    assert kinds(t) == [
+        transforms.RandomHorizontalFlip,
+        transforms.RandomRotation,
+        transforms.RandomResizedCrop,
+        transforms.ToTensor,
+    ]
     assert t.transforms[0].p == 0.5 and list(t.transforms[1].degrees) == [-10.0, 10.0]
     assert t.transforms[2].size == (28, 28) and t.transforms[2].scale == (0.8, 1.0)
 
@@ -155,15 +167,21 @@ def _square_reference(images: torch.Tensor, params: AugmentParams) -> torch.Tens
 
 @pytest.mark.parametrize("shape", [(64, 1, 28, 28), (16, 3, 32, 32)])
 def test_square_batches_are_bit_identical_to_the_square_formula(shape):
-    """BatchAugment on square images gives exactly (torch.equal) the square-only formula's output for the same draws, on the
-    kernels the digits' committed records were made with (elsewhere, within 1e-5: a wrong formula moves pixels by far more)."""
+    """BatchAugment on square images gives exactly (torch.equal) the square-only formula's output for the same draws, on
+    the
+    kernels the digits' committed records were made with (elsewhere, within 1e-5: a wrong formula moves pixels by far
+    more).
+    """
     images = torch.rand(shape, generator=torch.Generator().manual_seed(7))
     for seed in (0, 1):
         for flip in (True, False):
-            params = augment.sample_params(shape[0], size=shape[-2:], flip=flip, generator=torch.Generator().manual_seed(seed))
+            params = augment.sample_params(
+                shape[0], size=shape[-2:], flip=flip, generator=torch.Generator().manual_seed(seed)
+            )
             expected = _square_reference(images, params)
             found = BatchAugment(flip=flip)(images, torch.Generator().manual_seed(seed))
             if torch.backends.cpu.get_cpu_capability() == RECORDS_KERNELS:
                 assert torch.equal(found, expected)
-            else:  # other kernels (AVX512's fused multiply-adds) round the reference's matrix product differently, by ~1e-6
+            # other kernels (AVX512's fused multiply-adds) round the reference's matrix product differently, by ~1e-6
+            else:
                 torch.testing.assert_close(found, expected, rtol=0, atol=1e-5)

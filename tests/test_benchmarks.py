@@ -33,8 +33,14 @@ def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
     sizes), the 3 data paths and 1 of the 9 generalization configs.
     """
     proc = pytest_in_subprocess(
-        "benchmarks", "--device", "cpu", "--benchmark-disable", "--bench-threads=1", f"--bench-out={tmp_path}",
-        "-k", "cpu-plain-l1-b32 or data_path or (generalization and cpu-baseline)",
+        "benchmarks",
+        "--device",
+        "cpu",
+        "--benchmark-disable",
+        "--bench-threads=1",
+        f"--bench-out={tmp_path}",
+        "-k",
+        "cpu-plain-l1-b32 or data_path or (generalization and cpu-baseline)",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"\b5 passed, \d+ deselected", proc.stdout), proc.stdout
@@ -42,7 +48,17 @@ def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
     measured = compare.load_measurements(written)
     assert len(measured.values[("baseline", "test_accuracy")]) == 5
     settings = json.loads(written.read_text())["settings"]
-    assert {"epochs", "batch_size", "lr", "engine", "device", "seeds", "dataset", "n_train_per_class", "n_test_per_class"} <= set(settings)
+    assert {
+        "epochs",
+        "batch_size",
+        "lr",
+        "engine",
+        "device",
+        "seeds",
+        "dataset",
+        "n_train_per_class",
+        "n_test_per_class",
+    } <= set(settings)
     assert settings["epochs"] == 5
 
 
@@ -50,8 +66,17 @@ def test_a_slice_runs_and_writes_results_the_gate_reads(tmp_path):
 def test_the_benchmarks_run_timed(tmp_path):
     """Every CPU benchmark, timed, into pytest-benchmark JSON that the gate accepts against itself."""
     out = tmp_path / "bench.json"
-    proc = pytest_in_subprocess("benchmarks", "--device", "cpu", "--bench-threads=1", f"--bench-out={tmp_path}",
-                                f"--benchmark-json={out}", "-k", "not generalization", timeout=1200)
+    proc = pytest_in_subprocess(
+        "benchmarks",
+        "--device",
+        "cpu",
+        "--bench-threads=1",
+        f"--bench-out={tmp_path}",
+        f"--benchmark-json={out}",
+        "-k",
+        "not generalization",
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "regbench: data path, regbench / notebook samples per second" in proc.stdout
     assert json.loads(out.read_text())["regbench"]["data_path_ratio"] > 0

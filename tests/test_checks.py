@@ -1,4 +1,6 @@
-"""regbench.checks and `regbench check`: correct components pass every invariant that applies; each broken one fails the invariant its bug breaks."""
+"""regbench.checks and `regbench check`: correct components pass every invariant that applies; each broken one fails
+the invariant its bug breaks.
+"""
 
 import json
 import random
@@ -20,7 +22,16 @@ from regbench.augment import digit_train_transform, notebook_train_transform, te
 from regbench.checks import CheckUsageError, Status
 from regbench.cli import main
 from regbench.configs import CONFIGS, Config
-from regbench.losses import ElasticNetLoss, LassoLoss, MixedL1L2Loss, PenaltyLoss, PenaltyTerm, RidgeLoss, l1_norm, penalized_parameters
+from regbench.losses import (
+    ElasticNetLoss,
+    LassoLoss,
+    MixedL1L2Loss,
+    PenaltyLoss,
+    PenaltyTerm,
+    RidgeLoss,
+    l1_norm,
+    penalized_parameters,
+)
 from regbench.models import FullyConnected, FullyConnectedBatchNorm, FullyConnectedDropout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,23 +105,41 @@ private_rng = transforms.Compose([PrivateRotation(), transforms.ToTensor()])
 @pytest.mark.parametrize(
     "factory, skipped",
     [
-        (FullyConnected, {"dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_train", "batchnorm_tracks_running_stats",
-                          "batchnorm_rejects_batch_of_one"}),
-        (FullyConnectedDropout, {"batch_independent_in_train", "batchnorm_tracks_running_stats", "batchnorm_rejects_batch_of_one"}),
-        (FullyConnectedBatchNorm, {"dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_train"}),
+        (
+            FullyConnected,
+            {
+                "dropout_identity_in_eval",
+                "dropout_train_statistics",
+                "batch_independent_in_train",
+                "batchnorm_tracks_running_stats",
+                "batchnorm_rejects_batch_of_one",
+            },
+        ),
+        (
+            FullyConnectedDropout,
+            {"batch_independent_in_train", "batchnorm_tracks_running_stats", "batchnorm_rejects_batch_of_one"},
+        ),
+        (
+            FullyConnectedBatchNorm,
+            {"dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_train"},
+        ),
         (my_models.MyNet, {"batch_independent_in_train"}),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
 def test_correct_models_pass(factory, skipped):
-    """regbench's three models and the example's MyNet hold every invariant; what does not apply is said so, not passed."""
+    """regbench's three models and the example's MyNet hold every invariant; what does not apply is said so, not
+    passed.
+    """
     report = checks.check_model(factory)
     assert report.ok, report.render()
     assert not_applicable(report) == skipped
     assert report.settings["input shape"] == (1, 28, 28)
 
 
-@pytest.mark.parametrize("factory", [LassoLoss, RidgeLoss, ElasticNetLoss, MixedL1L2Loss, my_models.MyL2Loss], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "factory", [LassoLoss, RidgeLoss, ElasticNetLoss, MixedL1L2Loss, my_models.MyL2Loss], ids=lambda f: f.__name__
+)
 def test_correct_losses_pass(factory):
     """Every regbench loss, all its lambdas scaled together, and the example's MyL2Loss."""
     report = checks.check_loss(factory)
@@ -135,7 +164,9 @@ def test_a_loss_made_from_the_model_alone():
     }
 
 
-@pytest.mark.parametrize("transform", [digit_train_transform, test_transform, my_models.my_augment], ids=["digit", "test", "my_augment"])
+@pytest.mark.parametrize(
+    "transform", [digit_train_transform, test_transform, my_models.my_augment], ids=["digit", "test", "my_augment"]
+)
 def test_label_preserving_transforms_pass(transform):
     """Rotation by 10 degrees and a 0.8-1 crop keep digits what they are."""
     report = checks.check_transform(transform)
@@ -147,9 +178,24 @@ def test_label_preserving_transforms_pass(transform):
 
 
 BROKEN = [  # (component, check options, the invariant its bug breaks, what that invariant's own assertion says)
-    (my_models.LeakyDropoutNet, {}, "dropout_identity_in_eval", "eval-mode output differs from the same model with every dropout rate set to 0"),
-    (my_models.BatchStatsNet, {}, "batch_independent_in_eval", "sample 0 alone cannot be predicted in eval mode: a BatchNorm normalizes it"),
-    (my_models.L2OnEverything, {"model": my_models.MyNet}, "penalty_skips_biases_and_1d", "the penalty has a gradient on fc1.bias"),
+    (
+        my_models.LeakyDropoutNet,
+        {},
+        "dropout_identity_in_eval",
+        "eval-mode output differs from the same model with every dropout rate set to 0",
+    ),
+    (
+        my_models.BatchStatsNet,
+        {},
+        "batch_independent_in_eval",
+        "sample 0 alone cannot be predicted in eval mode: a BatchNorm normalizes it",
+    ),
+    (
+        my_models.L2OnEverything,
+        {"model": my_models.MyNet},
+        "penalty_skips_biases_and_1d",
+        "the penalty has a gradient on fc1.bias",
+    ),
     (my_models.mirror_augment, {}, "label_preservation", "predictions ("),
     (notebook_train_transform, {}, "label_preservation", "predictions ("),
     (UnscaledDropoutNet, {}, "dropout_train_statistics", "survivors are not scaled by 1/(1-p) = 2 (ratio seen 1)"),
@@ -184,7 +230,9 @@ class CrashesAlone(FullyConnected):
 
 
 def test_a_crash_inside_a_check_is_reported_as_a_crash():
-    """Only BatchNorm's own refusal of one sample means a prediction needs its batch; any other error stays the error it is."""
+    """Only BatchNorm's own refusal of one sample means a prediction needs its batch; any other error stays the error
+    it is.
+    """
     observed = checks.check(CrashesAlone)["batch_independent_in_eval"].observed
     assert observed == "raised RuntimeError: an index out of range in the user's forward", observed
 
@@ -192,7 +240,12 @@ def test_a_crash_inside_a_check_is_reported_as_a_crash():
 def test_broken_examples_fail_exactly_their_invariants():
     """Pinned so a change in what a check sees shows up here: the example bugs and everything they break."""
     failed = lambda report: {r.invariant for r in report.failures}  # noqa: E731
-    assert failed(checks.check(my_models.LeakyDropoutNet)) == {"eval_deterministic", "dropout_identity_in_eval", "dropout_train_statistics", "batch_independent_in_eval"}
+    assert failed(checks.check(my_models.LeakyDropoutNet)) == {
+        "eval_deterministic",
+        "dropout_identity_in_eval",
+        "dropout_train_statistics",
+        "batch_independent_in_eval",
+    }
     assert failed(checks.check(my_models.BatchStatsNet)) == {"batch_independent_in_eval", "eval_keeps_state"}
     assert failed(checks.check(my_models.L2OnEverything)) == {"penalty_skips_biases_and_1d"}
 
@@ -213,15 +266,29 @@ def test_label_preservation_measures_flip_and_rotation():
     allowed = float(flip.observed.split("allowed ")[1].split("%")[0]) / 100
     assert rate(digit) < allowed / 2 < allowed * 2 < rate(flip)
     assert "class" in flip.counterexample
-    assert checks.check_transform(notebook_train_transform, label_threshold=0.5)["label_preservation"].status is Status.PASSED
+    assert (
+        checks.check_transform(notebook_train_transform, label_threshold=0.5)["label_preservation"].status
+        is Status.PASSED
+    )
 
 
 def test_transforms_on_tensors_and_ones_that_normalize():
-    """A tensor-in transform is fed tensors; with value_range=None a Normalize pipeline is judged on shape alone, and label preservation says it cannot read it."""
+    """A tensor-in transform is fed tensors; with value_range=None a Normalize pipeline is judged on shape alone, and
+    label preservation says it cannot read it.
+    """
     tensor_flip = checks.check_transform(transforms.RandomHorizontalFlip(p=1.0))
-    assert tensor_flip.settings["input"] == "tensor (1, 28, 28)" and tensor_flip["label_preservation"].status is Status.FAILED
-    normalized = checks.check_transform(transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]), value_range=None)
-    assert statuses(normalized) == {"output_shape_dtype_range": "passed", "reproducible_under_seed": "passed", "label_preservation": "not_applicable"}
+    assert (
+        tensor_flip.settings["input"] == "tensor (1, 28, 28)"
+        and tensor_flip["label_preservation"].status is Status.FAILED
+    )
+    normalized = checks.check_transform(
+        transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]), value_range=None
+    )
+    assert statuses(normalized) == {
+        "output_shape_dtype_range": "passed",
+        "reproducible_under_seed": "passed",
+        "label_preservation": "not_applicable",
+    }
 
 
 # ------------------------------------------------------------------------------ inputs and side effects
@@ -247,7 +314,11 @@ def test_checks_leave_the_users_objects_and_rngs_alone():
     checks.check_loss(LassoLoss, model=model)
     checks.check_transform(transform)
     assert model.training and all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
-    assert torch.equal(torch.get_rng_state(), rngs[0]) and random.getstate() == rngs[1] and np.array_equal(np.random.get_state()[1], rngs[2])
+    assert (
+        torch.equal(torch.get_rng_state(), rngs[0])
+        and random.getstate() == rngs[1]
+        and np.array_equal(np.random.get_state()[1], rngs[2])
+    )
     assert transform is my_models.my_augment and len(transform.transforms) == 2
 
 
@@ -285,7 +356,11 @@ def test_report_renders_as_json_and_table():
     assert {r["status"] for r in doc["results"]} == {"passed", "not_applicable"}
     assert all({"invariant", "status", "explanation", "observed", "counterexample"} <= set(r) for r in doc["results"])
     table = report.render()
-    assert "ok    eval_deterministic" in table and "n/a   batchnorm_rejects_batch_of_one" in table and "5 passed, 0 failed, 3 not applicable" in table
+    assert (
+        "ok    eval_deterministic" in table
+        and "n/a   batchnorm_rejects_batch_of_one" in table
+        and "5 passed, 0 failed, 3 not applicable" in table
+    )
 
 
 # --------------------------------------------------------------------------------------- whole configs
@@ -295,16 +370,30 @@ def test_a_config_is_checked_part_by_part_in_one_report():
     """augment-flip: its model passes, it has no loss, and both of its flips (batch and PIL) fail label preservation."""
     report = checks.check_config(CONFIGS["augment-flip"], max_examples=5)
     got = statuses(report)
-    assert report.kind == "config" and report.subject == "augment-flip" and report.settings["hash"] == CONFIGS["augment-flip"].hash
+    assert (
+        report.kind == "config"
+        and report.subject == "augment-flip"
+        and report.settings["hash"] == CONFIGS["augment-flip"].hash
+    )
     assert set(got) == set(checks.INVARIANTS["config"])
-    assert {k: v for k, v in got.items() if v == "failed"} == {"augment.label_preservation": "failed", "transform.label_preservation": "failed"}
+    assert {k: v for k, v in got.items() if v == "failed"} == {
+        "augment.label_preservation": "failed",
+        "transform.label_preservation": "failed",
+    }
     assert got["model.eval_deterministic"] == "passed" and got["loss.penalty_non_negative"] == "not_applicable"
-    assert got["augment.reproducible_under_seed"] == "passed"  # the batch augmentation honours the generator it is given
+    assert (
+        got["augment.reproducible_under_seed"] == "passed"
+    )  # the batch augmentation honours the generator it is given
 
 
 def test_a_configs_loss_is_checked_on_its_own_model_with_its_own_arguments():
-    """The max-norm example passes every loss invariant; a config whose penalty reaches biases fails exactly that one."""
-    assert statuses(checks.check_config(my_regularizers.MAXNORM, max_examples=5))["loss.penalty_skips_biases_and_1d"] == "passed"
+    """The max-norm example passes every loss invariant; a config whose penalty reaches biases fails exactly that
+    one.
+    """
+    assert (
+        statuses(checks.check_config(my_regularizers.MAXNORM, max_examples=5))["loss.penalty_skips_biases_and_1d"]
+        == "passed"
+    )
     leaky = Config(name="leaky", model=my_models.MyNet, loss=my_models.L2OnEverything)
     report = checks.check_config(leaky, max_examples=10)
     assert [r.invariant for r in report.failures] == ["loss.penalty_skips_biases_and_1d"]
@@ -316,7 +405,9 @@ def adamw_on_everything(params, lr, weight_decay=0.1):
 
 
 class SmoothingToOthers(nn.Module):
-    """Label smoothing that spreads eps over the other classes only, and so is not cross-entropy on (1 - eps) one-hot + eps / C."""
+    """Label smoothing that spreads eps over the other classes only, and so is not cross-entropy on (1 - eps) one-hot
+    + eps / C.
+    """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
@@ -327,20 +418,41 @@ class SmoothingToOthers(nn.Module):
         return -(q * F.log_softmax(logits, 1)).sum(1).mean()
 
 
-@pytest.mark.parametrize("config, failing", [
-    (CONFIGS["adamw"], []),
-    (CONFIGS["label-smoothing"], []),
-    (Config(name="flat-adamw", model=FullyConnectedBatchNorm, optimizer=adamw_on_everything), ["optimizer.weight_decay_skips_biases_and_1d"]),
-    (Config(name="others", model=FullyConnected, criterion=SmoothingToOthers, criterion_args={"label_smoothing": 0.1}),
-     ["criterion.smoothing_is_cross_entropy_on_smoothed_targets"]),
-], ids=lambda v: getattr(v, "name", ""))
+@pytest.mark.parametrize(
+    "config, failing",
+    [
+        (CONFIGS["adamw"], []),
+        (CONFIGS["label-smoothing"], []),
+        (
+            Config(name="flat-adamw", model=FullyConnectedBatchNorm, optimizer=adamw_on_everything),
+            ["optimizer.weight_decay_skips_biases_and_1d"],
+        ),
+        (
+            Config(
+                name="others",
+                model=FullyConnected,
+                criterion=SmoothingToOthers,
+                criterion_args={"label_smoothing": 0.1},
+            ),
+            ["criterion.smoothing_is_cross_entropy_on_smoothed_targets"],
+        ),
+    ],
+    ids=lambda v: getattr(v, "name", ""),
+)
 def test_a_configs_optimizer_and_criterion_are_checked_where_they_apply(config, failing):
-    """Weight decay must follow the penalty rule; a label-smoothed criterion must be cross-entropy on the smoothed targets."""
+    """Weight decay must follow the penalty rule; a label-smoothed criterion must be cross-entropy on the smoothed
+    targets.
+    """
     report = checks.check_config(config, max_examples=10)
     assert [r.invariant for r in report.failures] == failing
-    applied = {k for k, v in statuses(report).items() if k.startswith(("optimizer.", "criterion.")) and v != "not_applicable"}
-    assert applied == ({"optimizer.weight_decay_skips_biases_and_1d"} if "adamw" in config.name else
-                       {"criterion.smoothing_zero_is_cross_entropy", "criterion.smoothing_is_cross_entropy_on_smoothed_targets"})
+    applied = {
+        k for k, v in statuses(report).items() if k.startswith(("optimizer.", "criterion.")) and v != "not_applicable"
+    }
+    assert applied == (
+        {"optimizer.weight_decay_skips_biases_and_1d"}
+        if "adamw" in config.name
+        else {"criterion.smoothing_zero_is_cross_entropy", "criterion.smoothing_is_cross_entropy_on_smoothed_targets"}
+    )
 
 
 def test_a_module_of_configs_gives_one_report_per_config(in_repo, capsys):
@@ -348,7 +460,10 @@ def test_a_module_of_configs_gives_one_report_per_config(in_repo, capsys):
     assert main(["check", "examples.my_regularizers:CONFIGS", "--max-examples", "5"]) == 0
     out = capsys.readouterr().out
     for name in ("dropconnect", "maxnorm", "cnn"):
-        assert f"examples.my_regularizers:CONFIGS[{name}] (config; hash {getattr(my_regularizers, name.upper()).hash}" in out
+        assert (
+            f"examples.my_regularizers:CONFIGS[{name}] (config; hash {getattr(my_regularizers, name.upper()).hash}"
+            in out
+        )
 
 
 # --------------------------------------------------------------------------------------- command line
@@ -363,14 +478,31 @@ def in_repo(monkeypatch):
 
 def test_cli_prints_tables_and_exits_1_on_a_failure(in_repo, capsys):
     assert main(["check", "examples.my_models:MyNet"]) == 0
-    assert main(["check", "examples.my_models:MyNet", "examples.my_models:LeakyDropoutNet", "--max-examples", "10"]) == 1
+    assert (
+        main(["check", "examples.my_models:MyNet", "examples.my_models:LeakyDropoutNet", "--max-examples", "10"]) == 1
+    )
     out = capsys.readouterr().out
-    assert "examples.my_models:LeakyDropoutNet (model" in out and "FAIL  dropout_identity_in_eval" in out and "counterexample:" in out
+    assert (
+        "examples.my_models:LeakyDropoutNet (model" in out
+        and "FAIL  dropout_identity_in_eval" in out
+        and "counterexample:" in out
+    )
 
 
 def test_cli_json_and_options(in_repo, capsys):
     """--json for machines; --model for a loss; --kind skips the inspection; --input-shape for other inputs."""
-    code = main(["check", "examples.my_models:MyL2Loss", "examples.my_models:L2OnEverything", "--model", "examples.my_models:MyNet", "--json", "--max-examples", "10"])
+    code = main(
+        [
+            "check",
+            "examples.my_models:MyL2Loss",
+            "examples.my_models:L2OnEverything",
+            "--model",
+            "examples.my_models:MyNet",
+            "--json",
+            "--max-examples",
+            "10",
+        ]
+    )
     reports = json.loads(capsys.readouterr().out)
     assert code == 1 and [r["ok"] for r in reports] == [True, False]
     assert reports[1]["subject"] == "examples.my_models:L2OnEverything" and reports[1]["settings"]["models"] == "yours"
@@ -399,8 +531,14 @@ def test_console_script_finds_modules_in_the_current_directory(tmp_path):
     """`regbench check mine:Net` from the folder holding mine.py, as pytest finds tests."""
     (tmp_path / "mine.py").write_text("from regbench.models import FullyConnectedBatchNorm as Net\n")
     script = Path(sys.executable).with_name("regbench")
-    done = subprocess.run([str(script), "check", "mine:Net", "--max-examples", "5"], cwd=tmp_path, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=120)
+    done = subprocess.run(
+        [str(script), "check", "mine:Net", "--max-examples", "5"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mine:Net (model" in done.stdout and "5 passed, 0 failed, 3 not applicable" in done.stdout
 

@@ -20,21 +20,61 @@ from regbench import compare
 from regbench.cli import main
 from regbench.results import build_results, write_json
 
-ENV = {"python": "3.11.7", "platform": "Linux", "torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.4.6",
-       "device": "cpu", "device_name": "x86_64", "cpu_count": 2, "torch_threads": 2, "git_commit": None, "created": "2026-01-01T00:00:00+00:00"}
-SETTINGS = {"epochs": 5, "batch_size": 32, "lr": 0.001, "device": "cpu", "seeds": 5, "dataset": "digits",
-            "n_train_per_class": 100, "n_test_per_class": 300}
+ENV = {
+    "python": "3.11.7",
+    "platform": "Linux",
+    "torch": "2.14.1",
+    "torchvision": "0.29.1",
+    "numpy": "2.4.6",
+    "device": "cpu",
+    "device_name": "x86_64",
+    "cpu_count": 2,
+    "torch_threads": 2,
+    "git_commit": None,
+    "created": "2026-01-01T00:00:00+00:00",
+}
+SETTINGS = {
+    "epochs": 5,
+    "batch_size": 32,
+    "lr": 0.001,
+    "device": "cpu",
+    "seeds": 5,
+    "dataset": "digits",
+    "n_train_per_class": 100,
+    "n_test_per_class": 300,
+}
 # (mean, seed-to-seed SD) of each metric, close to 5-epoch runs on the embedded digits.
 TRUTH = {
-    "baseline": {"test_accuracy": (0.885, 0.008), "train_accuracy": (0.96, 0.004), "gap_accuracy": (0.075, 0.008),
-                 "test_loss": (0.38, 0.014), "gap_loss": (-0.22, 0.012), "sparsity": (0.026, 0.0005),
-                 "mean_abs_weight": (0.0225, 0.0001), "samples_per_second": (20000.0, 800.0)},
-    "l1": {"test_accuracy": (0.877, 0.009), "train_accuracy": (0.953, 0.0065), "gap_accuracy": (0.076, 0.009),
-           "test_loss": (0.418, 0.014), "gap_loss": (-0.203, 0.01), "sparsity": (0.549, 0.011),
-           "mean_abs_weight": (0.0079, 0.0001), "samples_per_second": (18000.0, 800.0)},
-    "augment": {"test_accuracy": (0.84, 0.02), "train_accuracy": (0.87, 0.02), "gap_accuracy": (0.03, 0.01),
-                "test_loss": (0.55, 0.04), "gap_loss": (-0.07, 0.02), "sparsity": (0.027, 0.001),
-                "mean_abs_weight": (0.0208, 0.0003), "samples_per_second": (15000.0, 900.0)},
+    "baseline": {
+        "test_accuracy": (0.885, 0.008),
+        "train_accuracy": (0.96, 0.004),
+        "gap_accuracy": (0.075, 0.008),
+        "test_loss": (0.38, 0.014),
+        "gap_loss": (-0.22, 0.012),
+        "sparsity": (0.026, 0.0005),
+        "mean_abs_weight": (0.0225, 0.0001),
+        "samples_per_second": (20000.0, 800.0),
+    },
+    "l1": {
+        "test_accuracy": (0.877, 0.009),
+        "train_accuracy": (0.953, 0.0065),
+        "gap_accuracy": (0.076, 0.009),
+        "test_loss": (0.418, 0.014),
+        "gap_loss": (-0.203, 0.01),
+        "sparsity": (0.549, 0.011),
+        "mean_abs_weight": (0.0079, 0.0001),
+        "samples_per_second": (18000.0, 800.0),
+    },
+    "augment": {
+        "test_accuracy": (0.84, 0.02),
+        "train_accuracy": (0.87, 0.02),
+        "gap_accuracy": (0.03, 0.01),
+        "test_loss": (0.55, 0.04),
+        "gap_loss": (-0.07, 0.02),
+        "sparsity": (0.027, 0.001),
+        "mean_abs_weight": (0.0208, 0.0003),
+        "samples_per_second": (15000.0, 900.0),
+    },
 }
 
 
@@ -45,13 +85,21 @@ def results_file(path, seed, *, shift=None, scale=None, seeds=5, env=ENV, settin
     runs = []
     for config, metrics in TRUTH.items():
         for s in range(seeds):
-            identity = {"config": config, "config_hash": described(config)["hash"], "seed": s, "engine": "fast", "execution": "single"}
+            identity = {
+                "config": config,
+                "config_hash": described(config)["hash"],
+                "seed": s,
+                "engine": "fast",
+                "execution": "single",
+            }
             if (config, s) in diverged:
                 runs.append({**identity, "status": "diverged", "error": "loss became nan"})
                 continue
             run = {**identity, "status": "ok"}
             for metric, (mean, sd) in metrics.items():
-                run[metric] = (mean + shift.get((config, metric), 0.0)) * scale.get((config, metric), 1.0) + sd * rng.standard_normal()
+                run[metric] = (mean + shift.get((config, metric), 0.0)) * scale.get(
+                    (config, metric), 1.0
+                ) + sd * rng.standard_normal()
             run["mean_abs_weight"] = {"linear_1.weight": run["mean_abs_weight"], "all": run["mean_abs_weight"]}
             runs.append(run)
     write_json(path, build_results(runs, settings=settings, env=env, configs={c: described(c) for c in TRUTH}))
@@ -60,7 +108,10 @@ def results_file(path, seed, *, shift=None, scale=None, seeds=5, env=ENV, settin
 
 def described(config, **args):
     """A config's description as results files hold it: a hash over what it builds."""
-    definition = {"model": {"factory": "regbench.models:FullyConnected", "args": {}, "defaults": {}}, "loss": {"factory": f"my:{config}", "args": args}}
+    definition = {
+        "model": {"factory": "regbench.models:FullyConnected", "args": {}, "defaults": {}},
+        "loss": {"factory": f"my:{config}", "args": args},
+    }
     return {"name": config, "description": "", "hash": f"{config}-{sorted(args.items())}", **definition}
 
 
@@ -170,10 +221,15 @@ def test_a_metric_too_noisy_to_judge_is_undecidable_not_passed_silently(tmp_path
     assert code == 0
     verdicts = rows(out)
     assert verdicts[("augment", "test_accuracy")] == "undecidable"
-    assert verdicts[("l1", "samples_per_second")] == "ok"  # judged against the timing noise of every config, not its 2 seeds'
+    assert (
+        verdicts[("l1", "samples_per_second")] == "ok"
+    )  # judged against the timing noise of every config, not its 2 seeds'
     assert "CI too wide to tell a change of 3x the minimum effect 0.01: 6 seeds per side would decide it" in out
     summary = out.rstrip().splitlines()[-1]
-    assert summary.startswith("gate: UNDECIDED: no regression found, but ") and "seeds per side would resolve a 0.01 change" in summary
+    assert (
+        summary.startswith("gate: UNDECIDED: no regression found, but ")
+        and "seeds per side would resolve a 0.01 change" in summary
+    )
     assert gate(capsys, base, cand, "--strict")[0] == 1
 
 
@@ -195,7 +251,10 @@ def test_a_config_missing_from_the_candidate_is_reported(tmp_path, capsys):
     cand.write_text(json.dumps(doc))
     code, out, _ = gate(capsys, base, cand, "--json", tmp_path / "v.json")
     assert code == 0 and ("augment", "test_accuracy") not in rows(out)
-    assert "8 baseline metric(s) of 1 config(s)/benchmark(s) have no candidate values (not run, or every run failed): augment" in out
+    assert (
+        "8 baseline metric(s) of 1 config(s)/benchmark(s) have no candidate values (not run, or every run failed):"
+        " augment" in out
+    )
     verdicts = {(r["group"], r["metric"]): r["verdict"] for r in json.loads((tmp_path / "v.json").read_text())["rows"]}
     assert verdicts[("augment", "test_accuracy")] == "missing"
 
@@ -237,8 +296,11 @@ def test_welch_interval_matches_scipy():
 MATRIX = [f"config-{k}" for k in range(9)]  # a 9-config matrix, as --quick trains it
 
 
-def matrix_file(path, seed, *, seeds=2, accuracy_shift=0.0, speed_scale=1.0, speed_cv=0.03, accuracy_sd=0.01, only=None):
-    """A 9-config results file: accuracy around 0.88 with seed SD accuracy_sd, throughput around 20k with relative spread speed_cv.
+def matrix_file(
+    path, seed, *, seeds=2, accuracy_shift=0.0, speed_scale=1.0, speed_cv=0.03, accuracy_sd=0.01, only=None
+):
+    """A 9-config results file: accuracy around 0.88 with seed SD accuracy_sd, throughput around 20k with relative
+    spread speed_cv.
 
     ``accuracy_shift`` and ``speed_scale`` apply to every config, or to the config named by ``only``.
     """
@@ -247,16 +309,41 @@ def matrix_file(path, seed, *, seeds=2, accuracy_shift=0.0, speed_scale=1.0, spe
     for k, config in enumerate(MATRIX):
         hit = only is None or config == only
         for s in range(seeds):
-            runs.append({"config": config, "config_hash": f"{config}-h", "seed": s, "engine": "fast", "execution": "single", "status": "ok",
-                         "test_accuracy": 0.88 + 0.003 * k + (accuracy_shift if hit else 0.0) + accuracy_sd * rng.standard_normal(),
-                         "samples_per_second": 20000.0 * (1 + 0.1 * k) * (speed_scale if hit else 1.0) * math.exp(speed_cv * rng.standard_normal())})
-    write_json(path, build_results(runs, settings={**SETTINGS, "seeds": seeds}, env=ENV,
-                                   configs={c: {"name": c, "hash": f"{c}-h"} for c in MATRIX}))
+            runs.append(
+                {
+                    "config": config,
+                    "config_hash": f"{config}-h",
+                    "seed": s,
+                    "engine": "fast",
+                    "execution": "single",
+                    "status": "ok",
+                    "test_accuracy": (
+                        0.88 + 0.003 * k + (accuracy_shift if hit else 0.0) + accuracy_sd * rng.standard_normal()
+                    ),
+                    "samples_per_second": (
+                        20000.0
+                        * (1 + 0.1 * k)
+                        * (speed_scale if hit else 1.0)
+                        * math.exp(speed_cv * rng.standard_normal())
+                    ),
+                }
+            )
+    write_json(
+        path,
+        build_results(
+            runs,
+            settings={**SETTINGS, "seeds": seeds},
+            env=ENV,
+            configs={c: {"name": c, "hash": f"{c}-h"} for c in MATRIX},
+        ),
+    )
     return path
 
 
 def test_a_20x_slowdown_fails_at_2_seeds_and_a_clean_rerun_does_not(tmp_path, capsys):
-    """Every config 20x slower, 2 seeds a side. Log throughput makes each row a clear regression, and the pooled row too."""
+    """Every config 20x slower, 2 seeds a side. Log throughput makes each row a clear regression, and the pooled row
+    too.
+    """
     base = matrix_file(tmp_path / "base.json", 1)
     code, out, _ = gate(capsys, base, matrix_file(tmp_path / "slow.json", 2, speed_scale=1 / 20))
     verdicts = rows(out)
@@ -269,7 +356,9 @@ def test_a_20x_slowdown_fails_at_2_seeds_and_a_clean_rerun_does_not(tmp_path, ca
 
 def test_overlapping_throughput_at_2_values_stays_undecidable():
     """2 against 2 with values that overlap: no verdict either way, and the number of rounds that would give one."""
-    change, ci, p, verdict, note = compare.judge_speed([100.0, 140.0], [95.0, 130.0], compare.RULES["samples_per_second"], 0.01, 0.2)
+    change, ci, p, verdict, note = compare.judge_speed(
+        [100.0, 140.0], [95.0, 130.0], compare.RULES["samples_per_second"], 0.01, 0.2
+    )
     assert verdict == "undecidable" and ci[0] < 0.8 < 1.25 < ci[1] and 0.9 < change < 1.0
 
 
@@ -286,23 +375,34 @@ def test_a_change_every_config_shows_a_little_of_fails_the_pooled_row(tmp_path, 
 def test_a_change_in_one_config_is_that_configs_to_judge(tmp_path, capsys):
     """One config 6 points worse (5 seeds): its row fails; the pooled row, whose configs disagree, does not."""
     base = matrix_file(tmp_path / "base.json", 1, seeds=5, accuracy_sd=0.004)
-    code, out, _ = gate(capsys, base, matrix_file(tmp_path / "one.json", 2, seeds=5, accuracy_sd=0.004, accuracy_shift=-0.06, only="config-4"))
+    code, out, _ = gate(
+        capsys,
+        base,
+        matrix_file(tmp_path / "one.json", 2, seeds=5, accuracy_sd=0.004, accuracy_shift=-0.06, only="config-4"),
+    )
     verdicts = rows(out)
     assert code == 1 and verdicts[("config-4", "test_accuracy")] == "regression"
     assert verdicts[("pooled (9 configs)", "test_accuracy")] != "regression"
 
 
 def test_undecided_gates_are_never_called_a_pass_and_say_what_would_decide_them(tmp_path, capsys):
-    """2 seeds of a noisy matrix: exit 0, but the summary says UNDECIDED with the seeds per side that would resolve a change."""
+    """2 seeds of a noisy matrix: exit 0, but the summary says UNDECIDED with the seeds per side that would resolve a
+    change.
+    """
     base = matrix_file(tmp_path / "base.json", 1, accuracy_sd=0.02)
     code, out, _ = gate(capsys, base, matrix_file(tmp_path / "cand.json", 2, accuracy_sd=0.02))
     summary = out.rstrip().splitlines()[-1]
     assert code == 0 and summary.startswith("gate: UNDECIDED: no regression found, but ") and "PASS" not in summary
-    assert re.search(r"test_accuracy \(config-0, config-1, config-2 and \d+ more\): \d+ seeds per side would resolve a 0.01 change", summary)
+    assert re.search(
+        r"test_accuracy \(config-0, config-1, config-2 and \d+ more\): \d+ seeds per side would resolve a 0.01 change",
+        summary,
+    )
 
 
 def test_seeds_needed_are_where_the_interval_first_fits():
-    """needed_per_side: the first n whose t interval at the observed spread is no wider than asked, and not one before."""
+    """needed_per_side: the first n whose t interval at the observed spread is no wider than asked, and not one
+    before.
+    """
     from scipy.special import stdtrit
 
     from regbench.compare.stats import needed_per_side
@@ -340,7 +440,9 @@ def test_different_training_settings_refuse(tmp_path, capsys):
 
 
 def test_a_config_defined_differently_refuses_naming_the_field(tmp_path, capsys):
-    """Same name, another lambda: the numbers mean something else, so the gate refuses (exit 2) and names the argument."""
+    """Same name, another lambda: the numbers mean something else, so the gate refuses (exit 2) and names the
+    argument.
+    """
     base = results_file(tmp_path / "base.json", 1)
     doc = json.loads(base.read_text())
     doc["configs"]["l1"] = described("l1", l1_lambda=0.001)
@@ -379,8 +481,14 @@ def test_malformed_truncated_and_mismatched_files_are_one_line_errors(tmp_path, 
         "empty.json": ("", "not valid JSON"),
         "list.json": ("[1, 2]", "neither a regbench results file"),
         "schema.json": (text.replace('"schema_version": 2', '"schema_version": 99', 1), "schema_version 99"),
-        "older.json": (text.replace('"schema_version": 2', '"schema_version": 1', 1), "schema_version 1 was written by an older regbench"),
-        "nofields.json": (json.dumps({"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}), "lacks config_hash, seed, status, engine, execution"),
+        "older.json": (
+            text.replace('"schema_version": 2', '"schema_version": 1', 1),
+            "schema_version 1 was written by an older regbench",
+        ),
+        "nofields.json": (
+            json.dumps({"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}),
+            "lacks config_hash, seed, status, engine, execution",
+        ),
         "noconfigs.json": (json.dumps({"schema_version": 2, "runs": []}), "'configs' must map"),
         "mixed.json": (_with_first_run(text, config_hash="other"), "mixes two definitions of one config"),
         "noenv.json": (json.dumps({"schema_version": 2, "configs": {}, "runs": []}), "'environment' is missing"),
@@ -412,13 +520,39 @@ def benchmark_file(path, seed, *, slow=1.0, rounds=30, brand="Intel(R) Xeon(R) P
     benches = []
     for name, batch, seconds in [("test_step[plain-b32]", 32, 0.0014), ("test_step[plain-b256]", 256, 0.003)]:
         times = (seconds * slow * np.exp(0.05 * rng.standard_normal(rounds))).tolist()
-        stats = {"min": min(times), "max": max(times), "mean": float(np.mean(times)), "median": float(np.median(times)), "rounds": rounds, "iterations": 4}
+        stats = {
+            "min": min(times),
+            "max": max(times),
+            "mean": float(np.mean(times)),
+            "median": float(np.median(times)),
+            "rounds": rounds,
+            "iterations": 4,
+        }
         if data:
             stats["data"] = times
-        benches.append({"group": "train-step", "name": name, "fullname": f"benchmarks/test_throughput.py::{name}", "params": {}, "param": None,
-                        "extra_info": {"samples_per_call": batch, "device": "cpu"}, "options": {}, "stats": stats})
-    doc = {"machine_info": {"python_version": "3.11.7", "cpu": {"brand_raw": brand, "count": 2}, "regbench": {k: ENV[k] for k in ("torch", "torchvision", "device", "cpu_count")}},
-           "commit_info": {}, "benchmarks": benches, "datetime": "2026-01-01T00:00:00", "version": "5.3.1"}
+        benches.append(
+            {
+                "group": "train-step",
+                "name": name,
+                "fullname": f"benchmarks/test_throughput.py::{name}",
+                "params": {},
+                "param": None,
+                "extra_info": {"samples_per_call": batch, "device": "cpu"},
+                "options": {},
+                "stats": stats,
+            }
+        )
+    doc = {
+        "machine_info": {
+            "python_version": "3.11.7",
+            "cpu": {"brand_raw": brand, "count": 2},
+            "regbench": {k: ENV[k] for k in ("torch", "torchvision", "device", "cpu_count")},
+        },
+        "commit_info": {},
+        "benchmarks": benches,
+        "datetime": "2026-01-01T00:00:00",
+        "version": "5.3.1",
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -444,18 +578,38 @@ def test_pytest_benchmark_json_errors(tmp_path, capsys):
 
 def test_reads_real_pytest_benchmark_output(tmp_path, capsys):
     """The reader follows pytest-benchmark's actual JSON, produced here by a tiny benchmark run."""
-    (tmp_path / "test_tiny.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_tiny.py").write_text(
+        textwrap.dedent("""
         def test_sum(benchmark):
             benchmark.extra_info["samples_per_call"] = 1000
             benchmark.pedantic(sum, args=(range(1000),), rounds=12, iterations=20, warmup_rounds=1)
-    """))
+    """)
+    )
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     out_json = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-c", str(tmp_path / "pytest.ini"),
-                           str(tmp_path / "test_tiny.py"), f"--benchmark-json={out_json}"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            str(tmp_path / "test_tiny.py"),
+            f"--benchmark-json={out_json}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     measured = compare.load_measurements(out_json)
-    ((group, metric), speeds), = measured.values.items()
+    (((group, metric), speeds),) = measured.values.items()
     assert group == "test_tiny.py::test_sum" and metric == "samples_per_second" and len(speeds) == 12
     assert all(math.isfinite(s) and s > 0 for s in speeds)
     (row,) = compare.compare(measured, measured).rows  # a file against itself: no change, whatever the machine's noise
@@ -495,14 +649,21 @@ def test_dropout_left_on_at_evaluation_fails_and_a_rerun_passes(tmp_path, capsys
     from regbench.experiment import Settings
 
     split = load_dataset("digits", n_train=100, n_test=300)
-    config = Config(name="dropout-0.5", description="dropout p=0.5", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.5})
+    config = Config(
+        name="dropout-0.5",
+        description="dropout p=0.5",
+        model=models.FullyConnectedDropout,
+        model_args={"dropout_prob": 0.5},
+    )
     settings = Settings(epochs=5, device="cpu")
     base = _train_matrix(tmp_path / "base.json", config, split, settings)
     rerun = _train_matrix(tmp_path / "rerun.json", config, split, settings)
     code, out, _ = gate(capsys, base, rerun)
     verdicts = rows(out)
     assert code == 0 and "regression" not in verdicts.values()
-    assert {v for (_, metric), v in verdicts.items() if metric != "samples_per_second"} == {"ok"}  # CPU training repeats exactly
+    assert {v for (_, metric), v in verdicts.items() if metric != "samples_per_second"} == {
+        "ok"
+    }  # CPU training repeats exactly
 
     def dropout_always(self, x):  # the bug: F.dropout(..., training=True) instead of self.training
         return F.dropout(models.FullyConnected.hidden(self, x), self.dropout.p, training=True)
@@ -518,10 +679,16 @@ def test_environment_mismatches_split_hardware_from_libraries():
     """A Python patch release computes alike; another torch build or core count does not."""
     base = {"python": "3.11.7", "torch": "2.14.1+cu130", "cpu_count": 2, "device_name": "x86_64"}
     assert compare.environment_mismatches(base, {**base, "python": "3.11.9"}) == ([], [], [])
-    hardware, libraries, _ = compare.environment_mismatches(base, {**base, "python": "3.12.1", "torch": "2.14.1", "cpu_count": 16})
+    hardware, libraries, _ = compare.environment_mismatches(
+        base, {**base, "python": "3.12.1", "torch": "2.14.1", "cpu_count": 16}
+    )
     assert hardware == ["cpu_count: 2 -> 16"]
     assert libraries == ["torch: 2.14.1+cu130 -> 2.14.1", "python: 3.11.7 -> 3.12.1"]
-    assert compare.environment_mismatches({}, {"cuda_device_name": "NVIDIA H100"}) == (["cuda_device_name: unknown -> NVIDIA H100"], [], [])
+    assert compare.environment_mismatches({}, {"cuda_device_name": "NVIDIA H100"}) == (
+        ["cuda_device_name: unknown -> NVIDIA H100"],
+        [],
+        [],
+    )
 
 
 def test_another_thread_count_compares_results_but_not_timings(tmp_path, capsys):
@@ -539,7 +706,12 @@ def _small_matrix(tmp_path, name, config):
     from regbench.datasets import load_dataset
     from regbench.experiment import Settings
 
-    return _train_matrix(tmp_path / f"{name}.json", config, load_dataset("digits", n_train=20, n_test=20), Settings(epochs=2, device="cpu"))
+    return _train_matrix(
+        tmp_path / f"{name}.json",
+        config,
+        load_dataset("digits", n_train=20, n_test=20),
+        Settings(epochs=2, device="cpu"),
+    )
 
 
 def test_the_matrix_dropout_rate_left_on_at_evaluation_fails(tmp_path, capsys, monkeypatch, one_thread):
@@ -553,7 +725,11 @@ def test_the_matrix_dropout_rate_left_on_at_evaluation_fails(tmp_path, capsys, m
     base = _small_matrix(tmp_path, "base", CONFIGS["dropout"])
     code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "rerun", CONFIGS["dropout"]))
     assert code == 0 and rows(out)[("dropout", "eval_nondeterminism")] == "ok"
-    monkeypatch.setattr(models.FullyConnectedDropout, "hidden", lambda self, x: F.dropout(models.FullyConnected.hidden(self, x), self.dropout.p, training=True))
+    monkeypatch.setattr(
+        models.FullyConnectedDropout,
+        "hidden",
+        lambda self, x: F.dropout(models.FullyConnected.hidden(self, x), self.dropout.p, training=True),
+    )
     code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "broken", CONFIGS["dropout"]))
     assert code == 1, out
     assert rows(out)[("dropout", "eval_nondeterminism")] == "regression"
@@ -565,7 +741,9 @@ def test_a_penalty_that_also_shrinks_biases_fails(tmp_path, capsys, monkeypatch,
     from regbench.configs import CONFIGS
 
     base = _small_matrix(tmp_path, "base", CONFIGS["l2"])
-    monkeypatch.setattr(losses, "penalized_parameters", lambda model: [(n, p) for n, p in model.named_parameters() if p.requires_grad])
+    monkeypatch.setattr(
+        losses, "penalized_parameters", lambda model: [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    )
     code, out, _ = gate(capsys, base, _small_matrix(tmp_path, "broken", CONFIGS["l2"]))
     assert code == 1, out
     assert rows(out)[("l2", "penalty_leak")] == "regression"
@@ -573,7 +751,8 @@ def test_a_penalty_that_also_shrinks_biases_fails(tmp_path, capsys, monkeypatch,
 
 
 def test_the_false_failure_rate_is_simulated_from_a_baselines_own_spreads():
-    """Fresh seed noise (drawn from the committed quick baseline's spreads, 2 seeds a side) rarely fails the gate; a loose alpha
+    """Fresh seed noise (drawn from the committed quick baseline's spreads, 2 seeds a side) rarely fails the gate; a
+    loose alpha
     (0.5) fails it often, so the simulation can tell. Seeded: the same counts on every run."""
     from regbench.compare.simulate import false_failure_rate
 
@@ -585,19 +764,23 @@ def test_the_false_failure_rate_is_simulated_from_a_baselines_own_spreads():
 
 
 def _loaded_run(rng, *, seeds=2, configs=13, hit_rate=1 / 3, slowdown=0.5, scale=1.0, load=None):
-    """One run's throughput under a neighbour busy a third of the time: each cell independently slowed 2x by a burst (or by ``load``)."""
+    """One run's throughput under a neighbour busy a third of the time: each cell independently slowed 2x by a burst
+    (or by ``load``).
+    """
     values, seed_of = {}, {}
     for k in range(configs):
         for s in range(seeds):
             factor = load[(k, s)] if load is not None else (slowdown if rng.random() < hit_rate else 1.0)
-            values.setdefault((f"config-{k}", "samples_per_second"), []).append(20000.0 * (1 + 0.1 * k) * scale * factor
-                                                                                   * math.exp(0.02 * rng.standard_normal()))
+            values.setdefault((f"config-{k}", "samples_per_second"), []).append(
+                20000.0 * (1 + 0.1 * k) * scale * factor * math.exp(0.02 * rng.standard_normal())
+            )
             seed_of.setdefault((f"config-{k}", "samples_per_second"), []).append(s)
     return compare.Measurements("run", "regbench results", ENV, SETTINGS, values, seeds=seed_of)
 
 
 def test_throughput_is_judged_against_the_whole_run_s_timing_noise():
-    """Load hits cells, not configs: with each config's seeds spread out, 2 seeds of one config say nothing of its spread.
+    """Load hits cells, not configs: with each config's seeds spread out, 2 seeds of one config say nothing of its
+    spread.
 
     200 simulated A/A pairs of a 13-config run, 2 seeds, each cell slowed 2x a third of the time:
     judging each config by its own two seeds (Welch) fails a row in many gates;
@@ -609,8 +792,11 @@ def test_throughput_is_judged_against_the_whole_run_s_timing_noise():
     own_seeds_fails = pooled_fails = 0
     for _ in range(200):
         base, cand = _loaded_run(rng), _loaded_run(rng)
-        own_seeds_fails += any(compare.judge_speed(base.values[key], cand.values[key], rule, compare.ALPHA, compare.SPEED_TOLERANCE)[3] == "regression"
-                               for key in base.values)
+        own_seeds_fails += any(
+            compare.judge_speed(base.values[key], cand.values[key], rule, compare.ALPHA, compare.SPEED_TOLERANCE)[3]
+            == "regression"
+            for key in base.values
+        )
         pooled_fails += bool(compare.compare(base, cand).regressions)
     assert pooled_fails <= 2 and own_seeds_fails >= 20, (pooled_fails, own_seeds_fails)
     slow = compare.compare(_loaded_run(rng), _loaded_run(rng, scale=1 / 3))
@@ -618,10 +804,13 @@ def test_throughput_is_judged_against_the_whole_run_s_timing_noise():
 
 
 def test_interleaved_runs_pair_each_seed_with_its_twin():
-    """regbench continuous: a seed's baseline and candidate ran side by side under the same load, so a 1.5x slowdown shows through load
+    """regbench continuous: a seed's baseline and candidate ran side by side under the same load, so a 1.5x slowdown
+    shows through load
     that makes the unpaired comparison of the same numbers undecidable."""
     rng = np.random.default_rng(1)
-    load = {(k, s): float(np.exp(rng.uniform(-1.0, 0.0))) for k in range(13) for s in range(2)}  # up to 2.7x slower, shared by the pair
+    load = {
+        (k, s): float(np.exp(rng.uniform(-1.0, 0.0))) for k in range(13) for s in range(2)
+    }  # up to 2.7x slower, shared by the pair
     base, cand = _loaded_run(rng, load=load), _loaded_run(rng, load=load, scale=1 / 1.5)
     paired = compare.compare(base, cand, paired=True, speed_tolerance=0.1)
     unpaired = compare.compare(base, cand, speed_tolerance=0.1)
@@ -634,36 +823,51 @@ def test_interleaved_runs_pair_each_seed_with_its_twin():
 
 
 def test_runs_trained_another_way_are_not_compared_as_like_for_like(tmp_path, capsys):
-    """A config trained stacked in the baseline and one by one in the candidate: its throughput is reported, not judged, and the gate says why."""
+    """A config trained stacked in the baseline and one by one in the candidate: its throughput is reported, not
+    judged, and the gate says why.
+    """
     base = json.loads(matrix_file(tmp_path / "base.json", 1).read_text())
     for run in base["runs"]:
         if run["config"] == "config-0":
             run["execution"], run["members"] = "sweep", 2
     write_json(tmp_path / "sweep.json", base)
-    code, out, _ = gate(capsys, tmp_path / "sweep.json", matrix_file(tmp_path / "cand.json", 2, speed_scale=0.5, only="config-0"))
+    code, out, _ = gate(
+        capsys, tmp_path / "sweep.json", matrix_file(tmp_path / "cand.json", 2, speed_scale=0.5, only="config-0")
+    )
     assert code == 0 and rows(out)[("config-0", "samples_per_second")] == "undecidable"
-    assert "config-0: trained sweep in the baseline, single in the candidate; its throughput is reported, not judged" in out
+    assert (
+        "config-0: trained sweep in the baseline, single in the candidate; its throughput is reported, not judged"
+        in out
+    )
     assert "pooled (8 configs)" in out  # left out of the pooled speed row too
 
 
 def test_the_median_interval_is_the_sign_test_s_order_statistics():
-    """13 strata at alpha 0.01: [2nd smallest, 2nd largest] (2 P(Bin(13, 1/2) <= 1) = 0.0034 <= 0.01 < 2 P(<= 2)); under 8 strata, none."""
+    """13 strata at alpha 0.01: [2nd smallest, 2nd largest] (2 P(Bin(13, 1/2) <= 1) = 0.0034 <= 0.01 < 2 P(<= 2));
+    under 8 strata, none.
+    """
     from regbench.compare.stats import median_interval
+
     changes = [0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04, 0.05, -0.05, -3.0, 5.0]
     interval = median_interval(changes, 0.01)
     assert (interval.estimate, interval.low, interval.high) == (0.0, -0.05, 0.05)
     eight = median_interval(changes[:8], 0.01)
-    assert median_interval(changes[:7], 0.01) is None and (eight.low, eight.high) == (-0.03, 0.04)  # n = 8: the extremes (2 / 256 <= 0.01)
+    assert median_interval(changes[:7], 0.01) is None and (eight.low, eight.high) == (
+        -0.03,
+        0.04,
+    )  # n = 8: the extremes (2 / 256 <= 0.01)
 
 
 def test_a_pooled_throughput_row_sees_through_a_burst_in_each_run():
-    """Every config 1.5x slower, and one config in each run slowed 10x more by a burst: the median's row fails as it should,
+    """Every config 1.5x slower, and one config in each run slowed 10x more by a burst: the median's row fails as it
+    should,
     where the mean's t interval, dragged by the two bursts, cannot tell the slowdown from noise."""
     rng = np.random.default_rng(3)
-    base = _loaded_run(rng, load={(k, s): (0.1 if k == 3 else 1.0) for k in range(13) for s in range(2)})
-    cand = _loaded_run(rng, load={(k, s): (0.1 if k == 7 else 1.0) for k in range(13) for s in range(2)}, scale=1 / 1.5)
+    base = _loaded_run(rng, load={(k, s): 0.1 if k == 3 else 1.0 for k in range(13) for s in range(2)})
+    cand = _loaded_run(rng, load={(k, s): 0.1 if k == 7 else 1.0 for k in range(13) for s in range(2)}, scale=1 / 1.5)
     pooled = next(r for r in compare.compare(base, cand).rows if r.pooled and r.metric == "samples_per_second")
     assert pooled.verdict == "regression" and "median of the configs' changes" in pooled.note
     from regbench.compare.stats import stratified
+
     changes = [float(np.mean(np.log(cand.values[k])) - np.mean(np.log(base.values[k]))) for k in base.values]
     assert stratified(changes, 0.01).high > math.log(0.8)  # the mean's interval reaches past the tolerance: no verdict

@@ -1,4 +1,6 @@
-"""regbench.checks.components and what it lets the checks see: stock dropout-like modules, normalizations, parametrized weights, loss shapes."""
+"""regbench.checks.components and what it lets the checks see: stock dropout-like modules, normalizations,
+parametrized weights, loss shapes.
+"""
 
 import pytest
 import torch
@@ -36,8 +38,15 @@ def run_on(x: torch.Tensor):
     return lambda model: model(x)
 
 
-@pytest.mark.parametrize("module, attribute", [(StochasticDepth(0.3, "row"), "p"), (stock.DropPath(0.3), "drop_prob"),
-                                               (stock.DropBlock2d(0.3, 3), "drop_prob"), (nn.Dropout2d(0.3), "p")])
+@pytest.mark.parametrize(
+    "module, attribute",
+    [
+        (StochasticDepth(0.3, "row"), "p"),
+        (stock.DropPath(0.3), "drop_prob"),
+        (stock.DropBlock2d(0.3, 3), "drop_prob"),
+        (nn.Dropout2d(0.3), "p"),
+    ],
+)
 def test_dropout_like_modules_are_found_by_their_rate_and_behaviour(module, attribute):
     """A drop rate in (0, 1) that makes train mode random is found, with the attribute to zero."""
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), module)
@@ -60,7 +69,10 @@ def test_a_rate_attribute_alone_is_not_dropout():
     """A module with p = 0.3 that is not random in train mode is not taken for dropout (and not zeroed)."""
     model = nn.Sequential(nn.Linear(4, 4), Blend(0.3))
     assert components.stochastic_modules(model, run_on(torch.rand(2, 4))) == []
-    assert statuses(checks.check_model(lambda: model, input_shape=(4,), max_examples=FEW))["dropout_identity_in_eval"] == "not_applicable"
+    assert (
+        statuses(checks.check_model(lambda: model, input_shape=(4,), max_examples=FEW))["dropout_identity_in_eval"]
+        == "not_applicable"
+    )
 
 
 class BatchMeanNorm(nn.LayerNorm):
@@ -72,7 +84,9 @@ class BatchMeanNorm(nn.LayerNorm):
 
 
 def test_a_per_sample_norm_that_mixes_the_batch_in_train_mode_fails():
-    """batch_independent_in_train is the property a LayerNorm/GroupNorm model adds; it catches statistics over the batch."""
+    """batch_independent_in_train is the property a LayerNorm/GroupNorm model adds; it catches statistics over the
+    batch.
+    """
     good = lambda: nn.Sequential(nn.Linear(784, 32), nn.LayerNorm(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 10))  # noqa: E731
     bad = lambda: nn.Sequential(nn.Linear(784, 32), BatchMeanNorm(32), nn.ReLU(), nn.Linear(32, 10))  # noqa: E731
     assert statuses(checks.check_model(good, max_examples=FEW))["batch_independent_in_train"] == "passed"
@@ -89,7 +103,9 @@ def test_a_spectrally_normalized_weight_is_penalized_once():
 
 
 def test_asking_the_penalty_rule_leaves_a_spectral_norm_alone():
-    """The rule reads the originals, never the parametrized weight: in train mode that would advance the power iteration."""
+    """The rule reads the originals, never the parametrized weight: in train mode that would advance the power
+    iteration.
+    """
     model = stock.SpectralNormNet().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     penalized_parameters(model)
@@ -97,9 +113,13 @@ def test_asking_the_penalty_rule_leaves_a_spectral_norm_alone():
 
 
 def weight_normed() -> nn.Module:
-    """An MLP whose layers are weight-normalized: each weight is magnitude g (original0) times direction v (original1)."""
+    """An MLP whose layers are weight-normalized: each weight is magnitude g (original0) times direction v
+    (original1).
+    """
     weight_norm = nn.utils.parametrizations.weight_norm
-    return nn.Sequential(nn.Flatten(), weight_norm(nn.Linear(784, 16)), nn.ReLU(), weight_norm(nn.Linear(16, 1)), nn.Flatten(0))
+    return nn.Sequential(
+        nn.Flatten(), weight_norm(nn.Linear(784, 16)), nn.ReLU(), weight_norm(nn.Linear(16, 1)), nn.Flatten(0)
+    )
 
 
 def penalty_on_every_matrix(base: nn.Module, model: nn.Module, lam: float) -> PenaltyLoss:
@@ -108,12 +128,18 @@ def penalty_on_every_matrix(base: nn.Module, model: nn.Module, lam: float) -> Pe
 
 
 def test_a_weight_normed_weight_is_penalized_once_through_its_direction():
-    """Weight norm splits a weight in two originals: the rule sees it once (v, which holds its entries), never g, a per-row scale."""
+    """Weight norm splits a weight in two originals: the rule sees it once (v, which holds its entries), never g, a
+    per-row scale.
+    """
     names = [n for n, _ in penalized_parameters(weight_normed())]
     assert names == ["1.parametrizations.weight.original1", "3.parametrizations.weight.original1"]
     assert checks.check_loss(RidgeLoss, model=weight_normed, targets="binary", max_examples=FEW).ok
-    naive = checks.check_loss(penalty_on_every_matrix, model=weight_normed, targets="binary", max_examples=FEW)["penalty_skips_biases_and_1d"]
-    assert naive.status is checks.Status.FAILED and "original0" in naive.observed, naive.describe("penalty_on_every_matrix")
+    naive = checks.check_loss(penalty_on_every_matrix, model=weight_normed, targets="binary", max_examples=FEW)[
+        "penalty_skips_biases_and_1d"
+    ]
+    assert naive.status is checks.Status.FAILED and "original0" in naive.observed, naive.describe(
+        "penalty_on_every_matrix"
+    )
 
 
 @pytest.mark.parametrize("targets", ["classes", "probabilities", "dense", "binary"])
@@ -130,7 +156,9 @@ def lasso_without_abs(base: nn.Module, model: nn.Module, lam: float) -> PenaltyL
 
 
 def test_a_segmentation_loss_on_a_segmentation_model():
-    """(N, C, H, W) logits with a class per pixel, the model's own output shape: Dice + L2 passes, a broken penalty still fails."""
+    """(N, C, H, W) logits with a class per pixel, the model's own output shape: Dice + L2 passes, a broken penalty
+    still fails.
+    """
     report = checks.check_loss(stock.dice_l2_loss, model=stock.SegmentationNet, targets="dense", max_examples=FEW)
     assert report.ok and statuses(report)["penalty_non_negative"] == "passed", report.render()
     broken = checks.check_loss(lasso_without_abs, model=stock.SegmentationNet, targets="dense", max_examples=FEW)

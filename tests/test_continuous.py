@@ -1,4 +1,6 @@
-"""regbench continuous: two revisions of a git repository trained cell by cell, each with its own code, HEAD gated against BASE."""
+"""regbench continuous: two revisions of a git repository trained cell by cell, each with its own code, HEAD gated
+against BASE.
+"""
 
 import json
 import shutil
@@ -13,7 +15,8 @@ from regbench.cli import main
 
 PACKAGE = Path(regbench.__file__).parent
 TINY = ["--configs", "baseline,l1", "--seeds", "3", "--epochs", "1", "--n-train", "10", "--n-test", "10"]
-# HEAD's planted change: every Adam step at a thousandth of its learning rate, a slip in training code that stops learning
+# HEAD's planted change: every Adam step at a thousandth of its learning rate, a slip in training code that stops
+# learning
 SLOW_LEARNER = """
 import torch as _torch
 _adam_init = _torch.optim.Adam.__init__
@@ -24,13 +27,20 @@ _torch.optim.Adam.__init__ = _slip
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=regbench", "-c", "user.email=regbench@example.org", *args], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=regbench", "-c", "user.email=regbench@example.org", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    """A repository with regbench as it is here (BASE) and one commit that trains at a thousandth of the learning rate (HEAD)."""
+    """A repository with regbench as it is here (BASE) and one commit that trains at a thousandth of the learning
+    rate (HEAD).
+    """
     root = tmp_path_factory.mktemp("repo")
     shutil.copytree(PACKAGE, root / "regbench", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PACKAGE.parent / "pyproject.toml", root / "pyproject.toml")
@@ -45,6 +55,7 @@ def repo(tmp_path_factory) -> Path:
 
 def gate(capsys, repo: Path, tmp_path: Path, *args: str) -> tuple[int, str, str]:
     import os
+
     here = os.getcwd()
     os.chdir(repo)
     try:
@@ -56,11 +67,16 @@ def gate(capsys, repo: Path, tmp_path: Path, *args: str) -> tuple[int, str, str]
 
 
 def test_each_revision_trains_with_its_own_code_and_head_is_gated(repo, tmp_path, capsys):
-    """BASE against HEAD: HEAD's slip (lr / 1000) is caught by seed-paired accuracy; each side has its results.json and journals."""
+    """BASE against HEAD: HEAD's slip (lr / 1000) is caught by seed-paired accuracy; each side has its results.json
+    and journals.
+    """
     code, out, err = gate(capsys, repo, tmp_path, "HEAD~1", "HEAD")
     assert code == 1, out + err
     verdicts = {(r["group"], r["metric"]): r for r in json.loads((tmp_path / "gate.json").read_text())["rows"]}
-    assert verdicts[("baseline", "test_accuracy")]["verdict"] == "regression" and "paired by seed" in verdicts[("baseline", "test_accuracy")]["note"]
+    assert (
+        verdicts[("baseline", "test_accuracy")]["verdict"] == "regression"
+        and "paired by seed" in verdicts[("baseline", "test_accuracy")]["note"]
+    )
     assert "paired differences pooled over 2 configs" in verdicts[("l1", "samples_per_second")]["note"]
     (folder,) = (tmp_path / "out").iterdir()
     commits = [git(repo, "rev-parse", rev) for rev in ("HEAD~1", "HEAD")]
@@ -69,22 +85,35 @@ def test_each_revision_trains_with_its_own_code_and_head_is_gated(repo, tmp_path
         doc = json.loads((folder / side / "results.json").read_text())
         assert doc["environment"]["git_commit"] == commit and doc["settings"]["seeds"] == 3
         assert sorted((r["config"], r["seed"], r["execution"]) for r in doc["runs"]) == [
-            ("baseline", 0, "single"), ("baseline", 1, "single"), ("baseline", 2, "single"),
-            ("l1", 0, "single"), ("l1", 1, "single"), ("l1", 2, "single")]
+            ("baseline", 0, "single"),
+            ("baseline", 1, "single"),
+            ("baseline", 2, "single"),
+            ("l1", 0, "single"),
+            ("l1", 1, "single"),
+            ("l1", 2, "single"),
+        ]
     assert "each cell trained by both in turn" in out
 
 
 def test_the_same_revision_twice_passes_with_exact_accuracy(repo, tmp_path, capsys):
-    """A/A: CPU training repeats exactly, so every paired accuracy change is 0 and judged exactly; only throughput carries noise."""
+    """A/A: CPU training repeats exactly, so every paired accuracy change is 0 and judged exactly; only throughput
+    carries noise.
+    """
     code, out, err = gate(capsys, repo, tmp_path, "HEAD~1", "HEAD~1")
     assert code == 0, out + err
     rows = json.loads((tmp_path / "gate.json").read_text())["rows"]
-    exact = [r for r in rows if r["metric"] in ("test_accuracy", "test_loss", "sparsity") and not r["group"].startswith("pooled")]
+    exact = [
+        r
+        for r in rows
+        if r["metric"] in ("test_accuracy", "test_loss", "sparsity") and not r["group"].startswith("pooled")
+    ]
     assert exact and all(r["change"] == 0 and r["ci"] == [0, 0] and r["verdict"] == "ok" for r in exact)
 
 
 def test_what_cannot_be_compared_is_refused_in_one_line(repo, tmp_path, capsys):
-    """Unknown revisions, a folder outside git, and revisions that need different environments: exit 2, one line naming the problem."""
+    """Unknown revisions, a folder outside git, and revisions that need different environments: exit 2, one line
+    naming the problem.
+    """
     code, _, err = gate(capsys, repo, tmp_path, "no-such-branch")
     assert code == 2 and "'no-such-branch' is not a commit of the repository" in err
     outside = tmp_path / "plain"

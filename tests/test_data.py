@@ -30,7 +30,9 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def write_set(folder: Path, *, n: int = 30, train: bool = True, gz: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def write_set(
+    folder: Path, *, n: int = 30, train: bool = True, gz: bool = False, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A small MNIST-format set (3 per class when n=30) in ``folder``."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
@@ -66,7 +68,9 @@ def test_dataset_indexes_like_torchvision_mnist():
 
 
 def test_tensors_match_to_tensor():
-    """tensors() keeps uint8 images as stored, (N, 1, 28, 28); as_inputs of them is ToTensor applied to every image, float in [0, 1]."""
+    """tensors() keeps uint8 images as stored, (N, 1, 28, 28); as_inputs of them is ToTensor applied to every image,
+    float in [0, 1].
+    """
     from torchvision.transforms import ToTensor
 
     digits = embedded_digits().subset(torch.arange(5))
@@ -215,13 +219,17 @@ def test_tensor_loader_covers_every_sample_once_per_epoch():
     seen = torch.cat([b[1] for b in batches])
     assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
     assert all(torch.equal(bx.squeeze(1).long(), by) for bx, by in batches)
-    again = torch.cat([b[1] for b in TensorLoader(x, y, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))])
+    again = torch.cat(
+        [b[1] for b in TensorLoader(x, y, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))]
+    )
     assert torch.equal(seen, again)
     with pytest.raises(ValueError, match="batch_size"):
         TensorLoader(x, y, batch_size=0)
 
 
-@pytest.mark.skipif(not FASHION.is_dir(), reason="Fashion-MNIST IDX files absent: apt-get install dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not FASHION.is_dir(), reason="Fashion-MNIST IDX files absent: apt-get install dataset-fashion-mnist"
+)
 def test_debian_fashion_mnist():
     """The Debian package's gzipped files: 60k/10k, 6k/1k per class."""
     train = load_idx(FASHION, train=True, name="fashion-mnist")
@@ -262,14 +270,20 @@ def test_tensor_loader_applies_the_transform_once_per_pass():
 
 
 def test_a_pass_augmented_batch_by_batch_equals_the_whole_pass_augmented():
-    """BatchAugment's parameters drawn for the whole pass and applied a block of batches at a time give exactly the images epoch() augments at once."""
+    """BatchAugment's parameters drawn for the whole pass and applied a block of batches at a time give exactly the
+    images epoch() augments at once.
+    """
     from regbench.augment import BatchAugment
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randint(0, 256, (50, 3, 20, 36), dtype=torch.uint8, generator=g), torch.arange(50) % 5
-    batched = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
+    batched = TensorLoader(
+        x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True)
+    )
     batched.BLOCK = 20  # blocks of two batches (the last one short), so a pass is several blocks
-    whole = TensorLoader(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True))
+    whole = TensorLoader(
+        x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1), transform=BatchAugment(flip=True)
+    )
     for _ in range(2):  # two passes: the generator is left where the whole-pass path leaves it
         inputs, order = whole.epoch()
         expected = [(inputs.index_select(0, idx), y.index_select(0, idx)) for idx in order.split(8)]

@@ -10,6 +10,7 @@
 - Relative links between the pages resolve, anchors included.
 - README.md keeps the set-up commands where .ci/run and readers find them.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -40,17 +41,31 @@ def rel(path: Path) -> str:
 
 # ---------------------------------------------------------------- generated figures
 
+
 def test_the_doc_pages_exist():
     names = {rel(p) for p in DOCS}
-    for page in ("README.md", "results/README.md", "docs/README.md", "docs/run.md", "docs/configs.md", "docs/data.md",
-                 "docs/cluster.md", "docs/gate.md", "docs/checks.md", "docs/testing.md", "docs/measurements.md"):
+    for page in (
+        "README.md",
+        "results/README.md",
+        "docs/README.md",
+        "docs/run.md",
+        "docs/configs.md",
+        "docs/data.md",
+        "docs/cluster.md",
+        "docs/gate.md",
+        "docs/checks.md",
+        "docs/testing.md",
+        "docs/measurements.md",
+    ):
         assert page in names, page
 
 
 def test_every_generated_block_matches_the_committed_files():
     diffs = figures.check(figures.Results(ROOT / "results"), ROOT)
-    assert not diffs, ("a doc disagrees with the committed files; run `python tools/docs_figures.py --write` "
-                       "(or fix the file):\n" + "\n".join(diffs))
+    assert not diffs, (
+        "a doc disagrees with the committed files; run `python tools/docs_figures.py --write` (or fix the file):\n"
+        + "\n".join(diffs)
+    )
 
 
 def test_every_registered_figure_is_used_and_every_block_is_known():
@@ -74,7 +89,9 @@ def test_every_block_names_its_file_and_command():
     results = figures.Results(ROOT / "results")
     for name, make in figures.FIGURES.items():
         text = make(results)
-        assert re.search(r"`(results|properties)/[^`]+`", text), f"{name} names no committed file"  # the budget is read from its declarations
+        assert re.search(r"`(results|properties)/[^`]+`", text), (
+            f"{name} names no committed file"
+        )  # the budget is read from its declarations
         assert "written by `" in text or "written by the" in text or name == "results-files", f"{name} names no command"
 
 
@@ -133,22 +150,31 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d[\d,]*)(?:\.\d+)?(?:\s?(?:" + UNIT + r
 # Words that name what follows as a parameter someone chose, not a measurement.
 PARAMETER_BEFORE = re.compile(
     r"(?:alpha|lambda|λ|\bp|lr|margin|tolerance|std|eps|weight decay|label smoothing|smoothing|goal|default|min_effect|"
-    r"seed|momentum|level|batch|seeds|epochs)`?\s*(?:=|of|at|is|to|\()?\s*$", re.I)
+    r"seed|momentum|level|batch|seeds|epochs)`?\s*(?:=|of|at|is|to|\()?\s*$",
+    re.I,
+)
 CONFIDENCE_AFTER = re.compile(r"^\s*(?:[\w*-]+\s){0,3}?(?:interval|confidence|CI|bound|band)", re.I)
 
-# Whitelisted phrases (regular expressions; a space also matches a line break) with why their numbers are not measurements.
+# Whitelisted phrases (regular expressions; a space also matches a line break) with why their numbers are not
+# measurements.
 WHITELIST = {
     r"Python 3\.10\+?": "a version requirement",
     r"torch 2\.14\.1 / torchvision 0\.29\.1": "the versions pip installs, not a measurement",
-    r"(?:every|each) `nn\.Linear` (?:at )?1\.5x and 3x its work|1\.5x and 3x": "planted slowdown factors: parameters of the benchmark",
+    r"(?:every|each) `nn\.Linear` (?:at )?1\.5x and 3x its work|1\.5x and 3x": (
+        "planted slowdown factors: parameters of the benchmark"
+    ),
     r"30% for testing": "the tables' test fraction, a parameter (`regbench.sources.TEST_FRACTION`)",
     r"at 25%": "the IQM's trimming proportion, a parameter",
     r"0\.8[–-]1\.0": "the crop scale range, a parameter of the augmentation",
     r"1 point of accuracy, 0\.02 of loss": "the gate's minimum effects, parameters (its rules)",
-    r"smallest two-sided p-value is 0\.008 \(2 against 2:\s*0\.33\)": "exact property of the Mann-Whitney U distribution, not a measurement",
+    r"smallest two-sided p-value is 0\.008 \(2 against 2:\s*0\.33\)": (
+        "exact property of the Mann-Whitney U distribution, not a measurement"
+    ),
     r"10% tolerance": "the speed tolerance of `regbench continuous`, a parameter",
     r"busy on one core for 1 s in every 3": "the load the benchmark plants, a parameter",
-    r"average ranks 3\.143, 2\.000, 2\.893, 1\.964, chi-square 9\.28, F 3\.69,\s*CD 1\.25": "Demšar's published worked example, which tests/test_ranking_significance.py reproduces",
+    r"average ranks 3\.143, 2\.000, 2\.893, 1\.964, chi-square 9\.28, F 3\.69,\s*CD 1\.25": (
+        "Demšar's published worked example, which tests/test_ranking_significance.py reproduces"
+    ),
     r"10 ms profiler and 20 ms event-loop tick": "Dask's configured intervals, settings rather than measurements",
 }
 
@@ -197,10 +223,10 @@ def unchecked_figures(path: Path, whitelist: dict[str, str] | None = None) -> li
             continue
         if any(a <= m.start() and m.end() <= b for a, b in allowed):
             continue
-        before = text[max(0, m.start() - 40):m.start()].replace("\n", " ")
+        before = text[max(0, m.start() - 40) : m.start()].replace("\n", " ")
         if PARAMETER_BEFORE.search(before):
             continue
-        if token.endswith("%") and CONFIDENCE_AFTER.match(text[m.end():m.end() + 60].replace("\n", " ")):
+        if token.endswith("%") and CONFIDENCE_AFTER.match(text[m.end() : m.end() + 60].replace("\n", " ")):
             continue
         index = bisect.bisect_right(starts, m.start()) - 1
         number, line = lines[index]
@@ -212,28 +238,35 @@ def test_no_measured_figure_is_written_by_hand():
     found = []
     for path in DOCS:
         found += unchecked_figures(path)
-    assert not found, ("numbers that read as measurements outside generated blocks: put them in a block of "
-                       "tools/docs_figures.py read from a committed file, drop them, or whitelist a parameter here "
-                       "with its reason:\n" + "\n".join(found))
+    assert not found, (
+        "numbers that read as measurements outside generated blocks: put them in a block of "
+        "tools/docs_figures.py read from a committed file, drop them, or whitelist a parameter here "
+        "with its reason:\n" + "\n".join(found)
+    )
 
 
 def test_every_whitelist_entry_is_needed():
     for pattern in WHITELIST:
         without = {p: r for p, r in WHITELIST.items() if p != pattern}
-        assert any(unchecked_figures(path, without) for path in DOCS), f"whitelist entry no page needs any more: {pattern!r}"
+        assert any(unchecked_figures(path, without) for path in DOCS), (
+            f"whitelist entry no page needs any more: {pattern!r}"
+        )
 
 
-@pytest.mark.parametrize("line, flagged", [
-    ("the main job takes about 2 minutes", True),
-    ("regbench / bare loop 0.80-0.95 at batch 32", True),
-    ("6.6x the notebook", True),
-    ("fails 25% of the time", True),
-    ("at alpha 0.01 with lambda 1e-4", False),
-    ("dropout p = 0.2, batch 32 on 28x28 images (1x28x28)", False),
-    ("a 95% confidence interval", False),
-    ("13 configs x 5 seeds x 20 epochs", False),
-    ("the value in `0.684` inline code", False),
-])
+@pytest.mark.parametrize(
+    "line, flagged",
+    [
+        ("the main job takes about 2 minutes", True),
+        ("regbench / bare loop 0.80-0.95 at batch 32", True),
+        ("6.6x the notebook", True),
+        ("fails 25% of the time", True),
+        ("at alpha 0.01 with lambda 1e-4", False),
+        ("dropout p = 0.2, batch 32 on 28x28 images (1x28x28)", False),
+        ("a 95% confidence interval", False),
+        ("13 configs x 5 seeds x 20 epochs", False),
+        ("the value in `0.684` inline code", False),
+    ],
+)
 def test_the_guard_tells_measurements_from_parameters(tmp_path, line, flagged):
     page = tmp_path / "page.md"
     page.write_text(line + "\n")
@@ -246,6 +279,7 @@ def test_the_guard_tells_measurements_from_parameters(tmp_path, line, flagged):
 
 
 # ---------------------------------------------------------------- links
+
 
 def anchors(path: Path) -> set[str]:
     """GitHub's heading anchors of a Markdown file."""
@@ -289,13 +323,16 @@ def test_the_docs_index_and_readme_link_every_page():
 
 # ---------------------------------------------------------------- the set-up commands
 
+
 def _block_after(marker: str) -> str:
     """The command .ci/run would take: its awk, in Python, on the line after the marker."""
     lines = (ROOT / "README.md").read_text().splitlines()
     start = lines.index(marker)
-    assert lines[start + 1] == "```", f"the fence right after {marker} must be a bare ``` (the awk in .ci/run matches it exactly)"
+    assert lines[start + 1] == "```", (
+        f"the fence right after {marker} must be a bare ``` (the awk in .ci/run matches it exactly)"
+    )
     end = lines.index("```", start + 2)
-    return "\n".join(lines[start + 2:end])
+    return "\n".join(lines[start + 2 : end])
 
 
 def test_readme_keeps_the_two_set_up_commands():

@@ -21,13 +21,28 @@ def tiny_split():
 
 @pytest.mark.parametrize("name", ["l1", "augment-flip", "batchnorm"])
 def test_run_one_records_everything(tiny_split, name):
-    """A record carries identity, provenance, accuracies, gap, weights, throughput and history; the same seed repeats exactly."""
+    """A record carries identity, provenance, accuracies, gap, weights, throughput and history; the same seed repeats
+    exactly.
+    """
     settings = Settings(epochs=2, batch_size=8)
     record = run_one(CONFIGS[name], 0, tiny_split, settings, progress=False)
     assert isinstance(record, RunRecord) and record.ok and record.config == name and record.seed == 0
-    assert (record.engine, record.execution, record.members, record.config_hash) == ("fast", "single", 1, CONFIGS[name].hash)
+    assert (record.engine, record.execution, record.members, record.config_hash) == (
+        "fast",
+        "single",
+        1,
+        CONFIGS[name].hash,
+    )
     as_dict = record.as_dict()
-    for key in ("train_accuracy", "test_accuracy", "gap_accuracy", "gap_loss", "sparsity", "samples_per_second", "run_seconds"):
+    for key in (
+        "train_accuracy",
+        "test_accuracy",
+        "gap_accuracy",
+        "gap_loss",
+        "sparsity",
+        "samples_per_second",
+        "run_seconds",
+    ):
         assert isinstance(as_dict[key], float), key
     assert as_dict["gap_accuracy"] == pytest.approx(as_dict["train_accuracy"] - as_dict["test_accuracy"])
     assert len(record.history) == 2 and record.samples_per_second > 0
@@ -44,9 +59,13 @@ def test_diverged_run_is_recorded_not_raised(tiny_split):
 
 @pytest.mark.parametrize("config", [CNN, DROPCONNECT], ids=lambda c: c.name)
 def test_any_architecture_trains_on_the_fast_engine(tiny_split, config):
-    """A small CNN on (N, 1, 28, 28) images and a DropConnect MLP train on resident tensors and are measured like the built-ins."""
+    """A small CNN on (N, 1, 28, 28) images and a DropConnect MLP train on resident tensors and are measured like the
+    built-ins.
+    """
     record = run_one(config, 0, tiny_split, Settings(epochs=1, batch_size=8), progress=False)
-    assert record.ok and 0.0 <= record.measurement.test_accuracy <= 1.0 and record.measurement.eval_nondeterminism == 0.0
+    assert (
+        record.ok and 0.0 <= record.measurement.test_accuracy <= 1.0 and record.measurement.eval_nondeterminism == 0.0
+    )
 
 
 _SEEN: list[str] = []  # what the recording transforms below were given, one entry per call
@@ -74,12 +93,15 @@ def _recording_augment():
     return transform
 
 
-RECORDING = Config(name="recording", model=models.FullyConnected, augment=_recording_augment, transform=_recording_transform)
+RECORDING = Config(
+    name="recording", model=models.FullyConnected, augment=_recording_augment, transform=_recording_transform
+)
 
 
 @pytest.mark.parametrize("engine, seen", [("notebook", "pil:Image"), ("fast", "batch")])
 def test_each_engine_trains_its_own_kind_of_transform(tiny_split, engine, seen):
-    """The notebook engine puts every training image through the config's torchvision transform once an epoch, as a PIL image;
+    """The notebook engine puts every training image through the config's torchvision transform once an epoch, as a PIL
+    image;
     the fast engine puts them through its batch transform instead; neither calls the other's."""
     _SEEN.clear()
     record = run_one(RECORDING, 0, tiny_split, Settings(epochs=2, batch_size=8, engine=engine), progress=False)
@@ -101,13 +123,30 @@ def _sum_loss(base: nn.Module, model: nn.Module) -> nn.Module:
     return nn.CrossEntropyLoss(reduction="none")
 
 
-@pytest.mark.parametrize("config, message", [
-    (Config(name="vector", model=_vector_model), "its augmentation, model and loss failed on a training batch: RuntimeError"),
-    (Config(name="raises", model=_raises), "building it failed: ValueError: hidden_size must be positive"),
-    (Config(name="negative", model=models.FullyConnected, loss=CONFIGS["l1"].loss, loss_args={"l1_lambda": -1.0}), "l1 lambda must be a finite number >= 0"),
-    (Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss), "the loss returned a tensor of shape (20,)"),
-    (Config(name="pil-only", model=models.FullyConnected, transform=augment.digit_train_transform), "the fast engine augments whole batches"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            Config(name="vector", model=_vector_model),
+            "its augmentation, model and loss failed on a training batch: RuntimeError",
+        ),
+        (Config(name="raises", model=_raises), "building it failed: ValueError: hidden_size must be positive"),
+        (
+            Config(
+                name="negative", model=models.FullyConnected, loss=CONFIGS["l1"].loss, loss_args={"l1_lambda": -1.0}
+            ),
+            "l1 lambda must be a finite number >= 0",
+        ),
+        (
+            Config(name="unreduced", model=models.FullyConnected, loss=_sum_loss),
+            "the loss returned a tensor of shape (20,)",
+        ),
+        (
+            Config(name="pil-only", model=models.FullyConnected, transform=augment.digit_train_transform),
+            "the fast engine augments whole batches",
+        ),
+    ],
+)
 def test_preflight_names_the_config_and_what_failed(tiny_split, config, message):
     """Mistakes that would fail minutes into a matrix (or in a worker) are one ConfigError before any training."""
     state = torch.get_rng_state()
@@ -120,19 +159,32 @@ def test_preflight_names_the_config_and_what_failed(tiny_split, config, message)
 def test_preflight_refuses_a_batch_transform_on_the_notebook_engine(tiny_split):
     """A config with only a batch augmentation cannot run on the PIL path."""
     with pytest.raises(ConfigError, match="the notebook engine augments PIL images"):
-        preflight(Config(name="batch-only", model=models.FullyConnected, augment=augment.BatchAugment, augment_args={"flip": False}),
-                  tiny_split, Settings(engine="notebook"))
+        preflight(
+            Config(
+                name="batch-only",
+                model=models.FullyConnected,
+                augment=augment.BatchAugment,
+                augment_args={"flip": False},
+            ),
+            tiny_split,
+            Settings(engine="notebook"),
+        )
 
 
 def test_early_stopping_records_its_chosen_epoch_and_validation_size(tiny_split):
     """The early-stopping built-in holds out part of the training set, may stop before the last epoch, and says so."""
     record = run_one(CONFIGS["early-stopping"], 0, tiny_split, Settings(epochs=30, batch_size=8), progress=False)
-    assert record.ok and record.stopping["validation_size"] == 10  # 1 of each class's 5 training images (10% rounded up)
+    assert (
+        record.ok and record.stopping["validation_size"] == 10
+    )  # 1 of each class's 5 training images (10% rounded up)
     chosen, trained = record.stopping["chosen_epoch"], record.stopping["epochs_trained"]
     assert trained == len(record.history) and 1 <= chosen <= trained and (trained == 30 or trained - chosen == 3)
     losses = [e["holdout_loss"] for e in record.history]
     assert losses[chosen - 1] == min(losses[:trained])  # the chosen epoch has the lowest validation loss seen
-    assert "stopping" not in run_one(CONFIGS["baseline"], 0, tiny_split, Settings(epochs=1, batch_size=8), progress=False).as_dict()
+    assert (
+        "stopping"
+        not in run_one(CONFIGS["baseline"], 0, tiny_split, Settings(epochs=1, batch_size=8), progress=False).as_dict()
+    )
 
 
 def test_the_whole_data_set_is_selectable(tmp_path):

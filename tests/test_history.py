@@ -12,12 +12,22 @@ from regbench.compare import load_measurements
 from regbench.errors import UsageError
 from tests.browser import needs_chromium, open_offline, screenshot
 
-QUICK = Path(__file__).resolve().parents[1] / "results" / "latest" / "generalization-quick-cpu.json"  # a real run, 5 seeds per config
-KEPT = ("baseline", "l1", "l2", "dropout", "batchnorm")  # of its configs: enough for two rows of panels, and quick to draw
+QUICK = (
+    Path(__file__).resolve().parents[1] / "results" / "latest" / "generalization-quick-cpu.json"
+)  # a real run, 5 seeds per config
+KEPT = (
+    "baseline",
+    "l1",
+    "l2",
+    "dropout",
+    "batchnorm",
+)  # of its configs: enough for two rows of panels, and quick to draw
 
 
 def commit_results(folder: Path, sha: str, day: int, *, drop: float = 0.0, device_name: str | None = None) -> Path:
-    """The committed quick run as if commit ``sha`` made it on day ``day``; ``drop`` lowers l1's test accuracy in every seed."""
+    """The committed quick run as if commit ``sha`` made it on day ``day``; ``drop`` lowers l1's test accuracy in
+    every seed.
+    """
     doc = json.loads(QUICK.read_text())
     doc["runs"] = [run for run in doc["runs"] if run["config"] in KEPT]
     doc["configs"] = {name: c for name, c in doc["configs"].items() if name in KEPT}
@@ -35,8 +45,12 @@ def commit_results(folder: Path, sha: str, day: int, *, drop: float = 0.0, devic
 @pytest.fixture
 def filed(tmp_path):
     """Four commits filed out of order: b drops l1 by 5 points, c repeats b, d ran on another machine."""
-    files = {"d": commit_results(tmp_path, "d" * 40, 4, drop=0.05, device_name="another-cpu"), "b": commit_results(tmp_path, "b" * 40, 2, drop=0.05),
-             "a": commit_results(tmp_path, "a" * 40, 1), "c": commit_results(tmp_path, "c" * 40, 3, drop=0.05)}
+    files = {
+        "d": commit_results(tmp_path, "d" * 40, 4, drop=0.05, device_name="another-cpu"),
+        "b": commit_results(tmp_path, "b" * 40, 2, drop=0.05),
+        "a": commit_results(tmp_path, "a" * 40, 1),
+        "c": commit_results(tmp_path, "c" * 40, 3, drop=0.05),
+    }
     for path in files.values():
         history.add(path, tmp_path / "history", cwd=tmp_path)
     return tmp_path / "history"
@@ -86,7 +100,9 @@ def test_parallel_jobs_appending_lose_no_entry(tmp_path):
 
 
 def test_the_gate_judges_each_step_between_consecutive_commits(filed):
-    """The 5-point drop is a regression at a -> b only; b -> c (the same results) passes; c -> d is not judged, with the reason."""
+    """The 5-point drop is a regression at a -> b only; b -> c (the same results) passes; c -> d is not judged, with
+    the reason.
+    """
     entries = history.load_index(filed)
     steps = history.steps([load_measurements(filed / e.file) for e in entries], entries)
     assert list(steps[0].regressions) == [("l1", "test_accuracy")]
@@ -96,7 +112,9 @@ def test_the_gate_judges_each_step_between_consecutive_commits(filed):
 
 
 def test_the_figure_draws_every_config_with_its_interval_and_marks_the_regression(filed):
-    """One panel per config, a CI band in each, the red mark in l1's panel at commit b and nowhere else, the legend off the panels."""
+    """One panel per config, a CI band in each, the red mark in l1's panel at commit b and nowhere else, the legend
+    off the panels.
+    """
     entries = history.load_index(filed)
     measured = [load_measurements(filed / e.file) for e in entries]
     steps = history.steps(measured, entries)
@@ -113,7 +131,9 @@ def test_the_figure_draws_every_config_with_its_interval_and_marks_the_regressio
         else:
             assert not marks
         assert list(ax.get_xticks()) == [0, 1, 2, 3]
-    assert [t.get_text() for t in panels[-1].get_xticklabels()] == [e.short for e in entries]  # named under the bottom panels
+    assert [t.get_text() for t in panels[-1].get_xticklabels()] == [
+        e.short for e in entries
+    ]  # named under the bottom panels
     legend = fig.legends[0]
     box = legend.get_window_extent()
     assert all(not box.overlaps(ax.get_window_extent()) for ax in panels)
@@ -131,23 +151,28 @@ def test_the_cli_files_and_draws(filed, tmp_path, capsys):
 
 
 def test_the_page_states_each_commit_each_regression_and_each_metric(filed):
-    """The commits table, the regression row with its change, the refused step's reason, a section and table per metric."""
+    """The commits table, the regression row with its change, the refused step's reason, a section and table per
+    metric.
+    """
     page = history.render_page(filed)
     assert page.count('<td class="text" data-value="' + "a" * 40) == 1
-    assert "<td class=\"text\">l1</td><td class=\"text\">test accuracy</td><td>-0.0500 [" in page
+    assert '<td class="text">l1</td><td class="text">test accuracy</td><td>-0.0500 [' in page
     assert "another-cpu" in page and 'id="metric-test_accuracy"' in page and 'id="metric-samples_per_second"' in page
     assert page.count('class="regression"') == 1
 
 
 @needs_chromium
 def test_the_history_page_renders_offline_in_a_real_browser(filed, tmp_path):
-    """Chromium opens history.html from disk with the network off: no console error; the commits, the regression, one figure per
+    """Chromium opens history.html from disk with the network off: no console error; the commits, the regression, one
+    figure per
     metric and a value table per metric are rendered; a screenshot is saved."""
     page = history.write_report(filed, tmp_path / "page")
     dom = open_offline(page)
     metrics = [s for s in dom.sections if s.startswith("metric-")]
     assert dom.sections[:2] == ["commits", "regressions"] and "metric-test_accuracy" in metrics
     assert len(dom.images) == len(metrics) and all(src.startswith("data:image/png;base64,") for src in dom.images)
-    assert ["aaaaaaaa", "bbbbbbbb", "l1", "test accuracy"] == [c for c in next(r for r in dom.rows if "l1" in r and len(r) == 5)[:4]]
+    assert ["aaaaaaaa", "bbbbbbbb", "l1", "test accuracy"] == [
+        c for c in next(r for r in dom.rows if "l1" in r and len(r) == 5)[:4]
+    ]
     assert not dom.sources
     assert screenshot(page, tmp_path / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

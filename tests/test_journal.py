@@ -1,4 +1,6 @@
-"""The journal: finished cells survive an interruption, a rerun resumes without retraining them, and another run is refused."""
+"""The journal: finished cells survive an interruption, a rerun resumes without retraining them, and another run is
+refused.
+"""
 
 import json
 
@@ -14,8 +16,18 @@ TIMING = set(records.TIMING)
 
 
 def record(config: str, seed: int, status: str = "diverged", config_hash: str = "h") -> RunRecord:
-    return RunRecord(config=config, config_hash=config_hash, seed=seed, engine="fast", execution="single", members=1, torch_threads=1,
-                     run_seconds=1.0, status=status, error="loss became nan")
+    return RunRecord(
+        config=config,
+        config_hash=config_hash,
+        seed=seed,
+        engine="fast",
+        execution="single",
+        members=1,
+        torch_threads=1,
+        run_seconds=1.0,
+        status=status,
+        error="loss became nan",
+    )
 
 
 def test_records_are_on_disk_as_soon_as_they_are_appended(tmp_path):
@@ -37,7 +49,9 @@ def test_an_error_crash_or_timeout_is_trained_again(tmp_path):
 
 
 def test_a_line_cut_short_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path):
-    """A crash mid-append leaves a fragment without its newline: it is dropped (that cell trains again), nothing else is lost."""
+    """A crash mid-append leaves a fragment without its newline: it is dropped (that cell trains again), nothing else
+    is lost.
+    """
     journal = Journal.open(tmp_path, {}, {})
     journal.append(record("c", 0))
     path = tmp_path / FILENAME
@@ -48,10 +62,13 @@ def test_a_line_cut_short_by_a_crash_is_cut_off_and_the_rest_kept(tmp_path):
     assert [json.loads(line)["seed"] for line in path.read_text().splitlines()[1:]] == [0, 1]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"fingerprint": {"epochs": 2}}, "other settings or code (epochs: 1 -> 2)"),
-    ({"definitions": {"c": "other"}}, "config 'c' was trained there as definition h, this run defines it as other"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"fingerprint": {"epochs": 2}}, "other settings or code (epochs: 1 -> 2)"),
+        ({"definitions": {"c": "other"}}, "config 'c' was trained there as definition h, this run defines it as other"),
+    ],
+)
 def test_a_journal_of_another_run_is_refused(tmp_path, change, message):
     """Other settings, or a config of the same name defined otherwise: refused with the reason, never mixed in."""
     Journal.open(tmp_path, {"epochs": 1}, {}).append(record("c", 0))
@@ -72,7 +89,9 @@ def test_a_damaged_line_inside_the_journal_is_refused(tmp_path):
 
 
 def test_an_interrupted_matrix_resumes_to_the_results_of_an_uninterrupted_one(tmp_path, monkeypatch, one_thread):
-    """Ctrl-C after some cells; the same call again trains only the rest, and the results equal a run never interrupted."""
+    """Ctrl-C after some cells; the same call again trains only the rest, and the results equal a run never
+    interrupted.
+    """
     whole = regbench.run(["baseline", "l1"], out=tmp_path / "whole", **TINY)
     from regbench import executors
 
@@ -87,15 +106,23 @@ def test_an_interrupted_matrix_resumes_to_the_results_of_an_uninterrupted_one(tm
     monkeypatch.setattr(executors, "run_cell", interrupted)
     with pytest.raises(KeyboardInterrupt):
         regbench.run(["baseline", "l1"], out=tmp_path / "cut", **TINY)
-    assert len((tmp_path / "cut" / FILENAME).read_text().splitlines()) == 1 + 3  # the header and the cells that finished
+    assert (
+        len((tmp_path / "cut" / FILENAME).read_text().splitlines()) == 1 + 3
+    )  # the header and the cells that finished
     trained.clear()
-    monkeypatch.setattr(executors, "run_cell", lambda cell, *a, **k: trained.append((cell.config.name, cell.seed)) or real(cell, *a, **k))
+    monkeypatch.setattr(
+        executors,
+        "run_cell",
+        lambda cell, *a, **k: trained.append((cell.config.name, cell.seed)) or real(cell, *a, **k),
+    )
     lines = []
     resumed = regbench.run(["baseline", "l1"], out=tmp_path / "cut", echo=lines.append, **TINY)
     assert trained == [("l1", 1)] and "3 finished cells are there" in lines[0]
     strip = lambda doc: [{k: v for k, v in r.items() if k not in TIMING} for r in doc["runs"]]  # noqa: E731
     assert strip(resumed) == strip(whole)
-    assert json.loads((tmp_path / "cut" / "results.json").read_text())["runs"] == json.loads(json.dumps(resumed["runs"]))
+    assert json.loads((tmp_path / "cut" / "results.json").read_text())["runs"] == json.loads(
+        json.dumps(resumed["runs"])
+    )
 
 
 def test_resuming_with_another_setting_is_refused(tmp_path):

@@ -41,8 +41,12 @@ def test_lasso_and_ridge_add_the_notebook_penalties(model, batch):
     ce = nn.CrossEntropyLoss()
     w1, w2 = model.linear_1.weight, model.linear_2.weight
     base = ce(outputs, targets)
-    torch.testing.assert_close(LassoLoss(ce, model, 0.01)(outputs, targets), base + 0.01 * (w1.abs().sum() + w2.abs().sum()))
-    torch.testing.assert_close(RidgeLoss(ce, model, 0.02)(outputs, targets), base + 0.02 * (w1.square().sum() + w2.square().sum()))
+    torch.testing.assert_close(
+        LassoLoss(ce, model, 0.01)(outputs, targets), base + 0.01 * (w1.abs().sum() + w2.abs().sum())
+    )
+    torch.testing.assert_close(
+        RidgeLoss(ce, model, 0.02)(outputs, targets), base + 0.02 * (w1.square().sum() + w2.square().sum())
+    )
     torch.testing.assert_close(
         ElasticNetLoss(ce, model, 0.01, 0.02)(outputs, targets),
         base + 0.01 * (w1.abs().sum() + w2.abs().sum()) + 0.02 * (w1.square().sum() + w2.square().sum()),
@@ -54,10 +58,14 @@ def test_mixed_defaults_to_ridge_on_the_first_layer_and_lasso_on_the_second(mode
     outputs, targets = batch
     ce = nn.CrossEntropyLoss()
     loss = MixedL1L2Loss(ce, model, l1_lambda=1e-4, l2_lambda=1e-3)
-    expected = ce(outputs, targets) + 1e-3 * model.linear_1.weight.square().sum() + 1e-4 * model.linear_2.weight.abs().sum()
+    expected = (
+        ce(outputs, targets) + 1e-3 * model.linear_1.weight.square().sum() + 1e-4 * model.linear_2.weight.abs().sum()
+    )
     torch.testing.assert_close(loss(outputs, targets), expected)
     swapped = MixedL1L2Loss(ce, model, 0.1, 0.2, l1_layers=["linear_1"], l2_layers=["linear_2"])
-    torch.testing.assert_close(swapped.penalty(), 0.1 * model.linear_1.weight.abs().sum() + 0.2 * model.linear_2.weight.square().sum())
+    torch.testing.assert_close(
+        swapped.penalty(), 0.1 * model.linear_1.weight.abs().sum() + 0.2 * model.linear_2.weight.square().sum()
+    )
 
 
 def test_parts_separate_base_and_penalty(model, batch):
@@ -154,7 +162,9 @@ def test_any_real_scalar_is_a_lambda(model):
 
 
 def test_weight_decay_groups_follow_the_penalty_rule():
-    """An optimizer's weight decay gets the penalized weights; biases and BatchNorm's 1-D parameters go in a group without decay."""
+    """An optimizer's weight decay gets the penalized weights; biases and BatchNorm's 1-D parameters go in a group
+    without decay.
+    """
     from regbench.losses import weight_decay_groups
 
     model = FullyConnectedBatchNorm(4, 3, 2)
@@ -162,4 +172,6 @@ def test_weight_decay_groups_follow_the_penalty_rule():
     assert [p.shape for p in decayed["params"]] == [(3, 4), (2, 3)] and "weight_decay" not in decayed
     assert undecayed["weight_decay"] == 0.0 and sorted(p.ndim for p in undecayed["params"]) == [1, 1, 1]
     no_bias = nn.Linear(2, 2, bias=False)
-    assert len(weight_decay_groups(no_bias)) == 1 and weight_decay_groups(no_bias)[0]["params"][0] is no_bias.weight  # no empty group
+    assert (
+        len(weight_decay_groups(no_bias)) == 1 and weight_decay_groups(no_bias)[0]["params"][0] is no_bias.weight
+    )  # no empty group

@@ -23,7 +23,9 @@ def model():
 
 def test_gap_is_train_minus_test():
     """Positive accuracy gap means the model does better on data it saw."""
-    assert generalization_gap(train_accuracy=0.99, test_accuracy=0.9, train_loss=0.1, test_loss=0.4) == pytest.approx({"accuracy": 0.09, "loss": -0.3})
+    assert generalization_gap(train_accuracy=0.99, test_accuracy=0.9, train_loss=0.1, test_loss=0.4) == pytest.approx(
+        {"accuracy": 0.09, "loss": -0.3}
+    )
 
 
 def test_weight_metrics_ignore_biases_and_batchnorm(model):

@@ -1,4 +1,6 @@
-"""Gaussian input noise: FullyConnectedNoise's sizes, where its noise sits, and the std it refuses (its laws: properties/test_noise.py)."""
+"""Gaussian input noise: FullyConnectedNoise's sizes, where its noise sits, and the std it refuses (its laws:
+properties/test_noise.py).
+"""
 
 import pytest
 import torch

@@ -1,4 +1,6 @@
-"""Effect sizes across datasets: P(X > Y) against Mann-Whitney's U, the IQM against scipy's trim_mean, and the stratified intervals."""
+"""Effect sizes across datasets: P(X > Y) against Mann-Whitney's U, the IQM against scipy's trim_mean, and the
+stratified intervals.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +18,23 @@ def _cells(seed: int, datasets: int = 4, runs: int = 5, shift: float = 0.0) -> l
 
 
 def test_probability_of_improvement_is_mann_whitney_u_over_nm_averaged_over_datasets():
-    """The point estimate equals scipy's U / (n m) on each dataset (ties count one half), averaged; and the reverse is 1 minus it."""
+    """The point estimate equals scipy's U / (n m) on each dataset (ties count one half), averaged; and the reverse
+    is 1 minus it.
+    """
     xs, ys = _cells(1, shift=0.4), _cells(2)
     oracle = np.mean([stats.mannwhitneyu(x, y).statistic / (x.size * y.size) for x, y in zip(xs, ys)])
     estimate = bootstrap.probability_of_improvement(xs, ys, +1, resamples=200)
     assert estimate.estimate == pytest.approx(oracle)
     assert bootstrap.probability_of_improvement(ys, xs, +1, resamples=200).estimate == pytest.approx(1 - oracle)
-    assert bootstrap.probability_of_improvement(xs, ys, -1, resamples=200).estimate == pytest.approx(1 - oracle)  # lower is better
+    assert bootstrap.probability_of_improvement(xs, ys, -1, resamples=200).estimate == pytest.approx(
+        1 - oracle
+    )  # lower is better
 
 
 def test_probability_of_improvement_fails_if_ties_count_as_losses():
-    """Broken variant: with ties scored 0 instead of 1/2 the estimate leaves Mann-Whitney's, so the check above can fail."""
+    """Broken variant: with ties scored 0 instead of 1/2 the estimate leaves Mann-Whitney's, so the check above can
+    fail.
+    """
     xs, ys = _cells(1, shift=0.4), _cells(2)
     assert any(np.any(x[:, None] == y[None, :]) for x, y in zip(xs, ys))  # the rounded scores do tie
     broken = np.mean([np.mean(x[:, None] > y[None, :]) for x, y in zip(xs, ys)])
@@ -35,7 +43,9 @@ def test_probability_of_improvement_fails_if_ties_count_as_losses():
 
 
 def test_iqm_is_the_25_percent_trimmed_mean_of_every_run_pooled():
-    """The IQM equals scipy's trim_mean(…, 0.25) of all runs over all datasets; normalizing divides each dataset by the control's mean."""
+    """The IQM equals scipy's trim_mean(…, 0.25) of all runs over all datasets; normalizing divides each dataset by
+    the control's mean.
+    """
     cells = _cells(3)
     assert bootstrap.iqm(cells, resamples=200).estimate == pytest.approx(stats.trim_mean(np.concatenate(cells), 0.25))
     normalized = bootstrap.normalized([np.array([2.0, 4.0]), np.array([10.0])], [2.0, 5.0])
@@ -43,7 +53,9 @@ def test_iqm_is_the_25_percent_trimmed_mean_of_every_run_pooled():
 
 
 def test_intervals_hold_the_point_are_seeded_and_shrink_with_more_seeds():
-    """The interval holds the estimate, the same input gives the same interval, and 40 seeds per cell give a narrower one than 5."""
+    """The interval holds the estimate, the same input gives the same interval, and 40 seeds per cell give a narrower
+    one than 5.
+    """
     few = bootstrap.probability_of_improvement(_cells(4, shift=0.3), _cells(5), +1, resamples=2000)
     again = bootstrap.probability_of_improvement(_cells(4, shift=0.3), _cells(5), +1, resamples=2000)
     many = bootstrap.probability_of_improvement(_cells(4, runs=40, shift=0.3), _cells(5, runs=40), +1, resamples=2000)
@@ -52,15 +64,21 @@ def test_intervals_hold_the_point_are_seeded_and_shrink_with_more_seeds():
 
 
 def test_cells_with_one_score_stay_fixed():
-    """One score per cell (a table from a paper): nothing to resample, so the interval is the point; mixed cells resample the rest only."""
-    single = bootstrap.probability_of_improvement([np.array([0.9]), np.array([0.8])], [np.array([0.85]), np.array([0.8])], +1)
+    """One score per cell (a table from a paper): nothing to resample, so the interval is the point; mixed cells
+    resample the rest only.
+    """
+    single = bootstrap.probability_of_improvement(
+        [np.array([0.9]), np.array([0.8])], [np.array([0.85]), np.array([0.8])], +1
+    )
     assert (single.estimate, single.low, single.high) == (0.75, 0.75, 0.75)
     mixed = bootstrap.iqm([np.array([1.0]), np.array([0.0, 2.0, 4.0, 6.0])], resamples=500)
     assert mixed.low < mixed.estimate < mixed.high
 
 
 def _coverage(experiments: int = 500) -> float:
-    """The share of simulated experiments (3 datasets, 10 runs a cell, known P(X > Y)) whose interval covers the truth."""
+    """The share of simulated experiments (3 datasets, 10 runs a cell, known P(X > Y)) whose interval covers the
+    truth.
+    """
     rng = np.random.default_rng(21)
     truth = stats.norm.cdf(0.5 / np.sqrt(2))  # X ~ N(d + 0.5, 1), Y ~ N(d, 1) on dataset d
     covered = 0
@@ -73,7 +91,8 @@ def _coverage(experiments: int = 500) -> float:
 
 
 def test_stratified_interval_covers_the_truth_at_about_its_level(monkeypatch):
-    """500 seeded experiments: the 95% interval covers the true P(X > Y) = Phi(0.5 / sqrt 2) in at least 90% of them (the
+    """500 seeded experiments: the 95% interval covers the true P(X > Y) = Phi(0.5 / sqrt 2) in at least 90% of them
+    (the
     percentile bootstrap runs a little short of its level on 10 runs a cell). A broken variant, a 50%
     interval reported as the 95% one, covers about half as often and fails the same bound.
     """

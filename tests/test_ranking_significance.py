@@ -19,11 +19,24 @@ from statsmodels.stats.multitest import multipletests
 from regbench.ranking import significance
 
 # Demšar (JMLR 2006), section 3.2.2, Table 6: AUC of C4.5, C4.5+m, C4.5+cf and C4.5+m+cf on 14 data sets.
-DEMSAR = np.array([
-    [0.763, 0.768, 0.771, 0.798], [0.599, 0.591, 0.590, 0.569], [0.954, 0.971, 0.968, 0.967], [0.628, 0.661, 0.654, 0.657],
-    [0.882, 0.888, 0.886, 0.898], [0.936, 0.931, 0.916, 0.931], [0.661, 0.668, 0.609, 0.685], [0.583, 0.583, 0.563, 0.625],
-    [0.775, 0.838, 0.866, 0.875], [1.000, 1.000, 1.000, 1.000], [0.940, 0.962, 0.965, 0.962], [0.619, 0.666, 0.614, 0.669],
-    [0.972, 0.981, 0.975, 0.975], [0.957, 0.978, 0.946, 0.970]])
+DEMSAR = np.array(
+    [
+        [0.763, 0.768, 0.771, 0.798],
+        [0.599, 0.591, 0.590, 0.569],
+        [0.954, 0.971, 0.968, 0.967],
+        [0.628, 0.661, 0.654, 0.657],
+        [0.882, 0.888, 0.886, 0.898],
+        [0.936, 0.931, 0.916, 0.931],
+        [0.661, 0.668, 0.609, 0.685],
+        [0.583, 0.583, 0.563, 0.625],
+        [0.775, 0.838, 0.866, 0.875],
+        [1.000, 1.000, 1.000, 1.000],
+        [0.940, 0.962, 0.965, 0.962],
+        [0.619, 0.666, 0.614, 0.669],
+        [0.972, 0.981, 0.975, 0.975],
+        [0.957, 0.978, 0.946, 0.970],
+    ]
+)
 # The table prints C4.5+cf and C4.5+m+cf at 0.975 on "voting" (row 13), but the ranks the paper gives
 # (1 and 2 there, not 1.5 each) show cf's unrounded AUC was the higher: nudge it below printing precision.
 DEMSAR_RANKED = DEMSAR.copy()
@@ -31,7 +44,9 @@ DEMSAR_RANKED[12, 2] = 0.9751
 
 
 def test_demsar_worked_example():
-    """Average ranks 3.143, 2.000, 2.893, 1.964; chi-square 9.28; F_F 3.69 on (3, 39) against a critical 2.85; CD 1.25 at 0.05 (q 2.569)."""
+    """Average ranks 3.143, 2.000, 2.893, 1.964; chi-square 9.28; F_F 3.69 on (3, 39) against a critical 2.85; CD
+    1.25 at 0.05 (q 2.569).
+    """
     ranks = significance.average_ranks(DEMSAR_RANKED, +1).mean(axis=0)
     assert np.round(ranks, 3).tolist() == [3.143, 2.000, 2.893, 1.964]
     f = significance.friedman(DEMSAR_RANKED, +1)
@@ -60,7 +75,9 @@ def test_demsar_fails_with_ties_broken_in_order():
 
 @pytest.mark.parametrize("n, k", [(5, 3), (8, 4), (14, 6), (30, 10)])
 def test_friedman_equals_scipy_on_tables_without_ties(n, k):
-    """Continuous random tables: chi-square and p equal scipy's friedmanchisquare; F and p_F follow from chi-square by Iman-Davenport."""
+    """Continuous random tables: chi-square and p equal scipy's friedmanchisquare; F and p_F follow from chi-square
+    by Iman-Davenport.
+    """
     rng = np.random.default_rng(n * k)
     for _ in range(20):
         means = rng.normal(size=(n, k)) + rng.normal(scale=0.5, size=k)
@@ -74,7 +91,9 @@ def test_friedman_equals_scipy_on_tables_without_ties(n, k):
 
 
 def test_friedman_tie_corrected_equals_scipy_with_ties():
-    """Tables with exact ties (accuracies on small test sets): the tie-corrected statistic is scipy's; the uncorrected one is smaller."""
+    """Tables with exact ties (accuracies on small test sets): the tie-corrected statistic is scipy's; the
+    uncorrected one is smaller.
+    """
     rng = np.random.default_rng(1)
     means = rng.integers(0, 4, size=(10, 5)) / 4
     f = significance.friedman(means, +1)
@@ -82,11 +101,15 @@ def test_friedman_tie_corrected_equals_scipy_with_ties():
     assert f.chi2_ties == pytest.approx(oracle.statistic) and f.p_ties == pytest.approx(oracle.pvalue)
     assert f.chi2 < f.chi2_ties
     two = significance.friedman(np.array([[1, 0], [1, 0], [1, 0], [0, 1], [1, 1], [2, 2], [3, 1]], dtype=float), +1)
-    assert two.chi2_ties == pytest.approx((4 - 1) ** 2 / (4 + 1))  # k = 2, which scipy refuses: the sign test's (wins - losses)^2 / (wins + losses)
+    assert two.chi2_ties == pytest.approx(
+        (4 - 1) ** 2 / (4 + 1)
+    )  # k = 2, which scipy refuses: the sign test's (wins - losses)^2 / (wins + losses)
 
 
 def test_friedman_when_nothing_differs_or_everything_agrees():
-    """All scores equal: chi-square 0, p 1 (scipy divides by zero there); every dataset ranks alike: F infinite, p_F 0."""
+    """All scores equal: chi-square 0, p 1 (scipy divides by zero there); every dataset ranks alike: F infinite, p_F
+    0.
+    """
     flat = significance.friedman(np.ones((4, 3)), +1)
     assert (flat.chi2, flat.p, flat.f, flat.chi2_ties, flat.p_ties) == (0.0, 1.0, 0.0, 0.0, 1.0)
     agree = significance.friedman(np.tile([3.0, 2.0, 1.0], (5, 1)), +1)
@@ -100,12 +123,16 @@ def test_nemenyi_p_values_equal_scikit_posthocs(n, k):
     means = rng.normal(size=(n, k)) + np.linspace(0, 1.5, k)
     ranks = significance.average_ranks(means, +1).mean(axis=0)
     ours = significance.nemenyi(ranks, n, 0.05).p
-    oracle = scikit_posthocs.posthoc_nemenyi_friedman(-means).to_numpy()  # it ranks ascending: negate so 1 = best, as ours
+    oracle = scikit_posthocs.posthoc_nemenyi_friedman(
+        -means
+    ).to_numpy()  # it ranks ascending: negate so 1 = best, as ours
     np.testing.assert_allclose(ours, oracle, rtol=1e-6, atol=1e-9)
 
 
 def test_nemenyi_critical_difference_matches_its_p_values_and_fails_without_sqrt2():
-    """A pair exactly one CD apart has p = alpha; the broken variant (q not divided by sqrt 2) gives Demšar's CD times sqrt 2."""
+    """A pair exactly one CD apart has p = alpha; the broken variant (q not divided by sqrt 2) gives Demšar's CD
+    times sqrt 2.
+    """
     n, k, alpha = 14, 4, 0.05
     test = significance.nemenyi(np.array([1.0, 1.0 + 1e-9, 2.0, 4.0]), n, alpha)
     at_cd = significance.nemenyi(np.array([1.0, 1.0 + test.critical_difference, 3.0, 3.0]), n, alpha)
@@ -143,7 +170,9 @@ def _exact_wilcoxon_p(d: np.ndarray) -> float:
 
 
 def test_wilcoxon_equals_exact_enumeration_and_holm_spans_the_family():
-    """Each config's p is the exact two-sided p; p_holm is Holm over all configs; wins, losses and the sign follow the direction."""
+    """Each config's p is the exact two-sided p; p_holm is Holm over all configs; wins, losses and the sign follow
+    the direction.
+    """
     rng = np.random.default_rng(5)
     diffs = [rng.normal(loc, 1, size=9) for loc in (0.0, 0.8, -1.5)]
     rows = significance.wilcoxon_holm(diffs, +1)
@@ -158,8 +187,10 @@ def test_wilcoxon_equals_exact_enumeration_and_holm_spans_the_family():
 
 
 def test_false_rejections_under_the_null_stay_at_alpha():
-    """2,000 null tables (every config drawn alike, 12 datasets x 5 configs), seeded: Friedman's F rejects at a rate within 99.9%
-    binomial bounds of alpha = 0.05, and Wilcoxon-Holm against a control rejects any of its 4 at a family-wise rate at most alpha.
+    """2,000 null tables (every config drawn alike, 12 datasets x 5 configs), seeded: Friedman's F rejects at a rate
+    within 99.9%
+    binomial bounds of alpha = 0.05, and Wilcoxon-Holm against a control rejects any of its 4 at a family-wise rate at
+    most alpha.
 
     Holm is conservative, so Wilcoxon-Holm rejects less often than F. A broken variant without Holm's correction rejects
     any of 4 far more often than alpha: the check can fail.
@@ -176,4 +207,6 @@ def test_false_rejections_under_the_null_stay_at_alpha():
     low, high = stats.binom.ppf([0.0005, 0.9995], sims, alpha) / sims
     assert low <= f_rejects / sims <= high, f_rejects / sims
     assert holm_rejects / sims <= high, holm_rejects / sims
-    assert raw_rejects / sims > high, raw_rejects / sims  # the uncorrected family inflates the error: Holm is what holds it
+    assert raw_rejects / sims > high, (
+        raw_rejects / sims
+    )  # the uncorrected family inflates the error: Holm is what holds it

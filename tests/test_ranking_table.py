@@ -1,4 +1,6 @@
-"""Reading what a ranking ranks: results files pooled (or refused), CSV tables, and every bad input named in one line."""
+"""Reading what a ranking ranks: results files pooled (or refused), CSV tables, and every bad input named in one
+line.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ SUITE = Path(__file__).parents[1] / "results" / "suite-small" / "results.json"
 
 @pytest.fixture(scope="module")
 def suite() -> dict:
-    """The committed small suite: 13 configs x 5 seeds on 6 datasets, augment and augment-flip not applicable on the tables."""
+    """The committed small suite: 13 configs x 5 seeds on 6 datasets, augment and augment-flip not applicable on the
+    tables.
+    """
     return json.loads(SUITE.read_text())
 
 
@@ -35,12 +39,16 @@ def write(path: Path, doc: dict) -> Path:
 
 
 def test_a_suite_reads_every_finished_score(suite):
-    """Every ok run's test accuracy lands in its (dataset, config, seed) cell; not-applicable pairs are noted, not scored."""
+    """Every ok run's test accuracy lands in its (dataset, config, seed) cell; not-applicable pairs are noted, not
+    scored.
+    """
     table = read_sources([SUITE])
     assert table.datasets == list(suite["datasets"]) and table.better == +1 and table.sources == [str(SUITE)]
     run = next(r for r in suite["runs"] if r["dataset"] == "wine" and r["config"] == "l2" and r["seed"] == 3)
     assert table.scores["wine"]["l2"][3] == run["test_accuracy"]
-    assert "augment" not in table.scores["iris"] and any(n.startswith("iris/augment: not applicable") for n in table.notes)
+    assert "augment" not in table.scores["iris"] and any(
+        n.startswith("iris/augment: not applicable") for n in table.notes
+    )
 
 
 def test_single_dataset_files_pool_into_the_suite_table(suite, tmp_path):
@@ -50,7 +58,9 @@ def test_single_dataset_files_pool_into_the_suite_table(suite, tmp_path):
 
 
 def test_pooled_files_trained_differently_are_refused_unless_allowed(suite, tmp_path):
-    """Different epochs (or a same-named config defined differently) refuse with the difference named; the flag pools and notes it."""
+    """Different epochs (or a same-named config defined differently) refuse with the difference named; the flag pools
+    and notes it.
+    """
     other = part(suite, "wine")
     other["settings"]["epochs"] = 3
     changed = part(suite, "iris")
@@ -58,8 +68,14 @@ def test_pooled_files_trained_differently_are_refused_unless_allowed(suite, tmp_
     for r in changed["runs"]:
         if r["config"] == "l2":
             r["config_hash"] = "0" * 12
-    files = [write(tmp_path / "digits.json", part(suite, "digits")), write(tmp_path / "wine.json", other), write(tmp_path / "iris.json", changed)]
-    with pytest.raises(RankError, match=r"wine.json was not trained like .*digits.json: epochs: 20 vs 3.*--allow-settings-mismatch"):
+    files = [
+        write(tmp_path / "digits.json", part(suite, "digits")),
+        write(tmp_path / "wine.json", other),
+        write(tmp_path / "iris.json", changed),
+    ]
+    with pytest.raises(
+        RankError, match=r"wine.json was not trained like .*digits.json: epochs: 20 vs 3.*--allow-settings-mismatch"
+    ):
         read_sources(files)
     with pytest.raises(RankError, match=r"config l2"):
         read_sources([files[0], files[2]])
@@ -82,7 +98,9 @@ def test_a_file_without_the_metric_is_refused_with_the_metrics_it_has(suite, tmp
 
 
 def test_failed_runs_are_noted_and_a_cell_without_any_goes_missing(suite):
-    """A failed seed leaves the cell's mean over the rest; a cell whose every seed failed is missing, and both are said."""
+    """A failed seed leaves the cell's mean over the rest; a cell whose every seed failed is missing, and both are
+    said.
+    """
     doc = part(suite, "wine")
     for r in doc["runs"]:
         if r["config"] == "l1" or (r["config"] == "l2" and r["seed"] == 0):
@@ -102,9 +120,13 @@ def test_metric_direction_is_known_or_asked_for():
 
 
 def test_a_csv_table_reads_with_or_without_seeds(tmp_path):
-    """Columns dataset, config, score (seed optional, extra columns ignored); an empty score is a missing cell, noted."""
+    """Columns dataset, config, score (seed optional, extra columns ignored); an empty score is a missing cell,
+    noted.
+    """
     path = tmp_path / "t.csv"
-    path.write_text("dataset,config,score,source\nd1,a,0.9,paper\nd1,a,0.8,paper\nd1,b,,paper\nd2,a,0.7,paper\nd2,b,0.75,paper\n")
+    path.write_text(
+        "dataset,config,score,source\nd1,a,0.9,paper\nd1,a,0.8,paper\nd1,b,,paper\nd2,a,0.7,paper\nd2,b,0.75,paper\n"
+    )
     table = read_sources([path], "auc", "higher")
     assert table.scores == {"d1": {"a": {0: 0.9, 1: 0.8}}, "d2": {"a": {0: 0.7}, "b": {0: 0.75}}}
     assert any("d1/b: line 4 has no score" in n for n in table.notes)
@@ -113,13 +135,19 @@ def test_a_csv_table_reads_with_or_without_seeds(tmp_path):
     assert read_sources([seeded], "auc", "higher").scores == {"d1": {"a": {"7": 1.0, "9": 2.0}}}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("dataset,config,value\nd,a,1\n", r"no column score; a table needs columns dataset, config, score .*it has dataset, config, value"),
-    ("dataset,config,score\nd,a,high\n", r"line 2: score 'high' is not a number"),
-    ("dataset,config,score\nd,a,nan\n", r"line 2: score 'nan' is not finite"),
-    ("dataset,config,score,seed\nd,a,1,0\nd,a,2,0\n", r"line 3: d/a seed 0 appears twice"),
-    ("dataset,config,score\n,a,1\n", r"line 2: dataset and config must not be empty"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "dataset,config,value\nd,a,1\n",
+            r"no column score; a table needs columns dataset, config, score .*it has dataset, config, value",
+        ),
+        ("dataset,config,score\nd,a,high\n", r"line 2: score 'high' is not a number"),
+        ("dataset,config,score\nd,a,nan\n", r"line 2: score 'nan' is not finite"),
+        ("dataset,config,score,seed\nd,a,1,0\nd,a,2,0\n", r"line 3: d/a seed 0 appears twice"),
+        ("dataset,config,score\n,a,1\n", r"line 2: dataset and config must not be empty"),
+    ],
+)
 def test_a_bad_csv_is_named_by_line(tmp_path, text, message):
     """Each way a table can be wrong: one message with the line and the fix."""
     path = tmp_path / "bad.csv"

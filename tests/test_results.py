@@ -1,4 +1,6 @@
-"""Results files: atomic writes, validation with clear errors, summaries with t intervals; and report.md rendered from them."""
+"""Results files: atomic writes, validation with clear errors, summaries with t intervals; and report.md rendered
+from them.
+"""
 
 import json
 import os
@@ -23,9 +25,15 @@ from regbench.results import (
 )
 from regbench.report import render_against_reference, render_paths, render_report, render_table
 
-
-CONFIGS = {name: {"name": name, "description": f"config {name}", "hash": f"hash-{name}", "model": {"factory": "m:Net", "args": {"width": 3}}}
-           for name in ("a", "b", "c")}
+CONFIGS = {
+    name: {
+        "name": name,
+        "description": f"config {name}",
+        "hash": f"hash-{name}",
+        "model": {"factory": "m:Net", "args": {"width": 3}},
+    }
+    for name in ("a", "b", "c")
+}
 
 
 def doc(runs):
@@ -66,14 +74,18 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
 
 
 def test_a_written_file_gets_the_mode_a_new_file_would(tmp_path):
-    """The temporary file is private while written; the finished one is readable as any file the user makes (umask 022: 0644)."""
+    """The temporary file is private while written; the finished one is readable as any file the user makes (umask
+    022: 0644).
+    """
     old = os.umask(0o022)
     try:
         write_json(tmp_path / "r.json", {"runs": []})
         (tmp_path / "plain").write_text("")
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o644
+    assert (
+        stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o644
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,11 +94,22 @@ def test_a_written_file_gets_the_mode_a_new_file_would(tmp_path):
         ('{"schema_version": 2, "runs": [', "not valid JSON .* truncated"),
         ("[1, 2]", "no schema_version"),
         ('{"schema_version": 99, "runs": []}', "schema_version 99"),
-        ('{"schema_version": 1, "runs": []}', "schema_version 1 was written by an older regbench .*configs described as strings.* Regenerate it"),
+        (
+            '{"schema_version": 1, "runs": []}',
+            "schema_version 1 was written by an older regbench .*configs described as strings.* Regenerate it",
+        ),
         ('{"schema_version": 2, "configs": {}, "runs": {}}', "'runs' must be a list"),
-        ('{"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}', "run 0 lacks config_hash, seed, status, engine, execution"),
-        ('{"schema_version": 2, "configs": {}, "runs": [{"config": "a", "config_hash": "h", "seed": 0, "status": "ok", "engine": "fast", "execution": "single"}]}',
-         "run 0 .a seed 0. was trained by config hash h, but 'configs' describes 'a' as nothing"),
+        (
+            '{"schema_version": 2, "configs": {}, "runs": [{"config": "a"}]}',
+            "run 0 lacks config_hash, seed, status, engine, execution",
+        ),
+        (
+            (
+                '{"schema_version": 2, "configs": {}, "runs": [{"config": "a", "config_hash": "h", "seed": 0, "status":'
+                ' "ok", "engine": "fast", "execution": "single"}]}'
+            ),
+            "run 0 .a seed 0. was trained by config hash h, but 'configs' describes 'a' as nothing",
+        ),
     ],
 )
 def test_bad_files_get_one_clear_error(tmp_path, content, message):
@@ -136,11 +159,23 @@ def test_report_names_environment_failures_and_plots():
 def _grid_doc():
     """Two cells of an l1 grid, three seeds each, and the baseline."""
     configs = {"baseline": {"hash": "hb"}}
-    runs = [{**identity("baseline", s), "config_hash": "hb", "status": "ok", "test_accuracy": 0.9, "sparsity": 0.02} for s in range(3)]
+    runs = [
+        {**identity("baseline", s), "config_hash": "hb", "status": "ok", "test_accuracy": 0.9, "sparsity": 0.02}
+        for s in range(3)
+    ]
     for lam, sparsity in ((1e-3, 0.8), (1e-5, 0.3)):
         name = f"l1[l1_lambda={lam:g}]"
         configs[name] = {"hash": name, "grid": {"of": "l1", "values": {"loss.l1_lambda": lam}}}
-        runs += [{**identity(name, s), "config_hash": name, "status": "ok", "test_accuracy": 0.85 + s * 0.01, "sparsity": sparsity} for s in range(3)]
+        runs += [
+            {
+                **identity(name, s),
+                "config_hash": name,
+                "status": "ok",
+                "test_accuracy": 0.85 + s * 0.01,
+                "sparsity": sparsity,
+            }
+            for s in range(3)
+        ]
     return build_results(runs, settings={"epochs": 1}, env=environment("cpu"), configs=configs)
 
 
@@ -156,21 +191,32 @@ def test_regularization_paths_come_from_the_grid_descriptions():
     assert "## Regularization paths" in render_report(_grid_doc(), [])
 
 
-@pytest.mark.parametrize("values, scale", [([1e-5, 1e-4, 1e-2], ("log", 0.0)), ([0, 1e-4, 1e-2], ("symlog", 1e-4)),
-                                           ([0, 0.2, 0.5], ("linear", 0.0)), (["relu", "gelu"], ("linear", 0.0))])
+@pytest.mark.parametrize(
+    "values, scale",
+    [
+        ([1e-5, 1e-4, 1e-2], ("log", 0.0)),
+        ([0, 1e-4, 1e-2], ("symlog", 1e-4)),
+        ([0, 0.2, 0.5], ("linear", 0.0)),
+        (["relu", "gelu"], ("linear", 0.0)),
+    ],
+)
 def test_lambdas_spanning_decades_get_a_log_axis(values, scale):
     """Log where positive values span two decades or more, symlog when 0 is among them, linear otherwise."""
     assert path_scale(values) == scale
 
 
 def test_differences_from_the_baseline_are_paired_by_seed():
-    """Per (dataset, config), the mean of seed-paired differences with its t interval; a config without its baseline's seed is skipped."""
+    """Per (dataset, config), the mean of seed-paired differences with its t interval; a config without its
+    baseline's seed is skipped.
+    """
     from regbench.results import against_reference
 
     def run(dataset, config, seed, accuracy, status="ok"):
         return {"dataset": dataset, "config": config, "seed": seed, "status": status, "test_accuracy": accuracy}
 
-    runs = [run("a", "baseline", s, 0.5 + 0.1 * s) for s in range(3)] + [run("a", "l2", s, 0.52 + 0.1 * s + 0.001 * s) for s in range(3)]
+    runs = [run("a", "baseline", s, 0.5 + 0.1 * s) for s in range(3)] + [
+        run("a", "l2", s, 0.52 + 0.1 * s + 0.001 * s) for s in range(3)
+    ]
     runs += [run("b", "baseline", 0, 0.9), run("b", "l2", 0, 0.8), run("b", "l2", 1, 0.7)]
     found = against_reference(runs)
     mean, low, high = found[("a", "l2")]
@@ -183,6 +229,7 @@ def test_differences_from_the_baseline_are_paired_by_seed():
 def test_throughput_is_summarized_as_the_gate_judges_it():
     """A geometric mean with its interval on the log scale: two seeds far apart never give an interval below 0."""
     from regbench.results import geometric_ci, mean_ci
+
     centre, low, high = geometric_ci([1000.0, 6000.0])
     assert centre == pytest.approx(math.sqrt(1000.0 * 6000.0)) and 0 < low < 1000.0 and high > 6000.0
     assert mean_ci([1000.0, 6000.0])[1] < 0  # what the arithmetic interval said

@@ -21,4 +21,6 @@ def test_a_grid_from_python_adds_the_baseline_and_writes_the_path(tmp_path):
     doc = regbench.run(["l1"], grid={"l1.l1_lambda": [1e-4, 1e-3]}, out=tmp_path, echo=lines.append, **TINY)
     assert [r["config"] for r in doc["runs"]] == ["baseline", "l1[l1_lambda=0.0001]", "l1[l1_lambda=0.001]"]
     assert (tmp_path / "results.json").is_file() and (tmp_path / "path_l1_loss.l1_lambda.png").is_file()
-    assert "reference of the regularization paths" in lines[0] and lines[1].startswith("regbench run: 3 configs x 1 seeds")
+    assert "reference of the regularization paths" in lines[0] and lines[1].startswith(
+        "regbench run: 3 configs x 1 seeds"
+    )

@@ -1,4 +1,6 @@
-"""The sequential paired rule: its alpha spending, its tests against scipy, exact and tied differences, and its error rates."""
+"""The sequential paired rule: its alpha spending, its tests against scipy, exact and tied differences, and its error
+rates.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +21,29 @@ def fixed(values_c, values_b=None):
 
 
 def test_pococks_level_is_constant_and_keeps_any_look_rejecting_at_alpha():
-    """One level for every look, between Bonferroni's alpha / 18 and alpha; on 40,000 fresh null sequences (another seed, another
-    spread, scipy's ttest_1samp as the oracle) the chance that any look rejects is alpha within its 99.9% binomial bounds."""
+    """One level for every look, between Bonferroni's alpha / 18 and alpha; on 40,000 fresh null sequences (another
+    seed, another
+    spread, scipy's ttest_1samp as the oracle) the chance that any look rejects is alpha within its 99.9% binomial
+    bounds.
+    """
     levels = look_levels(3, 20, 0.01)
     assert list(levels) == list(range(3, 21)) and len(set(levels.values())) == 1
     level = levels[3]
     assert 0.01 / 18 < level < 0.01
     rng = np.random.default_rng(123)
     x = rng.normal(0.0, 0.7, size=(40_000, 20))
-    smallest = np.min([stats.ttest_1samp(x[:, :n], 0.0, axis=1, alternative="greater").pvalue for n in range(3, 21)], axis=0)
+    smallest = np.min(
+        [stats.ttest_1samp(x[:, :n], 0.0, axis=1, alternative="greater").pvalue for n in range(3, 21)], axis=0
+    )
     low, high = stats.binom.ppf([0.0005, 0.9995], 40_000, 0.01) / 40_000
     assert low <= np.mean(smallest <= level) <= high, np.mean(smallest <= level)
     assert np.mean(smallest <= 0.01) > high  # every look at the full alpha (no correction) rejects far more often
 
 
 def test_a_clear_effect_passes_early_with_scipys_one_sided_p():
-    """Differences around +0.02 with spread 0.004: passes before the maximum; the p at the stopping look is scipy's ttest_1samp."""
+    """Differences around +0.02 with spread 0.004: passes before the maximum; the p at the stopping look is scipy's
+    ttest_1samp.
+    """
     rng = np.random.default_rng(0)
     d = rng.normal(0.02, 0.004, size=20)
     decision = decide("better", fixed(d), effect=0.0, seeds=(3, 20))
@@ -68,7 +77,9 @@ def test_equivalence_is_two_one_sided_tests():
 
 
 def test_one_config_against_itself_is_exact_not_a_division_by_zero():
-    """Identical training: every difference is 0; better fails, no_worse and equivalent pass, all at the first look, saying why."""
+    """Identical training: every difference is 0; better fails, no_worse and equivalent pass, all at the first look,
+    saying why.
+    """
     zeros = [0.9] * 20
     for kind, verdict in (("better", "fail"), ("no_worse", "pass"), ("equivalent", "pass")):
         decision = decide(kind, fixed(zeros, zeros), effect=0.01 if kind != "better" else 0.0, identical=True)
@@ -78,17 +89,21 @@ def test_one_config_against_itself_is_exact_not_a_division_by_zero():
 
 
 def test_two_configs_that_tie_on_every_seed_are_judged_by_the_sign_test():
-    """Different configs with equal scores on every seed so far: no t-test is possible; the sign test decides once 0.5^n <= the look's level."""
+    """Different configs with equal scores on every seed so far: no t-test is possible; the sign test decides once
+    0.5^n <= the look's level.
+    """
     up = decide("better", fixed([0.002] * 20), effect=0.0)
     assert up.passed and "sign test" in up.why
     levels = look_levels(3, 20, 0.01)
-    assert up.pairs == min(n for n in levels if 0.5 ** n <= levels[n])
+    assert up.pairs == min(n for n in levels if 0.5**n <= levels[n])
     tie = decide("better", fixed([0.0] * 20), effect=0.0)
     assert tie.verdict == "undecided" and "exactly +0" in tie.why
 
 
 def test_undecided_says_how_many_pairs_would_decide():
-    """A small effect in wide noise: undecided at the maximum, with the pairs a fixed design needs; that n passes a fixed t-test, n - 1 does not."""
+    """A small effect in wide noise: undecided at the maximum, with the pairs a fixed design needs; that n passes a
+    fixed t-test, n - 1 does not.
+    """
     rng = np.random.default_rng(3)
     d = rng.normal(0.002, 0.01, size=6)
     d = d - d.mean() + 0.002
@@ -101,7 +116,9 @@ def test_undecided_says_how_many_pairs_would_decide():
 
 
 def _false_passes(kind: str, truth: float, effect: float, sequences: int, levels=None) -> float:
-    """The share of simulated sequences (normal differences, sd 0.005) that pass although the claim is false at ``truth``."""
+    """The share of simulated sequences (normal differences, sd 0.005) that pass although the claim is false at
+    ``truth``.
+    """
     rng = np.random.default_rng(42)
     passed = 0
     for _ in range(sequences):
@@ -110,9 +127,12 @@ def _false_passes(kind: str, truth: float, effect: float, sequences: int, levels
     return passed / sequences
 
 
-@pytest.mark.parametrize("kind, truth, effect", [("better", 0.0, 0.0), ("no_worse", -0.01, 0.01), ("equivalent", 0.01, 0.01)])
+@pytest.mark.parametrize(
+    "kind, truth, effect", [("better", 0.0, 0.0), ("no_worse", -0.01, 0.01), ("equivalent", 0.01, 0.01)]
+)
 def test_false_passes_stay_under_alpha_despite_the_looks(kind, truth, effect):
-    """1,000 seeded sequences at the boundary of each claim: false passes within the 99.9% binomial bound of alpha = 0.01.
+    """1,000 seeded sequences at the boundary of each claim: false passes within the 99.9% binomial bound of alpha =
+    0.01.
 
     (benchmarks/test_assertions.py measures 1,000+ per claim, from real per-seed spreads.)
     """
@@ -121,7 +141,9 @@ def test_false_passes_stay_under_alpha_despite_the_looks(kind, truth, effect):
 
 
 def test_without_alpha_spending_the_looks_inflate_false_passes(monkeypatch):
-    """Broken variant: every look at the full alpha (no spending). At the null, 18 looks pass falsely far above alpha: the check above can fail."""
+    """Broken variant: every look at the full alpha (no spending). At the null, 18 looks pass falsely far above
+    alpha: the check above can fail.
+    """
     monkeypatch.setattr(sequential, "look_levels", lambda lo, hi, alpha: {n: alpha for n in range(lo, hi + 1)})
     rate = _false_passes("better", 0.0, 0.0, 1000)
     assert rate > stats.binom.ppf(0.999, 1000, 0.01) / 1000, rate
@@ -133,5 +155,9 @@ def test_one_sided_p_values_are_scipys_ttest_1samp():
     for n in (2, 3, 7, 20):
         d = rng.normal(0.001, 0.01, size=n)
         for bound in (-0.01, 0.0, 0.004):
-            assert sequential._one_sided(d, bound, True) == pytest.approx(stats.ttest_1samp(d, bound, alternative="greater").pvalue, rel=1e-9)
-            assert sequential._one_sided(d, bound, False) == pytest.approx(stats.ttest_1samp(d, bound, alternative="less").pvalue, rel=1e-9)
+            assert sequential._one_sided(d, bound, True) == pytest.approx(
+                stats.ttest_1samp(d, bound, alternative="greater").pvalue, rel=1e-9
+            )
+            assert sequential._one_sided(d, bound, False) == pytest.approx(
+                stats.ttest_1samp(d, bound, alternative="less").pvalue, rel=1e-9
+            )

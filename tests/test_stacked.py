@@ -47,8 +47,12 @@ def test_every_member_follows_its_lone_run(tiny_split, device):
     """
     settings = Settings(epochs=2, batch_size=16, device=device.type)
     cells = [Cell(CONFIGS[c], s) for c in PLAIN for s in (0, 1)]
-    smoothing = [c for c in cells if c.config.name == "label-smoothing"]  # a stack has one label smoothing: it trains apart
-    stacked = run_group([c for c in cells if c not in smoothing], tiny_split, settings) + run_group(smoothing, tiny_split, settings)
+    smoothing = [
+        c for c in cells if c.config.name == "label-smoothing"
+    ]  # a stack has one label smoothing: it trains apart
+    stacked = run_group([c for c in cells if c not in smoothing], tiny_split, settings) + run_group(
+        smoothing, tiny_split, settings
+    )
     cells = [c for c in cells if c not in smoothing] + smoothing
     compared_fully = 0
     for cell, record in zip(cells, stacked):
@@ -61,13 +65,18 @@ def test_every_member_follows_its_lone_run(tiny_split, device):
             compared_fully += 1
             assert record.measurement.test_accuracy == pytest.approx(alone.measurement.test_accuracy, abs=TOLERANCE)
             assert record.measurement.sparsity == pytest.approx(alone.measurement.sparsity, abs=TOLERANCE)
-            assert record.measurement.mean_abs_weight["all"] == pytest.approx(alone.measurement.mean_abs_weight["all"], rel=1e-4)
+            assert record.measurement.mean_abs_weight["all"] == pytest.approx(
+                alone.measurement.mean_abs_weight["all"], rel=1e-4
+            )
     assert compared_fully == len(cells) if device.type == "cpu" else compared_fully == len(cells) - 2
 
 
 def test_a_member_s_samples_per_second_means_a_lone_run_s(tiny_split):
-    """A member's time is its share of the stack's (the stack's epoch time over its members): samples/s is then the stack's
-    throughput, as a lone run's is its own; a member charged the whole stack's time would look members-times slower than it is."""
+    """A member's time is its share of the stack's (the stack's epoch time over its members): samples/s is then the
+    stack's
+    throughput, as a lone run's is its own; a member charged the whole stack's time would look members-times slower than
+    it is.
+    """
     settings = Settings(epochs=3, batch_size=16)
     cells = [Cell(CONFIGS["l1"], k) for k in range(4)]
     records = run_group(cells, tiny_split, settings)
@@ -79,13 +88,17 @@ def test_a_member_s_samples_per_second_means_a_lone_run_s(tiny_split):
 
 
 def _batchnorm_eps_1e3() -> nn.Module:
-    """The notebook's BatchNorm MLP with another eps and momentum: the stacked engine must read them, not assume them."""
+    """The notebook's BatchNorm MLP with another eps and momentum: the stacked engine must read them, not assume
+    them.
+    """
     model = models.FullyConnectedBatchNorm()
     model.bn_1.eps, model.bn_1.momentum = 1e-3, 0.3
     return model
 
 
-@pytest.mark.parametrize("config", [CONFIGS["batchnorm"], Config(name="bn-eps", model=_batchnorm_eps_1e3)], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "config", [CONFIGS["batchnorm"], Config(name="bn-eps", model=_batchnorm_eps_1e3)], ids=lambda c: c.name
+)
 def test_batchnorm_members_keep_their_own_running_statistics(tiny_split, device, config):
     """Two BatchNorm members: train values match tightly, eval values (running statistics) within the drift bound."""
     settings = Settings(epochs=2, batch_size=16, device=device.type)
@@ -111,14 +124,21 @@ def _plan(config: Config, split: Split, **settings) -> MemberPlan | str:
 def test_plans_are_read_off_the_built_objects(tiny_split):
     """Lambdas per layer from the loss terms, the rate from the Dropout module, lr and betas from the optimizer."""
     for name, (l1, l2) in {
-        "baseline": ((0, 0), (0, 0)), "l1": ((1e-4, 1e-4), (0, 0)), "l2": ((0, 0), (1e-3, 1e-3)),
-        "mixed": ((0, 1e-4), (1e-3, 0)), "elasticnet": ((1e-4, 1e-4), (1e-3, 1e-3)),
+        "baseline": ((0, 0), (0, 0)),
+        "l1": ((1e-4, 1e-4), (0, 0)),
+        "l2": ((0, 0), (1e-3, 1e-3)),
+        "mixed": ((0, 1e-4), (1e-3, 0)),
+        "elasticnet": ((1e-4, 1e-4), (1e-3, 1e-3)),
     }.items():
         member = _plan(CONFIGS[name], tiny_split)
         assert (member.l1, member.l2) == (l1, l2), name
     dropout = Config(name="d5", model=models.FullyConnectedDropout, model_args={"dropout_prob": 0.5, "hidden_size": 7})
     member = _plan(dropout, tiny_split, lr=0.01)
-    assert member.dropout == 0.5 and member.architecture.sizes == (784, 7, 10) and member.architecture.adam == (0.01, (0.9, 0.999), 1e-8)
+    assert (
+        member.dropout == 0.5
+        and member.architecture.sizes == (784, 7, 10)
+        and member.architecture.adam == (0.01, (0.9, 0.999), 1e-8)
+    )
     slow = Config(name="betas", model=models.FullyConnected, optimizer_args={"betas": (0.5, 0.9)})
     assert _plan(slow, tiny_split).architecture.adam[1] == (0.5, 0.9)
 
@@ -141,18 +161,29 @@ def _noise_augment() -> object:
     return _global_rng_augment
 
 
-@pytest.mark.parametrize("config, reason", [
-    (CNN, "the model is SmallCNN"),
-    (Config(name="sub", model=_OwnForward), "the model is _OwnForward"),
-    (MAXNORM, "the max-norm penalty term is not regbench's L1 or squared-L2 norm"),
-    (Config(name="doubled", model=models.FullyConnected, loss=_Doubled), "_Doubled overrides PenaltyLoss.penalty"),
-    (Config(name="summed", model=models.FullyConnected, criterion_args={"reduction": "sum"}), "not cross-entropy with mean reduction"),
-    (Config(name="wd", model=models.FullyConnected, optimizer_args={"weight_decay": 1e-4}), "Adam with weight decay"),
-    (Config(name="sgd", model=models.FullyConnected, optimizer=torch.optim.SGD), "the optimizer is SGD"),
-    (Config(name="noise", model=models.FullyConnected, augment=_noise_augment), "draws from torch's global RNG"),
-])
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (CNN, "the model is SmallCNN"),
+        (Config(name="sub", model=_OwnForward), "the model is _OwnForward"),
+        (MAXNORM, "the max-norm penalty term is not regbench's L1 or squared-L2 norm"),
+        (Config(name="doubled", model=models.FullyConnected, loss=_Doubled), "_Doubled overrides PenaltyLoss.penalty"),
+        (
+            Config(name="summed", model=models.FullyConnected, criterion_args={"reduction": "sum"}),
+            "not cross-entropy with mean reduction",
+        ),
+        (
+            Config(name="wd", model=models.FullyConnected, optimizer_args={"weight_decay": 1e-4}),
+            "Adam with weight decay",
+        ),
+        (Config(name="sgd", model=models.FullyConnected, optimizer=torch.optim.SGD), "the optimizer is SGD"),
+        (Config(name="noise", model=models.FullyConnected, augment=_noise_augment), "draws from torch's global RNG"),
+    ],
+)
 def test_what_cannot_be_stacked_exactly_gets_a_reason(tiny_split, config, reason):
-    """Another model, loss, criterion, optimizer or an augmentation a member could not replay: a reason, and one-by-one training."""
+    """Another model, loss, criterion, optimizer or an augmentation a member could not replay: a reason, and
+    one-by-one training.
+    """
     member = _plan(config, tiny_split)
     assert isinstance(member, str) and reason in member
 
@@ -175,10 +206,15 @@ def _shift_augment() -> object:
 
 
 def test_a_users_augmentation_is_replayed(tiny_split):
-    """The stacked engine trains each member on its own built loader, so any augmentation honouring its generator replays exactly."""
+    """The stacked engine trains each member on its own built loader, so any augmentation honouring its generator
+    replays exactly.
+    """
     shifted = Config(name="shift", model=models.FullyConnectedDropout, augment=_shift_augment)
     assert isinstance(_plan(shifted, tiny_split), MemberPlan)
     settings = Settings(epochs=1, batch_size=16)
     records = run_group([Cell(shifted, 3), Cell(CONFIGS["augment"], 3)], tiny_split, settings)
     for record, config in zip(records, (shifted, CONFIGS["augment"])):
-        assert max_history_gap(run_one(config, 3, tiny_split, settings, progress=False), record, TRAIN_KEYS + VAL_KEYS) < TOLERANCE
+        assert (
+            max_history_gap(run_one(config, 3, tiny_split, settings, progress=False), record, TRAIN_KEYS + VAL_KEYS)
+            < TOLERANCE
+        )

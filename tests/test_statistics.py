@@ -6,7 +6,9 @@ import pytest
 
 from regbench.checks.statistics import assert_binomial, binomial_pvalue
 
-SMALLEST_NORMAL = 2.2250738585072014e-308  # a drop rate Hypothesis once generated; scipy.stats.binomtest overflowed on it
+SMALLEST_NORMAL = (
+    2.2250738585072014e-308  # a drop rate Hypothesis once generated; scipy.stats.binomtest overflowed on it
+)
 
 
 def test_a_rate_near_the_smallest_double_gets_a_p_value():

@@ -34,8 +34,13 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="su
 
 
 def regbench(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "regbench", "run", *args, *TINY, "--out", str(tmp_path / "out")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "regbench", "run", *args, *TINY, "--out", str(tmp_path / "out")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_config_that_kills_the_process_in_its_check_is_named(tmp_path):
@@ -44,11 +49,15 @@ def test_a_config_that_kills_the_process_in_its_check_is_named(tmp_path):
     done = regbench(tmp_path, "--configs", "baseline,killer_configs:KILLER")
     assert done.returncode == 1
     (line,) = [x for x in done.stderr.splitlines() if "error" in x]
-    assert line.startswith("regbench run: error: the process died (signal SIGKILL) during the one-batch check of config 'killer' on digits")
+    assert line.startswith(
+        "regbench run: error: the process died (signal SIGKILL) during the one-batch check of config 'killer' on digits"
+    )
 
 
 def test_a_supervised_run_keeps_its_own_exit_status_and_messages(tmp_path):
-    """A run that finishes exits 0 with its table; a usage error still exits 2 with its own line, and no word about dying."""
+    """A run that finishes exits 0 with its table; a usage error still exits 2 with its own line, and no word about
+    dying.
+    """
     done = regbench(tmp_path, "--configs", "baseline")
     assert done.returncode == 0 and "| baseline | 1 |" in done.stdout and "died" not in done.stderr
     done = regbench(tmp_path, "--configs", "no-such-config")

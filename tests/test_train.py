@@ -26,7 +26,15 @@ def fit(seed=0, epochs=3, model_cls=FullyConnected, lr=1e-2, **kw):
     loss = LassoLoss(nn.CrossEntropyLoss(), model, 1e-3)
     x, y = toy_data()
     train = TensorLoader(x, y, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    history = train_model(model, loss, torch.optim.Adam(model.parameters(), lr=lr), train, TensorLoader(x, y, batch_size=64), epochs, progress=False)
+    history = train_model(
+        model,
+        loss,
+        torch.optim.Adam(model.parameters(), lr=lr),
+        train,
+        TensorLoader(x, y, batch_size=64),
+        epochs,
+        progress=False,
+    )
     return model, history
 
 
@@ -41,7 +49,15 @@ def test_history_has_base_and_penalty_apart_and_learns():
     _, history = fit(epochs=4)
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4]
     last = history.epochs[-1]
-    assert set(last) == {"epoch", "train_loss", "train_penalty", "train_accuracy", "val_loss", "val_penalty", "val_accuracy"}
+    assert set(last) == {
+        "epoch",
+        "train_loss",
+        "train_penalty",
+        "train_accuracy",
+        "val_loss",
+        "val_penalty",
+        "val_accuracy",
+    }
     assert last["val_accuracy"] > 0.9 and last["train_penalty"] > 0 and last["val_penalty"] > 0
     assert history.epochs[-1]["val_loss"] < history.epochs[0]["val_loss"]
     assert history.train_samples == 4 * 64 and history.samples_per_second > 0
@@ -49,12 +65,20 @@ def test_history_has_base_and_penalty_apart_and_learns():
 
 
 def test_throughput_leaves_out_warm_up_and_a_burst_of_load():
-    """samples/s is the median epoch's after the first: a slow first epoch (warm-up) or one epoch a neighbour slowed does not move it."""
-    assert History(train_samples=200, train_seconds=1.1, epoch_seconds=[1.0, 0.1]).samples_per_second == pytest.approx(1000)
+    """samples/s is the median epoch's after the first: a slow first epoch (warm-up) or one epoch a neighbour slowed
+    does not move it.
+    """
+    assert History(train_samples=200, train_seconds=1.1, epoch_seconds=[1.0, 0.1]).samples_per_second == pytest.approx(
+        1000
+    )
     burst = History(train_samples=500, train_seconds=1.5, epoch_seconds=[0.1, 0.1, 1.0, 0.1, 0.1])
     assert burst.samples_per_second == pytest.approx(1000)
-    assert History(train_samples=100, train_seconds=0.5, epoch_seconds=[0.5]).samples_per_second == pytest.approx(200)  # one epoch: itself
-    assert History(train_samples=100, train_seconds=0.5).samples_per_second == pytest.approx(200)  # no per-epoch timings: the total
+    assert History(train_samples=100, train_seconds=0.5, epoch_seconds=[0.5]).samples_per_second == pytest.approx(
+        200
+    )  # one epoch: itself
+    assert History(train_samples=100, train_seconds=0.5).samples_per_second == pytest.approx(
+        200
+    )  # no per-epoch timings: the total
 
 
 def test_same_seed_same_history_on_cpu():
@@ -82,8 +106,15 @@ def test_train_and_eval_modes_are_switched():
     """Training batches run in train mode, validation in eval mode; evaluate restores the mode."""
     model = ModeSpy()
     x, y = toy_data(32)
-    train_model(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
-                TensorLoader(x, y, batch_size=16), TensorLoader(x, y, batch_size=32), 2, progress=False)
+    train_model(
+        model,
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        TensorLoader(x, y, batch_size=16),
+        TensorLoader(x, y, batch_size=32),
+        2,
+        progress=False,
+    )
     assert model.modes == [True, True, False, True, True, False]
     model.train()
     evaluate(model, nn.CrossEntropyLoss(), TensorLoader(x, y, batch_size=32))
@@ -97,8 +128,15 @@ def test_divergence_stops_with_a_clear_message():
         model.linear_1.weight[0, 0] = float("nan")
     x, y = toy_data(16)
     with pytest.raises(TrainingDiverged, match="epoch 1; lower the learning rate or the penalty lambda"):
-        train_model(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
-                    TensorLoader(x, y, batch_size=8), TensorLoader(x, y, batch_size=8), 3, progress=False)
+        train_model(
+            model,
+            nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            TensorLoader(x, y, batch_size=8),
+            TensorLoader(x, y, batch_size=8),
+            3,
+            progress=False,
+        )
 
 
 def test_bad_arguments():

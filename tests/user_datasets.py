@@ -1,4 +1,6 @@
-"""Datasets a user might write, good and broken, for the tests of regbench.datasets (found as tests.user_datasets:NAME)."""
+"""Datasets a user might write, good and broken, for the tests of regbench.datasets (found as
+tests.user_datasets:NAME).
+"""
 
 import torch
 from torch.utils.data import TensorDataset

@@ -15,7 +15,8 @@ check that proves it can fail (properties/test_mutations.py). A few are read off
 searched (BatchNorm's running statistics; label preservation, a one-sided binomial test on a
 reference classifier). What applies is decided by inspecting the object's behaviour (has it a
 module that drops at random in train mode? BatchNorm? does the loss take a lambda?); an invariant
-that does not apply is reported ``not_applicable`` with the reason. The user's object is never modified: checks work on deep
+that does not apply is reported ``not_applicable`` with the reason. The user's object is never modified: checks work on
+deep
 copies or on fresh instances from the factory, and every global RNG is restored afterwards.
 
 Statistical invariants keep their false-failure rate per check run under ``ALPHA`` = 1e-7.

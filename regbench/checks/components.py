@@ -39,8 +39,25 @@ __all__ = [
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
-PER_SAMPLE_NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
-RATE_ATTRIBUTES = ("p", "drop_prob", "drop_rate", "drop_path", "drop_path_prob", "drop_path_rate", "dropout", "dropout_prob")
+PER_SAMPLE_NORM_TYPES = (
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+    nn.RMSNorm,
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+)
+RATE_ATTRIBUTES = (
+    "p",
+    "drop_prob",
+    "drop_rate",
+    "drop_path",
+    "drop_path_prob",
+    "drop_path_rate",
+    "dropout",
+    "dropout_prob",
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,9 @@ def batchnorms(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def per_sample_norms(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Normalizations whose statistics come from each sample alone (InstanceNorm with running statistics excepted in eval)."""
+    """Normalizations whose statistics come from each sample alone (InstanceNorm with running statistics excepted in
+    eval).
+    """
     return [(name, m) for name, m in model.named_modules() if isinstance(m, PER_SAMPLE_NORM_TYPES)]
 
 
@@ -72,10 +91,19 @@ def _rate_attribute(module: nn.Module) -> str | None:
 
 
 def inputs_seen(model: nn.Module, names: set[str], run: Callable[[nn.Module], object]) -> dict[str, tuple]:
-    """The positional inputs each module named in ``names`` receives during ``run`` on a copy of ``model`` in eval mode."""
+    """The positional inputs each module named in ``names`` receives during ``run`` on a copy of ``model`` in eval
+    mode.
+    """
     model, seen = copy.deepcopy(model), {}
-    handles = [m.register_forward_pre_hook(lambda mod, args, name=name: seen.setdefault(name, tuple(a.detach() if torch.is_tensor(a) else a for a in args)))
-               for name, m in model.named_modules() if name in names]
+    handles = [
+        m.register_forward_pre_hook(
+            lambda mod, args, name=name: seen.setdefault(
+                name, tuple(a.detach() if torch.is_tensor(a) else a for a in args)
+            )
+        )
+        for name, m in model.named_modules()
+        if name in names
+    ]
     try:
         with torch.no_grad(), rngs_restored():
             run(model.eval())
@@ -102,11 +130,20 @@ def _random_in_train(module: nn.Module, args: tuple) -> bool:
 
 
 def stochastic_modules(model: nn.Module, run: Callable[[nn.Module], object]) -> list[Stochastic]:
-    """torch's dropout modules with 0 < p < 1, and modules with a drop-rate attribute that are random in train mode on what ``run`` feeds them."""
-    found = [Stochastic(name, "p", float(m.p)) for name, m in model.named_modules() if isinstance(m, DROPOUT_TYPES) and 0 < m.p < 1]
+    """torch's dropout modules with 0 < p < 1, and modules with a drop-rate attribute that are random in train mode
+    on what ``run`` feeds them.
+    """
+    found = [
+        Stochastic(name, "p", float(m.p))
+        for name, m in model.named_modules()
+        if isinstance(m, DROPOUT_TYPES) and 0 < m.p < 1
+    ]
     known = {s.name for s in found}
-    candidates = {name: (m, attribute) for name, m in model.named_modules()
-                  if name not in known and not isinstance(m, DROPOUT_TYPES) and (attribute := _rate_attribute(m)) is not None}
+    candidates = {
+        name: (m, attribute)
+        for name, m in model.named_modules()
+        if name not in known and not isinstance(m, DROPOUT_TYPES) and (attribute := _rate_attribute(m)) is not None
+    }
     inputs = inputs_seen(model, set(candidates), run) if candidates else {}
     for name, args in inputs.items():
         module, attribute = candidates[name]
@@ -116,7 +153,9 @@ def stochastic_modules(model: nn.Module, run: Callable[[nn.Module], object]) -> 
 
 
 def with_rates(model: nn.Module, stochastic: Sequence[Stochastic], rate: float = 0.0) -> nn.Module:
-    """A copy of ``model`` with every stochastic module's rate set to ``rate`` (0: the model as eval mode should compute it)."""
+    """A copy of ``model`` with every stochastic module's rate set to ``rate`` (0: the model as eval mode should
+    compute it).
+    """
     copied = copy.deepcopy(model)
     modules = dict(copied.named_modules())
     for s in stochastic:

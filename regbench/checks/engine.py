@@ -1,4 +1,5 @@
-"""The one invariant engine: an invariant defined once, run by ``regbench check``, the property suite and the mutation check.
+"""The one invariant engine: an invariant defined once, run by ``regbench check``, the property suite and the mutation
+check.
 
 An ``Invariant`` says what it checks, when it applies to a subject (the user's model, loss,
 transform or config, as the check modules wrap them), how its inputs are drawn, what it asserts,
@@ -81,7 +82,9 @@ class Invariant:
 
 
 def search_settings(max_examples: int) -> settings:
-    """Derandomized and database-free, so a verdict is the same on every run and machine; quiet, since the report says it all."""
+    """Derandomized and database-free, so a verdict is the same on every run and machine; quiet, since the report
+    says it all.
+    """
     return settings(
         max_examples=max_examples,
         derandomize=True,
@@ -134,7 +137,9 @@ def _search(prop: Callable[..., Any], strategies: Strategies, max_examples: int)
 
 
 def _read(prop: Callable[[], Optional[str]]) -> Optional[str] | _Found:
-    """An invariant read off the subject: what it saw, or the violation (an assertion's second line, if any, shows where)."""
+    """An invariant read off the subject: what it saw, or the violation (an assertion's second line, if any, shows
+    where).
+    """
     try:
         with rngs_restored():
             seed_torch(0)
@@ -146,4 +151,8 @@ def _read(prop: Callable[[], Optional[str]]) -> Optional[str] | _Found:
 
 def _one_line(error: BaseException) -> str:
     """An assertion's message as is; any other exception with its type; first line only."""
-    return (first_line(error) if isinstance(error, AssertionError) else f"raised {type(error).__name__}: {first_line(error)}")[:400]
+    return (
+        first_line(error)
+        if isinstance(error, AssertionError)
+        else f"raised {type(error).__name__}: {first_line(error)}"
+    )[:400]

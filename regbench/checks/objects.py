@@ -27,7 +27,9 @@ def made(factory: Callable[[], Any]) -> Any:
     try:
         return built(factory, 0)
     except Exception as error:
-        raise CheckUsageError(f"calling {name_of(factory)}() failed: {type(error).__name__}: {first_line(error)}") from None
+        raise CheckUsageError(
+            f"calling {name_of(factory)}() failed: {type(error).__name__}: {first_line(error)}"
+        ) from None
 
 
 def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -46,7 +48,9 @@ IMAGE_NAMES = ("img", "image", "images", "pic", "picture", "x", "tensor", "sampl
 
 
 def is_torchvision_transform(obj: Any) -> bool:
-    return (type(obj).__module__ or "").startswith("torchvision.transforms") or (getattr(obj, "__module__", "") or "").startswith("torchvision.transforms")
+    return (type(obj).__module__ or "").startswith("torchvision.transforms") or (
+        getattr(obj, "__module__", "") or ""
+    ).startswith("torchvision.transforms")
 
 
 def signature_parameters(obj: Any) -> list[inspect.Parameter]:
@@ -58,21 +62,31 @@ def signature_parameters(obj: Any) -> list[inspect.Parameter]:
 
 
 def is_factory(obj: Any) -> bool:
-    """A class, function or partial callable with no arguments (an object instance is the thing itself, not its maker)."""
+    """A class, function or partial callable with no arguments (an object instance is the thing itself, not its
+    maker).
+    """
     if not (inspect.isclass(obj) or inspect.isroutine(obj) or isinstance(obj, functools.partial)):
         return False
-    return not any(p.default is inspect.Parameter.empty and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in signature_parameters(obj))
+    return not any(
+        p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for p in signature_parameters(obj)
+    )
 
 
 def named_like(param: inspect.Parameter, names: Sequence[str]) -> bool:
-    """A parameter called like one of ``names``, or annotated as a model (for MODEL_NAMES) or an image (for IMAGE_NAMES)."""
+    """A parameter called like one of ``names``, or annotated as a model (for MODEL_NAMES) or an image (for
+    IMAGE_NAMES).
+    """
     annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
     hint = r"(torch\.)?(nn\.)?Module" if names is MODEL_NAMES else r"(PIL\.)?(Image\.)?Image|(torch\.)?Tensor"
     return param.name.lower().strip("_") in names or re.fullmatch(hint, annotation) is not None
 
 
 def name_of(obj: Any) -> str:
-    """A config's name; module:qualname for a class or function; a transform's short repr (Compose(RandomRotation(...), ToTensor())); else module:Type()."""
+    """A config's name; module:qualname for a class or function; a transform's short repr
+    (Compose(RandomRotation(...), ToTensor())); else module:Type().
+    """
     if isinstance(obj, Config):
         return obj.name
     if hasattr(obj, "__qualname__"):

@@ -69,7 +69,9 @@ class Report:
         for result in self.results:
             if result.invariant == invariant:
                 return result
-        raise KeyError(f"no invariant {invariant!r} in this {self.kind} report; it has {[r.invariant for r in self.results]}")
+        raise KeyError(
+            f"no invariant {invariant!r} in this {self.kind} report; it has {[r.invariant for r in self.results]}"
+        )
 
     def to_dict(self) -> dict:
         """Plain data: statuses as strings, for JSON."""
@@ -99,5 +101,8 @@ class Report:
                     lines.append(f"  {'':<4}  {'':<{width}}  counterexample: {r.counterexample}")
                 lines.append(f"  {'':<4}  {'':<{width}}  fix: {r.explanation}")
         counts = {s: sum(r.status is s for r in self.results) for s in Status}
-        lines.append(f"  {counts[Status.PASSED]} passed, {counts[Status.FAILED]} failed, {counts[Status.NOT_APPLICABLE]} not applicable")
+        lines.append(
+            f"  {counts[Status.PASSED]} passed, {counts[Status.FAILED]} failed, {counts[Status.NOT_APPLICABLE]} not"
+            " applicable"
+        )
         return "\n".join(lines)

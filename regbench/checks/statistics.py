@@ -16,8 +16,15 @@ import math
 import torch
 from scipy import stats
 
-__all__ = ["PROPERTY_ALPHA", "assert_binomial", "assert_mean_within_hoeffding", "assert_pvalue", "binomial_excess_pvalue", "binomial_pvalue",
-           "binomial_upper_bound"]
+__all__ = [
+    "PROPERTY_ALPHA",
+    "assert_binomial",
+    "assert_mean_within_hoeffding",
+    "assert_pvalue",
+    "binomial_excess_pvalue",
+    "binomial_pvalue",
+    "binomial_upper_bound",
+]
 
 PROPERTY_ALPHA = 1e-10
 
@@ -50,12 +57,16 @@ def assert_pvalue(pvalue: float, alpha: float, *, what: str) -> None:
 
 def assert_binomial(successes: int, trials: int, p: float, *, what: str, alpha: float = PROPERTY_ALPHA) -> None:
     """``successes`` of ``trials`` is a draw from Binomial(trials, p), by binomial_pvalue at ``alpha``."""
-    assert_pvalue(binomial_pvalue(successes, trials, p), alpha,
-                  what=f"{what}: {successes} of {trials} (rate {successes / trials:.4f}) is not Binomial(n, {p:.4g})")
+    assert_pvalue(
+        binomial_pvalue(successes, trials, p),
+        alpha,
+        what=f"{what}: {successes} of {trials} (rate {successes / trials:.4f}) is not Binomial(n, {p:.4g})",
+    )
 
 
-def assert_mean_within_hoeffding(samples: torch.Tensor, expected_sum: float, upper: torch.Tensor, *, what: str,
-                                 alpha: float = PROPERTY_ALPHA) -> None:
+def assert_mean_within_hoeffding(
+    samples: torch.Tensor, expected_sum: float, upper: torch.Tensor, *, what: str, alpha: float = PROPERTY_ALPHA
+) -> None:
     """Sum of independent terms, term i in [0, upper[i]], is within Hoeffding's bound of its expectation.
 
     Hoeffding: P(|S - E S| >= t) <= 2 exp(-2 t^2 / sum(upper^2)); t is chosen so that is alpha.

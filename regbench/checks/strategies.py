@@ -1,4 +1,5 @@
-"""The one set of Hypothesis strategies, for ``regbench check`` and the property suite: seeds, widths, lambdas, models, batches, images, labels.
+"""The one set of Hypothesis strategies, for ``regbench check`` and the property suite: seeds, widths, lambdas, models,
+batches, images, labels.
 
 Models are generated as ``ModelSpec`` values (kind, widths, dropout rate, init seed) rather than
 built modules, so a failing example prints as something a person can rebuild, and so the same
@@ -60,7 +61,9 @@ def widths(*, min_value: int = 1, max_value: int = MAX_WIDTH) -> st.SearchStrate
 
 
 def dropout_rates(*, min_value: float = 0.0, max_value: float = 0.99) -> st.SearchStrategy[float]:
-    """Dropout probabilities in [min_value, max_value]; regbench accepts [0, 1), and past 0.99 few units survive to test."""
+    """Dropout probabilities in [min_value, max_value]; regbench accepts [0, 1), and past 0.99 few units survive to
+    test.
+    """
     return st.floats(min_value, max_value, allow_subnormal=False)
 
 
@@ -86,12 +89,20 @@ def increasing_lambdas(
     max_value: float = 1.0,
 ) -> list[float]:
     """A strictly increasing sequence of lambdas: what a regularization sweep runs over."""
-    return sorted(draw(st.lists(lambdas(min_value=min_value, max_value=max_value), min_size=min_size, max_size=max_size, unique=True)))
+    return sorted(
+        draw(
+            st.lists(
+                lambdas(min_value=min_value, max_value=max_value), min_size=min_size, max_size=max_size, unique=True
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything that fixes a model: its kind (regbench's "plain", "dropout", "batchnorm", or "yours"), widths, dropout rate, init seed."""
+    """Everything that fixes a model: its kind (regbench's "plain", "dropout", "batchnorm", or "yours"), widths,
+    dropout rate, init seed.
+    """
 
     kind: str
     input_size: int = 0
@@ -100,8 +111,15 @@ class ModelSpec:
     dropout_prob: float = 0.0
     seed: int = 0
 
-    def build(self, model_class: Optional[Callable[..., nn.Module]] = None, device: torch.device | str = "cpu", *, reseed: bool = True) -> nn.Module:
-        """The spec's model (regbench's class for its kind, unless another class is given), initialized from the spec's seed.
+    def build(
+        self,
+        model_class: Optional[Callable[..., nn.Module]] = None,
+        device: torch.device | str = "cpu",
+        *,
+        reseed: bool = True,
+    ) -> nn.Module:
+        """The spec's model (regbench's class for its kind, unless another class is given), initialized from the spec's
+        seed.
 
         Kind "yours" calls ``model_class`` (the user's zero-argument factory) and copies what it
         returns, in case it hands out one shared instance. ``reseed=False`` draws the
@@ -113,20 +131,29 @@ class ModelSpec:
             sizes = (self.input_size, self.hidden_size, self.output_size)
             kwargs = {"dropout_prob": self.dropout_prob} if self.kind == "dropout" else {}
             make = functools.partial(model_class or _regbench_class(self.kind), *sizes, **kwargs)
-        return (built(make, self.seed) if reseed else make()).to(device)  # built on the CPU, the global RNGs left as they were
+        return (built(make, self.seed) if reseed else make()).to(
+            device
+        )  # built on the CPU, the global RNGs left as they were
 
     def __str__(self) -> str:
         if self.kind == "yours":
             return f"your model initialized from seed {self.seed}"
         dropout = f", dropout {self.dropout_prob:.3g}" if self.kind == "dropout" else ""
-        return f"{_regbench_class(self.kind).__name__}({self.input_size}, {self.hidden_size}, {self.output_size}{dropout}) initialized from seed {self.seed}"
+        return (
+            f"{_regbench_class(self.kind).__name__}({self.input_size}, {self.hidden_size}, {self.output_size}{dropout})"
+            f" initialized from seed {self.seed}"
+        )
 
 
 def _regbench_class(kind: str) -> Callable[..., nn.Module]:
     """regbench's model for a kind name."""
     from regbench import models
 
-    return {"plain": models.FullyConnected, "dropout": models.FullyConnectedDropout, "batchnorm": models.FullyConnectedBatchNorm}[kind]
+    return {
+        "plain": models.FullyConnected,
+        "dropout": models.FullyConnectedDropout,
+        "batchnorm": models.FullyConnectedBatchNorm,
+    }[kind]
 
 
 @st.composite
@@ -201,13 +228,23 @@ class Batch:
         return (torch.rand if self.fill == "uniform" else torch.randn)(full, generator=g).to(device)
 
     def __str__(self) -> str:
-        fills = {"zeros": "all zeros", "ones": "all ones", "uniform": f"uniform in [0, 1) from seed {self.seed}", "normal": f"standard normal from seed {self.seed}"}
+        fills = {
+            "zeros": "all zeros",
+            "ones": "all ones",
+            "uniform": f"uniform in [0, 1) from seed {self.seed}",
+            "normal": f"standard normal from seed {self.seed}",
+        }
         return f"{self.size} sample{'s' if self.size > 1 else ''}, {fills[self.fill]}"
 
 
 def batches(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[Batch]:
     """Batches of any fill for a model of any input shape; small, since batch effects show from 2 samples on."""
-    return st.builds(Batch, size=st.integers(min_size, max_size), fill=st.sampled_from(("zeros", "ones", "uniform", "normal")), seed=st.integers(0, 2**16 - 1))
+    return st.builds(
+        Batch,
+        size=st.integers(min_size, max_size),
+        fill=st.sampled_from(("zeros", "ones", "uniform", "normal")),
+        seed=st.integers(0, 2**16 - 1),
+    )
 
 
 def images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st.SearchStrategy[np.ndarray]:
@@ -216,7 +253,9 @@ def images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st.Searc
     Hypothesis' array filling makes most of them a flat background with strokes, like digits.
     """
     channels, height, width = tuple(shape) if shape is not None else (1, side, side)
-    return hnp.arrays(np.uint8, (height, width) if channels == 1 else (height, width, channels), elements=st.integers(0, 255))
+    return hnp.arrays(
+        np.uint8, (height, width) if channels == 1 else (height, width, channels), elements=st.integers(0, 255)
+    )
 
 
 @dataclass(frozen=True)
@@ -236,7 +275,10 @@ class DigitImage:
         rows, cols = np.nonzero((p != background).any(axis=2))
         value = lambda r, q: p[r, q, 0] if c == 1 else tuple(int(v) for v in p[r, q])  # noqa: E731
         shown = ", ".join(f"({r},{q})={value(r, q)}" for r, q in list(zip(rows, cols))[:4])
-        return f"{size} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}: {shown}{' ...' if len(rows) > 4 else ''}"
+        return (
+            f"{size} image of {background} with {len(rows)} other pixel{'s' if len(rows) > 1 else ''}:"
+            f" {shown}{' ...' if len(rows) > 4 else ''}"
+        )
 
 
 def digit_images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st.SearchStrategy[DigitImage]:
@@ -247,6 +289,8 @@ def digit_images(*, side: int = 28, shape: Optional[Sequence[int]] = None) -> st
 @st.composite
 def class_labels(draw: st.DrawFn, *, min_per_class: int = 0, max_extra: int = 4, num_classes: int = 10) -> list[int]:
     """Labels 0..num_classes-1 in any order, each class at least ``min_per_class`` times."""
-    counts = draw(st.lists(st.integers(min_per_class, min_per_class + max_extra), min_size=num_classes, max_size=num_classes))
+    counts = draw(
+        st.lists(st.integers(min_per_class, min_per_class + max_extra), min_size=num_classes, max_size=num_classes)
+    )
     labels = [c for c, k in enumerate(counts) for _ in range(k)]
     return draw(st.permutations(labels))

@@ -24,13 +24,13 @@ from regbench.datasets import load_dataset
 from regbench.models import FullyConnected
 from regbench.train import make_optimizer, rngs_restored, seed_everything, train_model
 
-
 DIGIT_SHAPE = (1, 28, 28)  # the images transforms are checked on unless a dataset says otherwise
 
 
 @dataclass
 class TransformSubject:
-    """The user's transform, what it takes (a PIL image, or a float tensor (C, H, W) in [0, 1]) and the options it is checked with.
+    """The user's transform, what it takes (a PIL image, or a float tensor (C, H, W) in [0, 1]) and the options it is
+    checked with.
 
     ``value_range`` None skips the range check (a pipeline ending in Normalize); ``split`` holds
     the clean images of the label-preservation test; ``threshold`` fixes its allowed change rate.
@@ -41,10 +41,14 @@ class TransformSubject:
     value_range: Optional[tuple[float, float]] = (0.0, 1.0)
     split: Optional[Split] = None
     threshold: Optional[float] = None
-    shape: tuple[int, ...] = DIGIT_SHAPE  # (C, H, W) of the images it is checked on: a dataset's samples, or the digits'
+    shape: tuple[int, ...] = (
+        DIGIT_SHAPE  # (C, H, W) of the images it is checked on: a dataset's samples, or the digits'
+    )
 
     def apply(self, pixels: np.ndarray) -> Any:
-        """The transform of one uint8 image ((H, W), or (H, W, C) with several channels), given in the form the transform takes."""
+        """The transform of one uint8 image ((H, W), or (H, W, C) with several channels), given in the form the
+        transform takes.
+        """
         if self.takes == "pil":
             return self.transform(Image.fromarray(pixels))
         tensor = torch.from_numpy(pixels)
@@ -52,12 +56,16 @@ class TransformSubject:
 
     @functools.cached_property
     def references(self) -> torch.Tensor | str:
-        """The label-preservation test's images under the transform, or why the reference classifier cannot read them."""
+        """The label-preservation test's images under the transform, or why the reference classifier cannot read
+        them.
+        """
         return _transformed_references(self)
 
 
 def transform_subject(transform: Any, **options: Any) -> TransformSubject:
-    """A copy of the transform (or a factory's product), fed PIL images or tensors, whichever gives a tensor back (PIL first)."""
+    """A copy of the transform (or a factory's product), fed PIL images or tensors, whichever gives a tensor back
+    (PIL first).
+    """
     if is_factory(transform):
         transform = made(transform)
     try:
@@ -84,7 +92,9 @@ def transform_subject(transform: Any, **options: Any) -> TransformSubject:
 def _prop_output(subject: TransformSubject, image: DigitImage) -> None:
     out = subject.apply(image.pixels)
     assert isinstance(out, torch.Tensor), f"returned {type(out).__name__}, not a tensor"
-    assert out.is_floating_point(), f"dtype {out.dtype}, not a floating-point tensor (values {float(out.min()):g}..{float(out.max()):g})"
+    assert out.is_floating_point(), (
+        f"dtype {out.dtype}, not a floating-point tensor (values {float(out.min()):g}..{float(out.max()):g})"
+    )
     expected = subject.shape
     assert tuple(out.shape) == expected, f"shape {tuple(out.shape)}, expected {expected}"
     assert torch.isfinite(out).all(), "non-finite values in the output"
@@ -99,7 +109,11 @@ def _prop_reproducible(subject: TransformSubject, image: DigitImage, seed: int) 
         seed_everything(seed)
         outputs.append(subject.apply(image.pixels))
     first, second = outputs
-    same = torch.equal(first, second) if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) else first == second
+    same = (
+        torch.equal(first, second)
+        if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)
+        else first == second
+    )
     assert same, f"two calls after seed_everything({seed}) gave different outputs"
 
 
@@ -163,7 +177,10 @@ _REFERENCES: dict[int, tuple[Optional[Split], _Reference]] = {}  # id(split) -> 
 def _reference(split: Optional[Split] = None) -> _Reference:
     """Train once per process and split (seconds of training, too slow to repeat per check), seeded, on clean images."""
     if id(split) not in _REFERENCES:
-        _REFERENCES[id(split)] = (split, _train_reference(split or load_dataset("digits", n_train=REFERENCE_PER_CLASS, n_test=REFERENCE_PER_CLASS)))
+        _REFERENCES[id(split)] = (
+            split,
+            _train_reference(split or load_dataset("digits", n_train=REFERENCE_PER_CLASS, n_test=REFERENCE_PER_CLASS)),
+        )
     return _REFERENCES[id(split)][1]
 
 
@@ -176,12 +193,22 @@ def _train_reference(split: Split) -> _Reference:
         x, y = split.train.tensors()
         test_x, test_y = split.test.tensors()
         test_x = as_inputs(test_x)
-        train_model(model, nn.CrossEntropyLoss(), make_optimizer(model, 1e-3), TensorLoader(x, y, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)),
-                    [(test_x[:1], test_y[:1])], REFERENCE_EPOCHS, progress=False, desc="reference classifier")
+        train_model(
+            model,
+            nn.CrossEntropyLoss(),
+            make_optimizer(model, 1e-3),
+            TensorLoader(x, y, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)),
+            [(test_x[:1], test_y[:1])],
+            REFERENCE_EPOCHS,
+            progress=False,
+            desc="reference classifier",
+        )
         model.eval()
         with torch.no_grad():
             clean = model(test_x).argmax(1)
-    return _Reference(model, split.test.data[:, 0].numpy(), test_y, clean, split.source)  # grayscale (N, H, W), as PIL takes them
+    return _Reference(
+        model, split.test.data[:, 0].numpy(), test_y, clean, split.source
+    )  # grayscale (N, H, W), as PIL takes them
 
 
 def _transformed_references(subject: TransformSubject) -> torch.Tensor | str:
@@ -193,18 +220,27 @@ def _transformed_references(subject: TransformSubject) -> torch.Tensor | str:
         for pixels in ref.test_pixels:
             out = subject.apply(pixels)
             if not isinstance(out, torch.Tensor) or out.numel() != pixels.size:
-                return f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape} image the reference classifier can read"
+                return (
+                    f"the output ({type(out).__name__} {tuple(getattr(out, 'shape', ()))}) is not one {pixels.shape}"
+                    " image the reference classifier can read"
+                )
             outputs.append(out.reshape(1, *pixels.shape).float())
     transformed = torch.stack(outputs)
     if transformed.min() < -1e-6 or transformed.max() > 1 + 1e-6:
-        return f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the reference classifier reads"
+        return (
+            f"outputs span {float(transformed.min()):g}..{float(transformed.max()):g}, not ToTensor's [0, 1] that the"
+            " reference classifier reads"
+        )
     return transformed
 
 
 def _readable(subject: TransformSubject) -> Optional[str]:
     if subject.shape != DIGIT_SHAPE:
-        return (f"the reference classifier reads 28x28 grayscale images (moment-normalized digits); these images are {subject.shape}: "
-                "check label preservation on digits, or with a split of 28x28 grayscale images of your own")
+        return (
+            "the reference classifier reads 28x28 grayscale images (moment-normalized digits); these images are"
+            f" {subject.shape}: check label preservation on digits, or with a split of 28x28 grayscale images of"
+            " your own"
+        )
     return subject.references if isinstance(subject.references, str) else None
 
 
@@ -227,7 +263,11 @@ def _prop_label_preservation(subject: TransformSubject) -> str:
     pvalue = binomial_excess_pvalue(k, n, error_bound)
     observed = (
         f"changed {k} of {n} predictions ({k / n:.1%}); allowed {error_bound:.1%} "
-        + ("(given threshold)" if subject.threshold is not None else f"(classifier error {e / n:.1%}, upper bound at alpha {ALPHA / 2:g})")
+        + (
+            "(given threshold)"
+            if subject.threshold is not None
+            else f"(classifier error {e / n:.1%}, upper bound at alpha {ALPHA / 2:g})"
+        )
         + f"; one-sided binomial p {'= %.3g' % pvalue if pvalue > 0 else '< 1e-300'}"
     )
     assert pvalue >= ALPHA / 2, f"{observed}\n{_most_changed(ref, predictions)}"
@@ -237,7 +277,9 @@ def _prop_label_preservation(subject: TransformSubject) -> str:
 def _most_changed(ref: _Reference, predictions: torch.Tensor) -> str:
     """The three classes the transform changes most, each with one image that was rightly classified before."""
     labels, clean = ref.test_labels, ref.clean_predictions
-    rates = torch.stack([(predictions[labels == c] != clean[labels == c]).float().mean() for c in range(int(labels.max()) + 1)])
+    rates = torch.stack(
+        [(predictions[labels == c] != clean[labels == c]).float().mean() for c in range(int(labels.max()) + 1)]
+    )
     parts = []
     for c in rates.argsort(descending=True)[:3].tolist():
         flipped = ((labels == c) & (clean == c) & (predictions != c)).nonzero().flatten()
@@ -251,24 +293,29 @@ TRANSFORM_INVARIANTS = {
     for i in (
         Invariant(
             "output_shape_dtype_range",
-            "every image comes out as a finite floating-point tensor of its shape (C, H, W) with values in [0, 1], as ToTensor gives",
+            "every image comes out as a finite floating-point tensor of its shape (C, H, W) with values in [0, 1], as"
+            " ToTensor gives",
             "the transform's output is not what the model expects (PILToTensor's uint8 0..255 instead of ToTensor's "
             "floats, a lost channel dimension, NaNs); end the pipeline with ToTensor",
-            _prop_output, lambda subject: {"image": digit_images(shape=subject.shape)},
+            _prop_output,
+            lambda subject: {"image": digit_images(shape=subject.shape)},
         ),
         Invariant(
             "reproducible_under_seed",
             "seeding torch, numpy and random (regbench.seed_everything) fixes the transform's output",
             "the transform draws from an RNG no seed reaches (np.random.default_rng(), a private Generator), so "
             "runs cannot be repeated; draw from torch's global RNG as torchvision's transforms do",
-            _prop_reproducible, lambda subject: {"image": digit_images(shape=subject.shape), "seed": st.integers(0, 2**16 - 1)},
+            _prop_reproducible,
+            lambda subject: {"image": digit_images(shape=subject.shape), "seed": st.integers(0, 2**16 - 1)},
         ),
         Invariant(
             "label_preservation",
-            f"a reference classifier trained on clean images changes its prediction under the transform no more often than it errs on them (one-sided binomial test, alpha {ALPHA:g})",
+            "a reference classifier trained on clean images changes its prediction under the transform no more often"
+            f" than it errs on them (one-sided binomial test, alpha {ALPHA:g})",
             "the transform changes what the images show, not just how they look (a mirrored 3, 5 or 7 is no longer "
             "that digit): training on it teaches wrong labels; drop that step (as regbench.digit_train_transform does)",
-            _prop_label_preservation, applies=_readable,
+            _prop_label_preservation,
+            applies=_readable,
         ),
     )
 }
@@ -284,7 +331,8 @@ def check_transform(
     max_examples: int = MAX_EXAMPLES,
     name: Optional[str] = None,
 ) -> Report:
-    """Every transform invariant on ``transform`` (PIL image or tensor in, tensor out; a zero-argument factory is called once).
+    """Every transform invariant on ``transform`` (PIL image or tensor in, tensor out; a zero-argument factory is called
+    once).
 
     ``split`` holds the clean images the reference classifier learns from and is tested on
     (default: 200 + 200 embedded digits per class); ``input_shape`` (C, H, W) is the shape of the
@@ -292,12 +340,23 @@ def check_transform(
     (for a pipeline ending in Normalize); ``label_threshold`` fixes the allowed change rate.
     """
     if label_threshold is not None and not 0 < label_threshold < 1:
-        raise CheckUsageError(f"label_threshold is a rate of changed predictions, strictly between 0 and 1; got {label_threshold!r}")
+        raise CheckUsageError(
+            f"label_threshold is a rate of changed predictions, strictly between 0 and 1; got {label_threshold!r}"
+        )
     shape = tuple(input_shape) if input_shape is not None else DIGIT_SHAPE
     if len(shape) != 3 or shape[0] not in (1, 3):
-        raise CheckUsageError(f"transforms are checked on images of 1 or 3 channels, (C, H, W) as PIL and ToTensor take them; got input shape {shape}")
+        raise CheckUsageError(
+            "transforms are checked on images of 1 or 3 channels, (C, H, W) as PIL and ToTensor take them; got input"
+            f" shape {shape}"
+        )
     with rngs_restored():
-        subject = transform_subject(transform, value_range=value_range, split=split, threshold=label_threshold, shape=shape)
+        subject = transform_subject(
+            transform, value_range=value_range, split=split, threshold=label_threshold, shape=shape
+        )
         results = [invariant.result(subject, max_examples) for invariant in TRANSFORM_INVARIANTS.values()]
-    return Report(name or name_of(transform), "transform", results, {"input": ("PIL image" if subject.takes == "pil" else "tensor") + f" {shape}",
-                                                                     "examples": max_examples})
+    return Report(
+        name or name_of(transform),
+        "transform",
+        results,
+        {"input": ("PIL image" if subject.takes == "pil" else "tensor") + f" {shape}", "examples": max_examples},
+    )

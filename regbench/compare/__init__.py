@@ -12,7 +12,8 @@ generalization benchmark) or two pytest-benchmark JSON files (``pytest benchmark
   change every config shows a little of fails here even when no config alone can show it.
 
 Modules by job: ``rules`` (minimum effects, what must match), ``inputs`` (reading either format,
-refusing files that do not compare), ``benchfile`` (pytest-benchmark's JSON as raw rounds), ``stats`` (the intervals), ``verdicts`` (the rows and the
+refusing files that do not compare), ``benchfile`` (pytest-benchmark's JSON as raw rounds), ``stats`` (the intervals),
+``verdicts`` (the rows and the
 report), ``render`` (the table and the summary line), ``simulate`` (the false-failure rate,
 measured by simulation from a results file's own spreads).
 """
@@ -23,7 +24,14 @@ from pathlib import Path
 from typing import TextIO
 
 from regbench import results
-from regbench.compare.inputs import GateRefused, Measurements, config_changes, environment_mismatches, load_measurements, settings_mismatches
+from regbench.compare.inputs import (
+    GateRefused,
+    Measurements,
+    config_changes,
+    environment_mismatches,
+    load_measurements,
+    settings_mismatches,
+)
 from regbench.compare.render import render, summary_line
 from regbench.compare.rules import ALPHA, RULES, SPEED_TOLERANCE, Rule
 from regbench.compare.verdicts import POOLED, Report, Row, compare, judge_invariant, judge_seeds, judge_speed
@@ -53,12 +61,29 @@ __all__ = [
 ]
 
 
-def run_gate(baseline: Path | str, candidate: Path | str, *, alpha: float = ALPHA, speed_tolerance: float = SPEED_TOLERANCE,
-             allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False, ignore: tuple[str, ...] = (),
-             strict: bool = False, json_path: Path | None = None, out: TextIO | None = None) -> int:
+def run_gate(
+    baseline: Path | str,
+    candidate: Path | str,
+    *,
+    alpha: float = ALPHA,
+    speed_tolerance: float = SPEED_TOLERANCE,
+    allow_env_mismatch: bool = False,
+    allow_settings_mismatch: bool = False,
+    ignore: tuple[str, ...] = (),
+    strict: bool = False,
+    json_path: Path | None = None,
+    out: TextIO | None = None,
+) -> int:
     """Load, compare, print the table (and write JSON); 0 pass, 1 regression (or, with strict, undecidable)."""
-    report = compare(load_measurements(baseline), load_measurements(candidate), alpha=alpha, speed_tolerance=speed_tolerance,
-                     allow_env_mismatch=allow_env_mismatch, allow_settings_mismatch=allow_settings_mismatch, ignore=ignore)
+    report = compare(
+        load_measurements(baseline),
+        load_measurements(candidate),
+        alpha=alpha,
+        speed_tolerance=speed_tolerance,
+        allow_env_mismatch=allow_env_mismatch,
+        allow_settings_mismatch=allow_settings_mismatch,
+        ignore=ignore,
+    )
     return conclude(report, strict=strict, json_path=json_path, out=out)
 
 

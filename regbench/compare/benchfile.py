@@ -35,16 +35,23 @@ def validate_benchmarks(doc: dict, path: Path | str) -> dict:
             raise ResultsError(f"{where} has no 'fullname'")
         stats = bench.get("stats")
         if not isinstance(stats, dict) or "data" not in stats:
-            raise ResultsError(f"{where} ({bench['fullname']}) has no stats.data, the raw rounds; write the file with --benchmark-json")
+            raise ResultsError(
+                f"{where} ({bench['fullname']}) has no stats.data, the raw rounds; write the file with --benchmark-json"
+            )
         data = stats["data"]
         if not isinstance(data, list) or not all(_is_number(t) and t > 0 for t in data):
-            raise ResultsError(f"{where} ({bench['fullname']}): stats.data must be a list of positive round times in seconds")
+            raise ResultsError(
+                f"{where} ({bench['fullname']}): stats.data must be a list of positive round times in seconds"
+            )
         extra = bench.get("extra_info", {})
         if not isinstance(extra, dict):
             raise ResultsError(f"{where} ({bench['fullname']}): extra_info must be an object")
         per_call = extra.get("samples_per_call", 1)
         if not (_is_number(per_call) and per_call > 0):
-            raise ResultsError(f"{where} ({bench['fullname']}): extra_info.samples_per_call must be a positive number, got {per_call!r}")
+            raise ResultsError(
+                f"{where} ({bench['fullname']}): extra_info.samples_per_call must be a positive number, got"
+                f" {per_call!r}"
+            )
     return doc
 
 

@@ -18,7 +18,14 @@ from regbench.compare.rules import HARDWARE, LIBRARIES, RULES, SETTINGS_THAT_MAT
 from regbench.errors import UsageError
 from regbench.results import ResultsError
 
-__all__ = ["GateRefused", "Measurements", "config_changes", "environment_mismatches", "load_measurements", "settings_mismatches"]
+__all__ = [
+    "GateRefused",
+    "Measurements",
+    "config_changes",
+    "environment_mismatches",
+    "load_measurements",
+    "settings_mismatches",
+]
 
 
 class GateRefused(UsageError):
@@ -36,7 +43,9 @@ class Measurements:
     values: dict[tuple[str, str], list[float]]  # (config or benchmark, metric) -> every seed's or round's value
     unfinished: dict[str, tuple[int, int]] = field(default_factory=dict)  # config -> (did not finish, runs)
     configs: dict = field(default_factory=dict)  # config definitions, to note a deliberate change
-    seeds: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # the seed of each value, where values are seeds (to pair)
+    seeds: dict[tuple[str, str], list[int]] = field(
+        default_factory=dict
+    )  # the seed of each value, where values are seeds (to pair)
     executions: dict[str, set[str]] = field(default_factory=dict)  # config -> how its runs trained ('single', 'sweep')
 
 
@@ -49,12 +58,17 @@ def load_measurements(path: Path | str) -> Measurements:
     if benchfile.is_benchmark_json(doc):
         return _from_benchmarks(benchfile.validate_benchmarks(doc, path), path)
     if not isinstance(doc, dict) or ("schema_version" not in doc and "benchmarks" not in doc):
-        raise ResultsError(f"{path}: neither a regbench results file (no schema_version) nor pytest-benchmark JSON (no benchmarks list)")
+        raise ResultsError(
+            f"{path}: neither a regbench results file (no schema_version) nor pytest-benchmark JSON (no benchmarks"
+            " list)"
+        )
     return _from_results(results.load_results(path), path)
 
 
 def _from_results(doc: dict, path: Path) -> Measurements:
-    """Every finished run's value of every gated metric, by config (by dataset/config in a suite); unfinished runs counted apart."""
+    """Every finished run's value of every gated metric, by config (by dataset/config in a suite); unfinished runs
+    counted apart.
+    """
     for key in ("environment", "settings"):
         if not isinstance(doc.get(key), dict):
             raise ResultsError(f"{path}: '{key}' is missing or not an object; was the file written by `regbench run`?")
@@ -66,7 +80,9 @@ def _from_results(doc: dict, path: Path) -> Measurements:
     for i, run in enumerate(doc["runs"]):
         if not isinstance(run["config"], str):
             raise ResultsError(f"{path}: run {i}: config must be a name, got {run['config']!r}")
-        config = f"{run.get('dataset')}/{run['config']}" if several else run["config"]  # a suite is judged per (dataset, config)
+        config = (
+            f"{run.get('dataset')}/{run['config']}" if several else run["config"]
+        )  # a suite is judged per (dataset, config)
         failed, total = unfinished.get(config, (0, 0))
         unfinished[config] = (failed + (run["status"] != "ok"), total + 1)
         if run["status"] != "ok":
@@ -79,11 +95,23 @@ def _from_results(doc: dict, path: Path) -> Measurements:
             if value is None:  # NaN is written as null: no value, not an error
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ResultsError(f"{path}: run {i} ({config} seed {run['seed']}): {metric} is {value!r}, expected a number")
+                raise ResultsError(
+                    f"{path}: run {i} ({config} seed {run['seed']}): {metric} is {value!r}, expected a number"
+                )
             values.setdefault((config, metric), []).append(float(value))
             seeds.setdefault((config, metric), []).append(run["seed"])
     configs = doc.get("configs") if isinstance(doc.get("configs"), dict) else {}
-    return Measurements(str(path), "regbench results", doc["environment"], doc["settings"], values, unfinished, configs, seeds, executions)
+    return Measurements(
+        str(path),
+        "regbench results",
+        doc["environment"],
+        doc["settings"],
+        values,
+        unfinished,
+        configs,
+        seeds,
+        executions,
+    )
 
 
 def _from_benchmarks(doc: dict, path: Path) -> Measurements:
@@ -93,7 +121,10 @@ def _from_benchmarks(doc: dict, path: Path) -> Measurements:
 
 
 def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], list[str], list[str]]:
-    """(hardware, library, timing-only) differences, each 'key: baseline -> candidate'; keys neither side records are skipped."""
+    """(hardware, library, timing-only) differences, each 'key: baseline -> candidate'; keys neither side records are
+    skipped.
+    """
+
     def same(key: str) -> bool:
         old, new = baseline.get(key), candidate.get(key)
         if key == "python" and isinstance(old, str) and isinstance(new, str):  # 3.11.7 and 3.11.9 compute alike
@@ -101,18 +132,27 @@ def environment_mismatches(baseline: dict, candidate: dict) -> tuple[list[str], 
         return old == new
 
     def diff(keys: tuple[str, ...]) -> list[str]:
-        return [f"{k}: {baseline.get(k, 'unknown')} -> {candidate.get(k, 'unknown')}"
-                for k in keys if (k in baseline or k in candidate) and not same(k)]
+        return [
+            f"{k}: {baseline.get(k, 'unknown')} -> {candidate.get(k, 'unknown')}"
+            for k in keys
+            if (k in baseline or k in candidate) and not same(k)
+        ]
+
     return diff(HARDWARE), diff(LIBRARIES), diff(TIMING_ONLY)
 
 
 def settings_mismatches(baseline: dict, candidate: dict) -> list[str]:
     """Training settings that differ: a 3-epoch run says nothing about a 20-epoch baseline."""
-    return [f"{k}: {baseline.get(k)} -> {candidate.get(k)}" for k in SETTINGS_THAT_MATTER if baseline.get(k) != candidate.get(k)]
+    return [
+        f"{k}: {baseline.get(k)} -> {candidate.get(k)}"
+        for k in SETTINGS_THAT_MATTER
+        if baseline.get(k) != candidate.get(k)
+    ]
 
 
 def config_changes(baseline: dict, candidate: dict) -> list[str]:
-    """Same-named configs whose descriptions differ, each naming the fields: 'config l1: loss.args.l1_lambda 0.0001 -> 0.001'.
+    """Same-named configs whose descriptions differ, each naming the fields: 'config l1: loss.args.l1_lambda 0.0001 ->
+    0.001'.
 
     A description is a config's factories, their arguments and the defaults they fill in (its
     hash covers exactly that); the name and the free-text description do not count.
@@ -123,9 +163,14 @@ def config_changes(baseline: dict, candidate: dict) -> list[str]:
         if not (isinstance(old, dict) and isinstance(new, dict)) or old.get("hash") == new.get("hash"):
             continue
         flat_old, flat_new = _flatten(_definition(old)), _flatten(_definition(new))
-        fields = [f"{k} {flat_old.get(k, '(none)')} -> {flat_new.get(k, '(none)')}" for k in sorted(flat_old.keys() | flat_new.keys())
-                  if flat_old.get(k, _ABSENT) != flat_new.get(k, _ABSENT)]
-        notes.append(f"config {name}: {'; '.join(fields) or 'hash ' + str(old.get('hash')) + ' -> ' + str(new.get('hash'))}")
+        fields = [
+            f"{k} {flat_old.get(k, '(none)')} -> {flat_new.get(k, '(none)')}"
+            for k in sorted(flat_old.keys() | flat_new.keys())
+            if flat_old.get(k, _ABSENT) != flat_new.get(k, _ABSENT)
+        ]
+        notes.append(
+            f"config {name}: {'; '.join(fields) or 'hash ' + str(old.get('hash')) + ' -> ' + str(new.get('hash'))}"
+        )
     return notes
 
 

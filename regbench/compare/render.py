@@ -13,7 +13,10 @@ __all__ = ["render", "summary_line"]
 def render(report: Report) -> str:
     """A markdown table of every row, the warnings, and a one-line result."""
     pct = f"{1 - report.alpha:.0%}"
-    lines = [f"regbench compare: {report.baseline} (baseline) vs {report.candidate} (candidate), alpha {report.alpha:g}", ""]
+    lines = [
+        f"regbench compare: {report.baseline} (baseline) vs {report.candidate} (candidate), alpha {report.alpha:g}",
+        "",
+    ]
     lines += [f"warning: {w}" for w in report.warnings] + ([""] if report.warnings else [])
     header = ["config / benchmark", "metric", "baseline", "candidate", f"change [{pct} CI]", "p", "verdict", "why"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -22,33 +25,58 @@ def render(report: Report) -> str:
         if r.verdict == "missing":
             continue
         fmt = _format_of(r.metric)
-        cells = [r.group, r.metric, _value(r.baseline, fmt, r.n[0]), _value(r.candidate, fmt, r.n[1]),
-                 _change(r), _p(r.p_value), f"**{r.verdict}**" if r.verdict in ("regression", "undecidable") else r.verdict, r.note]
+        cells = [
+            r.group,
+            r.metric,
+            _value(r.baseline, fmt, r.n[0]),
+            _value(r.candidate, fmt, r.n[1]),
+            _change(r),
+            _p(r.p_value),
+            f"**{r.verdict}**" if r.verdict in ("regression", "undecidable") else r.verdict,
+            r.note,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if missing:
         groups = list(dict.fromkeys(r.group for r in missing))
         shown = ", ".join(groups[:5]) + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
-        lines += ["", f"{len(missing)} baseline metric(s) of {len(groups)} config(s)/benchmark(s) have no candidate values (not run, or every run failed): {shown}"]
+        lines += [
+            "",
+            (
+                f"{len(missing)} baseline metric(s) of {len(groups)} config(s)/benchmark(s) have no candidate values"
+                f" (not run, or every run failed): {shown}"
+            ),
+        ]
     lines += ["", summary_line(report)]
     return "\n".join(lines)
 
 
 def summary_line(report: Report) -> str:
-    """FAIL with what failed (pooled rows first); PASS only when every row was judged; otherwise what could not be, and what would decide it."""
-    counts = {v: sum(r.verdict == v for r in report.rows) for v in ("regression", "undecidable", "improved", "changed", "missing")}
+    """FAIL with what failed (pooled rows first); PASS only when every row was judged; otherwise what could not be,
+    and what would decide it.
+    """
+    counts = {
+        v: sum(r.verdict == v for r in report.rows)
+        for v in ("regression", "undecidable", "improved", "changed", "missing")
+    }
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     if report.regressions:
         names = [f"{r.group} {r.metric}" for r in report.regressions]
         which = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         return f"gate: FAIL: {len(report.regressions)} regression(s): {which} ({tally})"
     if report.undecidable:
-        return f"gate: UNDECIDED: no regression found, but {len(report.undecidable)} of {len(report.rows)} rows could not be judged: " + \
-            "; ".join(_advice(report, metric) for metric in dict.fromkeys(r.metric for r in report.undecidable)) + f" ({tally})"
+        return (
+            f"gate: UNDECIDED: no regression found, but {len(report.undecidable)} of {len(report.rows)} rows could not"
+            " be judged: "
+            + "; ".join(_advice(report, metric) for metric in dict.fromkeys(r.metric for r in report.undecidable))
+            + f" ({tally})"
+        )
     return f"gate: PASS ({tally or 'every metric ok'})"
 
 
 def _advice(report: Report, metric: str) -> str:
-    """What would decide a metric's undecidable rows: the most seeds (or rounds) per side any of them needs, from the spread observed."""
+    """What would decide a metric's undecidable rows: the most seeds (or rounds) per side any of them needs, from the
+    spread observed.
+    """
     rows = [r for r in report.undecidable if r.metric == metric]
     groups = ", ".join(r.group for r in rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
     needed = [r.needed for r in rows if r.needed is not None]

@@ -11,13 +11,28 @@ from dataclasses import dataclass
 
 from regbench.spec import COMPARED
 
-__all__ = ["ALPHA", "HARDWARE", "LIBRARIES", "MIN_STRATA", "RULES", "SETTINGS_THAT_MATTER", "SPEED_TOLERANCE", "SPREAD_LIMIT", "TIMING_ONLY", "Rule",
-           "rule_of"]
+__all__ = [
+    "ALPHA",
+    "HARDWARE",
+    "LIBRARIES",
+    "MIN_STRATA",
+    "RULES",
+    "SETTINGS_THAT_MATTER",
+    "SPEED_TOLERANCE",
+    "SPREAD_LIMIT",
+    "TIMING_ONLY",
+    "Rule",
+    "rule_of",
+]
 
 ALPHA = 0.01  # ~150 rows are tested at once; 0.01 keeps chance hits rare and is attainable by 5 vs 5 seeds
-SPEED_TOLERANCE = 0.2  # a throughput more than 20% lower fails, if the whole interval says so: below that, shared machines wander
+SPEED_TOLERANCE = (
+    0.2  # a throughput more than 20% lower fails, if the whole interval says so: below that, shared machines wander
+)
 SPREAD_LIMIT = 3.0  # undecidable when a regression three times the minimum effect could hide inside the CI
-MIN_STRATA = 5  # a pooled row needs this many configs (or benchmarks): with fewer, its t interval (strata - 1 degrees of freedom) is too wide to tell
+# a pooled row needs this many configs (or benchmarks): with fewer, its t interval (strata - 1 degrees of freedom) is
+# too wide to tell
+MIN_STRATA = 5
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,9 @@ RULES: dict[str, Rule] = {
 }
 SETTINGS_THAT_MATTER = COMPARED  # one list, beside the rest of a run's description (regbench.spec)
 HARDWARE = ("device", "device_name", "cpu_brand", "cpu_count", "cuda_device_name")
-TIMING_ONLY = ("torch_threads",)  # changes speed, not results (1 and 2 threads differ only by rounding in a loss): never refused
+TIMING_ONLY = (
+    "torch_threads",
+)  # changes speed, not results (1 and 2 threads differ only by rounding in a loss): never refused
 LIBRARIES = ("torch", "torchvision", "python")  # what computes the numbers; numpy and scipy only summarize them
 
 

@@ -26,19 +26,31 @@ from regbench.compare.verdicts import compare
 __all__ = ["false_failure_rate", "main"]
 
 
-def false_failure_rate(path: Path | str, *, seeds: int, simulations: int, alpha: float = ALPHA, seed: int = 0,
-                       confidence: float = 0.95) -> dict:
+def false_failure_rate(
+    path: Path | str, *, seeds: int, simulations: int, alpha: float = ALPHA, seed: int = 0, confidence: float = 0.95
+) -> dict:
     """Simulated A/A gates from the spreads in ``path``: how many fail, the rate and its Clopper-Pearson interval."""
     from scipy import stats
 
     measured = load_measurements(path)
-    spreads = {key: (float(np.mean(v)), float(np.std(v, ddof=1))) for key, v in measured.values.items()
-               if len(v) >= 2 and not rule_of(key[1]).speed and not rule_of(key[1]).invariant and rule_of(key[1]).better != 0}
+    spreads = {
+        key: (float(np.mean(v)), float(np.std(v, ddof=1)))
+        for key, v in measured.values.items()
+        if len(v) >= 2 and not rule_of(key[1]).speed and not rule_of(key[1]).invariant and rule_of(key[1]).better != 0
+    }
     rng = np.random.default_rng(seed)
     failures, failing_rows = 0, {}
     for _ in range(simulations):
-        sides = [Measurements(str(path), measured.kind, measured.environment, measured.settings,
-                              {key: list(mean + sd * rng.standard_normal(seeds)) for key, (mean, sd) in spreads.items()}) for _ in range(2)]
+        sides = [
+            Measurements(
+                str(path),
+                measured.kind,
+                measured.environment,
+                measured.settings,
+                {key: list(mean + sd * rng.standard_normal(seeds)) for key, (mean, sd) in spreads.items()},
+            )
+            for _ in range(2)
+        ]
         report = compare(*sides, alpha=alpha)
         failures += bool(report.regressions)
         for row in report.regressions:
@@ -46,16 +58,27 @@ def false_failure_rate(path: Path | str, *, seeds: int, simulations: int, alpha:
             failing_rows[name] = failing_rows.get(name, 0) + 1
     low = float(stats.beta.ppf((1 - confidence) / 2, failures, simulations - failures + 1)) if failures else 0.0
     high = float(stats.beta.ppf(1 - (1 - confidence) / 2, failures + 1, simulations - failures))
-    return {"file": str(path), "seeds": seeds, "simulations": simulations, "alpha": alpha, "rows_per_gate": len(spreads),
-            "failures": failures, "rate": failures / simulations, "interval": [low, high], "confidence": confidence,
-            "failing_rows": dict(sorted(failing_rows.items(), key=lambda kv: -kv[1]))}
+    return {
+        "file": str(path),
+        "seeds": seeds,
+        "simulations": simulations,
+        "alpha": alpha,
+        "rows_per_gate": len(spreads),
+        "failures": failures,
+        "rate": failures / simulations,
+        "interval": [low, high],
+        "confidence": confidence,
+        "failing_rows": dict(sorted(failing_rows.items(), key=lambda kv: -kv[1])),
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Print the simulated false-failure rate of a results file as JSON."""
     parser = argparse.ArgumentParser(prog="python -m regbench.compare.simulate", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, help="a results.json whose seed spreads the simulation draws from")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per side in each simulated gate (default %(default)s)")
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="seeds per side in each simulated gate (default %(default)s)"
+    )
     parser.add_argument("--simulations", type=int, default=10_000, help="simulated A/A pairs (default %(default)s)")
     args = parser.parse_args(argv)
     print(json.dumps(false_failure_rate(args.results, seeds=args.seeds, simulations=args.simulations), indent=1))

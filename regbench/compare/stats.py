@@ -1,4 +1,5 @@
-"""The gate's statistics: an interval for one change, an interval for the change many configs share, and the sample size that would decide.
+"""The gate's statistics: an interval for one change, an interval for the change many configs share, and the sample size
+that would decide.
 
 - One row (a config's metric): Welch's two-sample t interval of the difference of means
   (``scipy.stats.ttest_ind(equal_var=False)``'s, computed with scipy.special's Student t), which
@@ -52,7 +53,9 @@ class Interval:
 
 
 def _t_interval(estimate: float, se: float, df: float, alpha: float) -> Interval:
-    """estimate +- t(1 - alpha/2, df) * se, and the two-sided p-value of estimate = 0 (scipy.special's Student t, as scipy.stats uses)."""
+    """estimate +- t(1 - alpha/2, df) * se, and the two-sided p-value of estimate = 0 (scipy.special's Student t, as
+    scipy.stats uses).
+    """
     from scipy.special import stdtr, stdtrit  # light to import, and fast enough to simulate thousands of gates
 
     half = float(stdtrit(df, 1 - alpha / 2)) * se
@@ -61,7 +64,9 @@ def _t_interval(estimate: float, se: float, df: float, alpha: float) -> Interval
 
 
 def welch(base: Sequence[float], cand: Sequence[float], alpha: float) -> Interval:
-    """Welch's t interval for mean(cand) - mean(base) (scipy.stats.ttest_ind(equal_var=False)'s); both sides exact give the exact difference."""
+    """Welch's t interval for mean(cand) - mean(base) (scipy.stats.ttest_ind(equal_var=False)'s); both sides exact
+    give the exact difference.
+    """
     base, cand = np.asarray(base, dtype=float), np.asarray(cand, dtype=float)
     diff = float(cand.mean() - base.mean())
     vb, vc = base.var(ddof=1) / len(base), cand.var(ddof=1) / len(cand)
@@ -72,7 +77,9 @@ def welch(base: Sequence[float], cand: Sequence[float], alpha: float) -> Interva
 
 
 def stratified(changes: Sequence[float], alpha: float) -> Interval:
-    """The common change of several strata: the mean of their changes, one-sample t interval with len - 1 degrees of freedom."""
+    """The common change of several strata: the mean of their changes, one-sample t interval with len - 1 degrees of
+    freedom.
+    """
     arr = np.asarray(changes, dtype=float)
     mean = float(arr.mean())
     if np.var(arr) == 0:
@@ -81,7 +88,9 @@ def stratified(changes: Sequence[float], alpha: float) -> Interval:
 
 
 def pooled_noise(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
-    """Several groups' common spread: the pooled within-group SD (each group's own mean taken out) and its degrees of freedom."""
+    """Several groups' common spread: the pooled within-group SD (each group's own mean taken out) and its degrees of
+    freedom.
+    """
     squares, df = 0.0, 0
     for group in groups:
         values = np.asarray(group, dtype=float)
@@ -92,14 +101,17 @@ def pooled_noise(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
 
 
 def shared_noise(estimate: float, sd: float, df: int, scale: float, alpha: float) -> Interval:
-    """estimate +- t(1 - alpha/2, df) * sd * scale: a change judged against a spread measured over many groups at once."""
+    """estimate +- t(1 - alpha/2, df) * sd * scale: a change judged against a spread measured over many groups at
+    once.
+    """
     if sd == 0:
         return Interval(estimate, estimate, estimate, 1.0 if estimate == 0 else 0.0)
     return _t_interval(estimate, sd * scale, df, alpha)
 
 
 def median_interval(changes: Sequence[float], alpha: float) -> Optional[Interval]:
-    """The median of several strata's changes with its distribution-free (1 - alpha) interval: order statistics of the sign test.
+    """The median of several strata's changes with its distribution-free (1 - alpha) interval: order statistics of the
+    sign test.
 
     The interval is [x_(k), x_(n-k+1)] for the largest k with 2 P(Binomial(n, 1/2) <= k - 1) <=
     alpha (scipy.stats.binom); the p-value is the two-sided sign test's (scipy.stats.binomtest).
@@ -122,8 +134,14 @@ def median_interval(changes: Sequence[float], alpha: float) -> Optional[Interval
     return Interval(float(np.median(values)), float(values[k - 1]), float(values[n - k]), p)
 
 
-def needed_per_side(base: Sequence[float], cand: Sequence[float], alpha: float, half_width: float, *,
-                    noise: Optional[tuple[float, int]] = None) -> Optional[int]:
+def needed_per_side(
+    base: Sequence[float],
+    cand: Sequence[float],
+    alpha: float,
+    half_width: float,
+    *,
+    noise: Optional[tuple[float, int]] = None,
+) -> Optional[int]:
     """Values per side at which the interval, at the spread observed here, would be no wider than ``half_width``.
 
     The spread is the two sides' pooled standard deviation, or ``noise`` (an SD of one side's value
@@ -133,7 +151,9 @@ def needed_per_side(base: Sequence[float], cand: Sequence[float], alpha: float, 
     from scipy.special import stdtrit
 
     if noise is None:
-        var = (np.var(base, ddof=1) * (len(base) - 1) + np.var(cand, ddof=1) * (len(cand) - 1)) / max(1, len(base) + len(cand) - 2)
+        var = (np.var(base, ddof=1) * (len(base) - 1) + np.var(cand, ddof=1) * (len(cand) - 1)) / max(
+            1, len(base) + len(cand) - 2
+        )
         s = math.sqrt(float(var))
     else:
         s = noise[0]

@@ -20,18 +20,44 @@ from typing import Optional
 
 import numpy as np
 
-from regbench.compare.inputs import GateRefused, Measurements, config_changes, environment_mismatches, settings_mismatches
+from regbench.compare.inputs import (
+    GateRefused,
+    Measurements,
+    config_changes,
+    environment_mismatches,
+    settings_mismatches,
+)
 from regbench.compare.rules import ALPHA, MIN_STRATA, RULES, SPEED_TOLERANCE, SPREAD_LIMIT, Rule, rule_of
-from regbench.compare.stats import Interval, median_interval, needed_per_side, pooled_noise, shared_noise, stratified, welch
+from regbench.compare.stats import (
+    Interval,
+    median_interval,
+    needed_per_side,
+    pooled_noise,
+    shared_noise,
+    stratified,
+    welch,
+)
 
-__all__ = ["POOLED", "Report", "Row", "SpeedNoise", "compare", "judge_invariant", "judge_seeds", "judge_speed", "speed_noise"]
+__all__ = [
+    "POOLED",
+    "Report",
+    "Row",
+    "SpeedNoise",
+    "compare",
+    "judge_invariant",
+    "judge_seeds",
+    "judge_speed",
+    "speed_noise",
+]
 
 POOLED = "pooled"  # the group of a row judging one metric over every config (or benchmark) both files have
 
 
 @dataclass
 class Row:
-    """One metric of one config or benchmark (or of all of them, pooled): both sides, the change with its CI, and the verdict."""
+    """One metric of one config or benchmark (or of all of them, pooled): both sides, the change with its CI, and the
+    verdict.
+    """
 
     group: str
     metric: str
@@ -101,21 +127,37 @@ def judge_invariant(base: list[float], cand: list[float]) -> tuple[float, tuple[
     worst_base, worst_cand = max(base, default=0.0), max(cand, default=0.0)
     diff = worst_cand - worst_base
     if worst_cand > 0 and worst_base == 0:
-        return diff, (diff, diff), 0.0, "regression", f"invariant broken: 0 in every baseline run, up to {worst_cand:.3g} in the candidate"
+        return (
+            diff,
+            (diff, diff),
+            0.0,
+            "regression",
+            f"invariant broken: 0 in every baseline run, up to {worst_cand:.3g} in the candidate",
+        )
     return diff, (diff, diff), 1.0, "ok", "" if worst_cand == 0 else "nonzero in the baseline too"
 
 
-def judge_seeds(base: list[float], cand: list[float], rule: Rule, alpha: float) -> tuple[float, tuple[float, float], float, str, str]:
+def judge_seeds(
+    base: list[float], cand: list[float], rule: Rule, alpha: float
+) -> tuple[float, tuple[float, float], float, str, str]:
     """Welch's t interval across seeds: (change, CI, p, verdict, note), judged by where the whole CI lies."""
     if rule.invariant:
         return judge_invariant(base, cand)
     if len(base) < 2 or len(cand) < 2:
-        return float(np.mean(cand) - np.mean(base)), (math.nan, math.nan), math.nan, "undecidable", "needs at least 2 values on each side"
+        return (
+            float(np.mean(cand) - np.mean(base)),
+            (math.nan, math.nan),
+            math.nan,
+            "undecidable",
+            "needs at least 2 values on each side",
+        )
     interval = welch(base, cand, alpha)
     return (interval.estimate, (interval.low, interval.high), interval.p, *_verdict(interval, rule, alpha))
 
 
-def judge_speed(base: list[float], cand: list[float], rule: Rule, alpha: float, tolerance: float) -> tuple[float, tuple[float, float], float, str, str]:
+def judge_speed(
+    base: list[float], cand: list[float], rule: Rule, alpha: float, tolerance: float
+) -> tuple[float, tuple[float, float], float, str, str]:
     """Welch's t interval of the difference of mean log throughput: (ratio, CI of the ratio, p, verdict, note).
 
     A ratio fails when its whole interval lies below 1 - tolerance. On the log scale a 20x drop
@@ -123,7 +165,13 @@ def judge_speed(base: list[float], cand: list[float], rule: Rule, alpha: float, 
     """
     rule = Rule(rule.title, rule.better, tolerance, speed=True)
     if len(base) < 2 or len(cand) < 2:
-        return _geometric(cand) / _geometric(base), (math.nan, math.nan), math.nan, "undecidable", "needs at least 2 values on each side"
+        return (
+            _geometric(cand) / _geometric(base),
+            (math.nan, math.nan),
+            math.nan,
+            "undecidable",
+            "needs at least 2 values on each side",
+        )
     interval = welch(np.log(base), np.log(cand), alpha)
     verdict, note = _verdict(interval, rule, alpha)
     return math.exp(interval.estimate), (math.exp(interval.low), math.exp(interval.high)), interval.p, verdict, note
@@ -140,7 +188,8 @@ def _mean(values: list[float]) -> float:
 
 @dataclass(frozen=True)
 class SpeedNoise:
-    """A run's timing noise, measured over every config at once: the SD of one value's log throughput and its degrees of freedom.
+    """A run's timing noise, measured over every config at once: the SD of one value's log throughput and its degrees of
+    freedom.
 
     ``paired``: both runs trained the same seeds interleaved, and the SD is that of a seed's
     paired difference (candidate - baseline, logs); otherwise the within-config SD of one run's
@@ -152,7 +201,9 @@ class SpeedNoise:
     configs: int
     paired: bool
 
-    def interval(self, base: list[float], cand: list[float], pairs: Optional[list[tuple[float, float]]], alpha: float) -> Interval:
+    def interval(
+        self, base: list[float], cand: list[float], pairs: Optional[list[tuple[float, float]]], alpha: float
+    ) -> Interval:
         """The change of mean log throughput, with this noise's t interval."""
         if self.paired and pairs:
             diffs = [math.log(c) - math.log(b) for b, c in pairs]
@@ -163,10 +214,15 @@ class SpeedNoise:
     def describe(self) -> str:
         """How the row was judged, for its note."""
         what = "paired differences" if self.paired else "seeds"
-        return f"timing noise of {what} pooled over {self.configs} configs (SD {self.sd:.3f} of log samples/s, {self.df} df)"
+        return (
+            f"timing noise of {what} pooled over {self.configs} configs (SD {self.sd:.3f} of log samples/s,"
+            f" {self.df} df)"
+        )
 
 
-def speed_noise(metric: str, baseline: Measurements, candidate: Measurements, groups: list[str], *, paired: bool) -> Optional[SpeedNoise]:
+def speed_noise(
+    metric: str, baseline: Measurements, candidate: Measurements, groups: list[str], *, paired: bool
+) -> Optional[SpeedNoise]:
     """The timing noise of ``metric`` over ``groups`` in both files (None when no group has two values to spread)."""
     samples = []
     for group in groups:
@@ -186,17 +242,33 @@ def _pairs(baseline: Measurements, candidate: Measurements, group: str, metric: 
     return [(base[k], cand[k]) for k in sorted(base.keys() & cand.keys())]
 
 
-def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: float, tolerance: float, machine: list[str], unit: str,
-         noise: Optional[SpeedNoise] = None, pairs: Optional[list[tuple[float, float]]] = None) -> Row:
-    """One metric's verdict, or 'missing'/'new' when only one side has it; throughput against the run's ``noise`` when given."""
+def _row(
+    group: str,
+    metric: str,
+    base: list[float],
+    cand: list[float],
+    alpha: float,
+    tolerance: float,
+    machine: list[str],
+    unit: str,
+    noise: Optional[SpeedNoise] = None,
+    pairs: Optional[list[tuple[float, float]]] = None,
+) -> Row:
+    """One metric's verdict, or 'missing'/'new' when only one side has it; throughput against the run's ``noise``
+    when given.
+    """
     rule = rule_of(metric)
     n = (len(base), len(cand))
     centre = _geometric if rule.speed else _mean
     if not base or not cand:
         verdict, note = ("missing", "no values in the candidate") if base else ("new", "no values in the baseline")
-        return Row(group, metric, centre(base), centre(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note)
+        return Row(
+            group, metric, centre(base), centre(cand), n, math.nan, (math.nan, math.nan), math.nan, verdict, note
+        )
     speed_rule = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
-    changes = [c - b for b, c in pairs] if pairs and len(pairs) >= 2 and not (rule.speed or rule.invariant) else None  # paired by seed
+    changes = (
+        [c - b for b, c in pairs] if pairs and len(pairs) >= 2 and not (rule.speed or rule.invariant) else None
+    )  # paired by seed
     if rule.speed and noise is not None:
         interval = noise.interval(base, cand, pairs, alpha)
         verdict, note = _verdict(interval, speed_rule, alpha)
@@ -222,30 +294,57 @@ def _row(group: str, metric: str, base: list[float], cand: list[float], alpha: f
             shared = (float(np.std(changes, ddof=1)) / math.sqrt(2), len(changes) - 1)
         else:
             shared = None
-        row.needed = needed_per_side(scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule), noise=shared)
+        row.needed = needed_per_side(
+            scale(base), scale(cand), alpha, SPREAD_LIMIT * _threshold(speed_rule), noise=shared
+        )
         if row.needed is not None:
             row.note += f": {row.needed} {unit} per side would decide it"
     return row
 
 
-def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance: float, machine: list[str], strata: str,
-            left_out: set[str] = frozenset()) -> Optional[Row]:
-    """One metric over every group both files measured (but ``left_out``): the per-group changes as strata of a one-sample t interval."""
+def _pooled(
+    metric: str,
+    rows: list[Row],
+    values: dict,
+    alpha: float,
+    tolerance: float,
+    machine: list[str],
+    strata: str,
+    left_out: set[str] = frozenset(),
+) -> Optional[Row]:
+    """One metric over every group both files measured (but ``left_out``): the per-group changes as strata of a
+    one-sample t interval.
+    """
     rule = rule_of(metric)
     if rule.invariant or math.isinf(rule.min_effect):
         return None
-    judged = [r for r in rows if r.metric == metric and r.verdict not in ("missing", "new", "ignored") and min(r.n) >= 1
-              and not (rule.speed and r.group in left_out)]
+    judged = [
+        r
+        for r in rows
+        if r.metric == metric
+        and r.verdict not in ("missing", "new", "ignored")
+        and min(r.n) >= 1
+        and not (rule.speed and r.group in left_out)
+    ]
     if len(judged) < MIN_STRATA:
         return None
     scale = np.log if rule.speed else np.asarray
-    changes = [float(np.mean(scale(values[1][(r.group, metric)])) - np.mean(scale(values[0][(r.group, metric)]))) for r in judged]
-    robust = median_interval(changes, alpha) if rule.speed else None  # timings are heavy-tailed under load: the median, when enough strata
+    changes = [
+        float(np.mean(scale(values[1][(r.group, metric)])) - np.mean(scale(values[0][(r.group, metric)])))
+        for r in judged
+    ]
+    robust = (
+        median_interval(changes, alpha) if rule.speed else None
+    )  # timings are heavy-tailed under load: the median, when enough strata
     interval = robust or stratified(changes, alpha)
     effective = Rule(rule.title, rule.better, tolerance, speed=True) if rule.speed else rule
     verdict, note = _verdict(interval, effective, alpha)
     if robust is not None:
-        note = f"{note}; median of the {strata}' changes, sign-test interval" if note else f"median of the {strata}' changes, sign-test interval"
+        note = (
+            f"{note}; median of the {strata}' changes, sign-test interval"
+            if note
+            else f"median of the {strata}' changes, sign-test interval"
+        )
     if rule.speed and machine:
         verdict, note = "undecidable", f"{'; '.join(machine)}: timings do not compare"
     elif verdict == "undecidable":
@@ -257,12 +356,31 @@ def _pooled(metric: str, rows: list[Row], values: dict, alpha: float, tolerance:
         change, ci = math.exp(interval.estimate), (math.exp(interval.low), math.exp(interval.high))
     else:
         change, ci = interval.estimate, (interval.low, interval.high)
-    return Row(f"{POOLED} ({len(judged)} {strata})", metric, centre(base), centre(cand), (len(judged), len(judged)), change, ci, interval.p, verdict, note)
+    return Row(
+        f"{POOLED} ({len(judged)} {strata})",
+        metric,
+        centre(base),
+        centre(cand),
+        (len(judged), len(judged)),
+        change,
+        ci,
+        interval.p,
+        verdict,
+        note,
+    )
 
 
-def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = ALPHA, speed_tolerance: float = SPEED_TOLERANCE,
-            allow_env_mismatch: bool = False, allow_settings_mismatch: bool = False, ignore: tuple[str, ...] = (),
-            paired: bool = False) -> Report:
+def compare(
+    baseline: Measurements,
+    candidate: Measurements,
+    *,
+    alpha: float = ALPHA,
+    speed_tolerance: float = SPEED_TOLERANCE,
+    allow_env_mismatch: bool = False,
+    allow_settings_mismatch: bool = False,
+    ignore: tuple[str, ...] = (),
+    paired: bool = False,
+) -> Report:
     """Judge every metric of every config or benchmark, then every metric pooled; refuse when the files do not compare.
 
     ``paired``: both files trained the same seeds interleaved on one machine (``regbench
@@ -274,19 +392,29 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
         raise GateRefused(f"cannot compare {baseline.kind} ({baseline.path}) with {candidate.kind} ({candidate.path})")
     hardware, libraries, timing = environment_mismatches(baseline.environment, candidate.environment)
     if (hardware or libraries) and not allow_env_mismatch:
-        raise GateRefused(f"baseline and candidate come from different environments ({'; '.join(hardware + libraries)}); "
-                          "make a baseline on this machine, or pass --allow-env-mismatch to compare anyway")
-    changed_settings = settings_mismatches(baseline.settings, candidate.settings) if baseline.kind == "regbench results" else []
+        raise GateRefused(
+            f"baseline and candidate come from different environments ({'; '.join(hardware + libraries)}); "
+            "make a baseline on this machine, or pass --allow-env-mismatch to compare anyway"
+        )
+    changed_settings = (
+        settings_mismatches(baseline.settings, candidate.settings) if baseline.kind == "regbench results" else []
+    )
     if changed_settings and not allow_settings_mismatch:
-        raise GateRefused(f"baseline and candidate were trained with different settings ({'; '.join(changed_settings)}); "
-                          "compare runs made with the same settings, or pass --allow-settings-mismatch")
+        raise GateRefused(
+            f"baseline and candidate were trained with different settings ({'; '.join(changed_settings)}); "
+            "compare runs made with the same settings, or pass --allow-settings-mismatch"
+        )
     changed_configs = config_changes(baseline.configs, candidate.configs)
     if changed_configs and not allow_settings_mismatch:
-        raise GateRefused(f"same-named configs differ between baseline and candidate ({'; '.join(changed_configs)}); "
-                          "compare runs of the same configs, or pass --allow-settings-mismatch")
+        raise GateRefused(
+            f"same-named configs differ between baseline and candidate ({'; '.join(changed_configs)}); "
+            "compare runs of the same configs, or pass --allow-settings-mismatch"
+        )
     warnings = [f"different hardware: {d}" for d in hardware] + [f"different libraries: {d}" for d in libraries]
     warnings += [f"different thread count: {d} (throughput not judged)" for d in timing]
-    warnings += [f"different settings: {d}" for d in changed_settings] + [f"different definition: {d}" for d in changed_configs]
+    warnings += [f"different settings: {d}" for d in changed_settings] + [
+        f"different definition: {d}" for d in changed_configs
+    ]
     unit, strata = ("seeds", "configs") if baseline.kind == "regbench results" else ("rounds", "benchmarks")
     machine = [f"different hardware ({d})" for d in hardware] + [f"different threads ({d})" for d in timing]
     executed = _execution_changes(baseline, candidate)
@@ -295,19 +423,35 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
     noises = {}
     if unit == "seeds":  # a regbench run's timings: judged against the whole run's timing noise (stats)
         for metric in dict.fromkeys(m for _, m in keys if rule_of(m).speed):
-            both = [g for g, m in keys if m == metric and g not in executed and baseline.values.get((g, m)) and candidate.values.get((g, m))]
+            both = [
+                g
+                for g, m in keys
+                if m == metric and g not in executed and baseline.values.get((g, m)) and candidate.values.get((g, m))
+            ]
             noises[metric] = speed_noise(metric, baseline, candidate, both, paired=paired)
     rows = []
     for group, metric in keys:
         why_not = machine + ([f"trained {executed[group]}"] if group in executed else [])
-        row = _row(group, metric, baseline.values.get((group, metric), []), candidate.values.get((group, metric), []),
-                   alpha, speed_tolerance, why_not, unit, noises.get(metric), _pairs(baseline, candidate, group, metric) if paired else None)
+        row = _row(
+            group,
+            metric,
+            baseline.values.get((group, metric), []),
+            candidate.values.get((group, metric), []),
+            alpha,
+            speed_tolerance,
+            why_not,
+            unit,
+            noises.get(metric),
+            _pairs(baseline, candidate, group, metric) if paired else None,
+        )
         if metric in ignore and row.verdict not in ("missing", "new"):
             row.verdict, row.note, row.needed = "ignored", "--ignore: reported, not judged", None
         rows.append(row)
     pooled = []
     for metric in dict.fromkeys(r.metric for r in rows):
-        row = _pooled(metric, rows, (baseline.values, candidate.values), alpha, speed_tolerance, machine, strata, set(executed))
+        row = _pooled(
+            metric, rows, (baseline.values, candidate.values), alpha, speed_tolerance, machine, strata, set(executed)
+        )
         if row is not None:
             if metric in ignore:
                 row.verdict, row.note = "ignored", "--ignore: reported, not judged"
@@ -317,7 +461,9 @@ def compare(baseline: Measurements, candidate: Measurements, *, alpha: float = A
 
 
 def _execution_changes(baseline: Measurements, candidate: Measurements) -> dict[str, str]:
-    """Configs trained one way in the baseline and another in the candidate ('sweep in the baseline, single in the candidate')."""
+    """Configs trained one way in the baseline and another in the candidate ('sweep in the baseline, single in the
+    candidate').
+    """
     changes = {}
     for group in baseline.executions.keys() & candidate.executions.keys():
         old, new = baseline.executions[group], candidate.executions[group]
@@ -335,7 +481,9 @@ def _keys(baseline: Measurements, candidate: Measurements) -> list[tuple[str, st
 
 
 def _unfinished_rows(baseline: dict[str, tuple[int, int]], candidate: dict[str, tuple[int, int]]) -> list[Row]:
-    """A config whose runs now fail (diverge, error, crash, time out) where they did not fails: that is never seed noise."""
+    """A config whose runs now fail (diverge, error, crash, time out) where they did not fails: that is never seed
+    noise.
+    """
     rows = []
     for group in dict.fromkeys([*baseline, *candidate]):
         (bf, bn), (cf, cn) = baseline.get(group, (0, 0)), candidate.get(group, (0, 0))
@@ -343,6 +491,18 @@ def _unfinished_rows(baseline: dict[str, tuple[int, int]], candidate: dict[str, 
             continue
         base_rate, cand_rate = bf / bn if bn else 0.0, cf / cn if cn else 0.0
         worse = cand_rate > base_rate
-        rows.append(Row(group, "unfinished_runs", base_rate, cand_rate, (bn, cn), cand_rate - base_rate, (math.nan, math.nan), math.nan,
-                        "regression" if worse else "ok", f"{bf}/{bn} -> {cf}/{cn} runs did not finish"))
+        rows.append(
+            Row(
+                group,
+                "unfinished_runs",
+                base_rate,
+                cand_rate,
+                (bn, cn),
+                cand_rate - base_rate,
+                (math.nan, math.nan),
+                math.nan,
+                "regression" if worse else "ok",
+                f"{bf}/{bn} -> {cf}/{cn} runs did not finish",
+            )
+        )
     return rows

@@ -5,5 +5,17 @@ from regbench.configs.config import DATA_ARGUMENTS, FACTORIES, BatchTransform, C
 from regbench.configs.grids import expand_grids, parse_value
 from regbench.configs.selection import load_configs, select_configs
 
-__all__ = ["BUILTINS", "CONFIGS", "DATA_ARGUMENTS", "FACTORIES", "BatchTransform", "Config", "ConfigError", "expand_grids", "fitted_arguments",
-           "load_configs", "parse_value", "select_configs"]
+__all__ = [
+    "BUILTINS",
+    "CONFIGS",
+    "DATA_ARGUMENTS",
+    "FACTORIES",
+    "BatchTransform",
+    "Config",
+    "ConfigError",
+    "expand_grids",
+    "fitted_arguments",
+    "load_configs",
+    "parse_value",
+    "select_configs",
+]

@@ -18,21 +18,28 @@ __all__ = ["argument_of", "current_value", "expand_grids", "grid_cell", "parse_v
 
 
 def argument_of(config: Config, argument: str) -> tuple[str, str]:
-    """(field, name) of ``argument``: a bare name when one factory takes it ('l1_lambda'), or qualified ('loss.l1_lambda')."""
+    """(field, name) of ``argument``: a bare name when one factory takes it ('l1_lambda'), or qualified
+    ('loss.l1_lambda').
+    """
     field, dot, name = argument.partition(".")
     if dot:
         if field not in FACTORIES or name not in config.arguments(field):
-            raise ConfigError(f"config {config.name!r}: {argument!r} is not an argument of its {field} factory; "
-                              f"it takes {', '.join(config.arguments(field)) or 'nothing'}" if field in FACTORIES else
-                              f"config {config.name!r}: {field!r} is not a factory field; choose one of {', '.join(FACTORIES)}")
+            raise ConfigError(
+                f"config {config.name!r}: {argument!r} is not an argument of its {field} factory; "
+                f"it takes {', '.join(config.arguments(field)) or 'nothing'}"
+                if field in FACTORIES
+                else f"config {config.name!r}: {field!r} is not a factory field; choose one of {', '.join(FACTORIES)}"
+            )
         return field, name
     fields = [f for f in FACTORIES if argument in config.arguments(f)]
     if not fields:
         known = ", ".join(f"{f}.{a}" for f in FACTORIES for a in config.arguments(f))
         raise ConfigError(f"config {config.name!r} has no factory argument {argument!r}; its factories take {known}")
     if len(fields) > 1:
-        raise ConfigError(f"config {config.name!r}: {argument!r} is an argument of its {' and '.join(fields)} factories; "
-                          f"qualify it, e.g. {config.name}.{fields[0]}.{argument}")
+        raise ConfigError(
+            f"config {config.name!r}: {argument!r} is an argument of its {' and '.join(fields)} factories; "
+            f"qualify it, e.g. {config.name}.{fields[0]}.{argument}"
+        )
     return fields[0], argument
 
 
@@ -52,8 +59,13 @@ def grid_cell(config: Config, values: Mapping[tuple[str, str], Any]) -> Config:
     for (part, name), value in values.items():
         updated[f"{part}_args"][name] = value
     label = "".join(f"[{name}={_label(value)}]" for (_, name), value in values.items())
-    return dataclasses.replace(config, name=f"{config.name}{label}", **updated, grid_of=config.grid_of or config.name,
-                               grid={**config.grid, **{f"{part}.{name}": value for (part, name), value in values.items()}})
+    return dataclasses.replace(
+        config,
+        name=f"{config.name}{label}",
+        **updated,
+        grid_of=config.grid_of or config.name,
+        grid={**config.grid, **{f"{part}.{name}": value for (part, name), value in values.items()}},
+    )
 
 
 def _label(value: Any) -> str:
@@ -66,7 +78,9 @@ def _label(value: Any) -> str:
 
 
 def parse_value(text: str, like: Any = None) -> Any:
-    """A grid value from the command line: a number, true/false/none, or a string; an int where a float is expected becomes a float."""
+    """A grid value from the command line: a number, true/false/none, or a string; an int where a float is expected
+    becomes a float.
+    """
     text = text.strip()
     lowered = text.lower()
     if lowered in ("true", "false"):
@@ -88,9 +102,11 @@ def _grid_spec(spec: str, names: list[str]) -> tuple[str, str, list[str]]:
     owners = sorted((n for n in names if qualified.startswith(n + ".")), key=len, reverse=True)
     texts = [v for v in values.split(",") if v.strip()]
     if not eq or not owners or not texts:
-        raise ConfigError(f"grid {spec!r}: expected CONFIG.ARGUMENT=V1,V2,... with CONFIG one of this run's configs ({', '.join(names)}), "
-                          "e.g. l1.l1_lambda=1e-5,1e-4,1e-3")
-    return owners[0], qualified[len(owners[0]) + 1:], texts
+        raise ConfigError(
+            f"grid {spec!r}: expected CONFIG.ARGUMENT=V1,V2,... with CONFIG one of this run's configs"
+            f" ({', '.join(names)}), e.g. l1.l1_lambda=1e-5,1e-4,1e-3"
+        )
+    return owners[0], qualified[len(owners[0]) + 1 :], texts
 
 
 def expand_grids(configs: list[Config], grids: Iterable[str] | Mapping[str, Iterable[Any]]) -> list[Config]:
@@ -103,8 +119,11 @@ def expand_grids(configs: list[Config], grids: Iterable[str] | Mapping[str, Iter
     """
     names = [c.name for c in configs]
     by_name = {c.name: c for c in configs}
-    items = [(*_grid_spec(f"{key}=x", names)[:2], list(values)) for key, values in grids.items()] if isinstance(grids, Mapping) \
+    items = (
+        [(*_grid_spec(f"{key}=x", names)[:2], list(values)) for key, values in grids.items()]
+        if isinstance(grids, Mapping)
         else [_grid_spec(spec, names) for spec in grids]
+    )
     swept: dict[str, dict[tuple[str, str], list]] = {}
     for name, argument, values in items:
         config = by_name[name]

@@ -17,13 +17,17 @@ def load_configs(reference: str) -> list[Config]:
     items = list(obj.values()) if isinstance(obj, Mapping) else list(obj) if isinstance(obj, (list, tuple)) else [obj]
     wrong = [type(item).__name__ for item in items if not isinstance(item, Config)]
     if wrong or not items:
-        raise ConfigError(f"{reference} is {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))}; "
-                          "expected a regbench.Config, or a list or dict of them")
+        raise ConfigError(
+            f"{reference} is"
+            f" {'empty' if not items else 'a ' + type(obj).__name__ + ' holding ' + ', '.join(sorted(set(wrong)))};"
+            " expected a regbench.Config, or a list or dict of them"
+        )
     return items
 
 
 def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
-    """Configs from a comma-separated list of built-in names and ``module:attribute`` references (None or 'all': the built-ins).
+    """Configs from a comma-separated list of built-in names and ``module:attribute`` references (None or 'all': the
+    built-ins).
 
     The order given is kept; the same config twice is kept once; two different configs with one
     name are refused, since results, tables and the gate key on names.
@@ -42,12 +46,20 @@ def select_configs(spec: str | Iterable[str | Config] | None) -> list[Config]:
         elif item in CONFIGS:
             chosen.append(CONFIGS[item])
         elif item:
-            raise ConfigError(f"unknown configuration {item!r}; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
+            raise ConfigError(
+                f"unknown configuration {item!r}; choose from {', '.join(CONFIGS)}, or name your own as"
+                " MODULE:ATTRIBUTE"
+            )
     if not chosen:
-        raise ConfigError(f"no configuration given; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE")
+        raise ConfigError(
+            f"no configuration given; choose from {', '.join(CONFIGS)}, or name your own as MODULE:ATTRIBUTE"
+        )
     unique: dict[str, Config] = {}
     for config in chosen:
         if config.name in unique and unique[config.name].hash != config.hash:
-            raise ConfigError(f"two different configs are named {config.name!r} ({unique[config.name].hash} and {config.hash}); rename one")
+            raise ConfigError(
+                f"two different configs are named {config.name!r} ({unique[config.name].hash} and {config.hash});"
+                " rename one"
+            )
         unique.setdefault(config.name, config)
     return list(unique.values())

@@ -26,13 +26,38 @@ from regbench.ranking.figures import save_figures
 from regbench.ranking.render import FIGURES, render, verdict_lines
 from regbench.ranking.table import RankError, Table, read_sources
 
-__all__ = ["ALPHA", "FIGURES", "VERDICTS", "RankError", "Table", "rank", "rank_table", "read_sources", "render", "verdict_lines", "write"]
+__all__ = [
+    "ALPHA",
+    "FIGURES",
+    "VERDICTS",
+    "RankError",
+    "Table",
+    "rank",
+    "rank_table",
+    "read_sources",
+    "render",
+    "verdict_lines",
+    "write",
+]
 
 
-def rank(sources: list, *, metric: str = "test_accuracy", control: str | None = "baseline", alpha: float = ALPHA, better: str | None = None,
-         datasets: list[str] | None = None, configs: list[str] | None = None, allow_settings_mismatch: bool = False,
-         out: Path | str | None = None, plots: bool = True, resamples: int = RESAMPLES) -> dict:
-    """The ranking document of ``sources`` (results files or folders, results documents, or one CSV); with ``out``, also its files."""
+def rank(
+    sources: list,
+    *,
+    metric: str = "test_accuracy",
+    control: str | None = "baseline",
+    alpha: float = ALPHA,
+    better: str | None = None,
+    datasets: list[str] | None = None,
+    configs: list[str] | None = None,
+    allow_settings_mismatch: bool = False,
+    out: Path | str | None = None,
+    plots: bool = True,
+    resamples: int = RESAMPLES,
+) -> dict:
+    """The ranking document of ``sources`` (results files or folders, results documents, or one CSV); with ``out``,
+    also its files.
+    """
     table = read_sources(list(sources), metric, better, allow_settings_mismatch=allow_settings_mismatch)
     if datasets or configs:
         if configs and control is not None and control not in configs:
@@ -45,7 +70,9 @@ def rank(sources: list, *, metric: str = "test_accuracy", control: str | None = 
 
 
 def write(doc: dict, out: Path | str, *, plots: bool = True) -> list[Path]:
-    """rank.json, rank.md and (unless ``plots`` is False) the CD diagram and performance profile, each written atomically."""
+    """rank.json, rank.md and (unless ``plots`` is False) the CD diagram and performance profile, each written
+    atomically.
+    """
     out = Path(out)
     figures = save_figures(doc, out, FIGURES) if plots else []
     write_json(out / "rank.json", doc)

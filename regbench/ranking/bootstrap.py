@@ -19,7 +19,16 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "Estimate", "iqm", "normalized", "probability_of_improvement", "stratified"]
+__all__ = [
+    "CONFIDENCE",
+    "RESAMPLES",
+    "SEED",
+    "Estimate",
+    "iqm",
+    "normalized",
+    "probability_of_improvement",
+    "stratified",
+]
 
 CONFIDENCE = 0.95
 RESAMPLES = 10_000  # per interval; the resampling is seeded, so the same input gives the same interval
@@ -39,8 +48,11 @@ class Estimate:
         return {"estimate": self.estimate, "low": self.low, "high": self.high}
 
 
-def stratified(cells: list[np.ndarray], statistic: Callable[[list[np.ndarray]], np.ndarray], *, resamples: int = RESAMPLES) -> Estimate:
-    """``statistic`` of the cells, with a percentile interval from resampling each cell of two or more scores on its own.
+def stratified(
+    cells: list[np.ndarray], statistic: Callable[[list[np.ndarray]], np.ndarray], *, resamples: int = RESAMPLES
+) -> Estimate:
+    """``statistic`` of the cells, with a percentile interval from resampling each cell of two or more scores on its
+    own.
 
     ``statistic`` takes the list of cells, each an array whose last axis holds the scores (leading
     axes: a batch of resamples), and returns one value per batch entry.
@@ -58,14 +70,26 @@ def stratified(cells: list[np.ndarray], statistic: Callable[[list[np.ndarray]], 
             full[i] = sample
         return statistic(full)
 
-    result = stats.bootstrap(tuple(cells[i] for i in varying), batched, paired=False, vectorized=True, n_resamples=resamples,
-                             confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(SEED))
+    result = stats.bootstrap(
+        tuple(cells[i] for i in varying),
+        batched,
+        paired=False,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(SEED),
+    )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return Estimate(point, min(low, point), max(high, point))
 
 
-def probability_of_improvement(xs: list[np.ndarray], ys: list[np.ndarray], better: int, *, resamples: int = RESAMPLES) -> Estimate:
-    """P(X > Y): X's runs against Y's on each dataset (``xs[d]``, ``ys[d]``), 'better' in the metric's direction, averaged over datasets."""
+def probability_of_improvement(
+    xs: list[np.ndarray], ys: list[np.ndarray], better: int, *, resamples: int = RESAMPLES
+) -> Estimate:
+    """P(X > Y): X's runs against Y's on each dataset (``xs[d]``, ``ys[d]``), 'better' in the metric's direction,
+    averaged over datasets.
+    """
     n = len(xs)
 
     def statistic(cells: list[np.ndarray]) -> np.ndarray:

@@ -41,7 +41,9 @@ def critical_difference(doc: dict, path: Path) -> Path:
         x_end = 0.55 if left else k + 0.45
         ax.vlines(ranks[config], y, 0, color="black", lw=0.8)
         ax.hlines(y, min(ranks[config], x_end), max(ranks[config], x_end), color="black", lw=0.8)
-        ax.text(x_end, y + 0.04, f"{config} ({ranks[config]:.2f})", ha="left" if left else "right", va="bottom", fontsize=8)
+        ax.text(
+            x_end, y + 0.04, f"{config} ({ranks[config]:.2f})", ha="left" if left else "right", va="bottom", fontsize=8
+        )
     for j, group in enumerate(doc["nemenyi"]["groups"]):
         y = -0.15 - 0.12 * j
         ax.hlines(y, ranks[group[0]] - 0.05, ranks[group[-1]] + 0.05, color="tab:red", lw=3)
@@ -51,15 +53,21 @@ def critical_difference(doc: dict, path: Path) -> Path:
 
 
 def _profile_scores(doc: dict) -> tuple[dict[str, list[np.ndarray]], str]:
-    """Each ranked config's per-dataset scores, over the control's mean where every control mean is positive; and the axis label.
+    """Each ranked config's per-dataset scores, over the control's mean where every control mean is positive; and the
+    axis label.
 
     Only the configs scored on every dataset are drawn: a curve over fewer datasets would not compare.
     """
     control, scores = doc.get("control"), doc["scores"]
     means = [doc["means"][d].get(control) for d in doc["datasets"]] if control else []
     normalize = bool(means) and all(m is not None and m > 0 for m in means)
-    out = {c: [np.asarray(scores[d][c], dtype=float) / (doc["means"][d][control] if normalize else 1.0) for d in doc["datasets"]]
-           for c in doc["configs"]}
+    out = {
+        c: [
+            np.asarray(scores[d][c], dtype=float) / (doc["means"][d][control] if normalize else 1.0)
+            for d in doc["datasets"]
+        ]
+        for c in doc["configs"]
+    }
     label = f"{doc['metric']} / {control}'s mean on the dataset" if normalize else doc["metric"]
     return out, label
 
@@ -71,11 +79,19 @@ def performance_profile(doc: dict, path: Path) -> Path:
     taus = np.linspace(everything.min(), everything.max(), 200)
     higher = doc["better"] == "higher"
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors[:len(per_config)])
+    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors[: len(per_config)])
     for config, cells in per_config.items():
-        beyond = [((cells_d[None, :] >= taus[:, None]) if higher else (cells_d[None, :] <= taus[:, None])).mean(axis=1) for cells_d in cells]
-        ax.plot(taus, np.mean(beyond, axis=0), lw=2 if config == doc.get("control") else 1.2,
-                ls="--" if config == doc.get("control") else "-", label=config)
+        beyond = [
+            ((cells_d[None, :] >= taus[:, None]) if higher else (cells_d[None, :] <= taus[:, None])).mean(axis=1)
+            for cells_d in cells
+        ]
+        ax.plot(
+            taus,
+            np.mean(beyond, axis=0),
+            lw=2 if config == doc.get("control") else 1.2,
+            ls="--" if config == doc.get("control") else "-",
+            label=config,
+        )
     ax.set_xlabel(f"threshold tau ({label})")
     ax.set_ylabel(f"fraction of runs with score {'>=' if higher else '<='} tau")
     ax.set_title(f"Performance profile over {len(doc['datasets'])} datasets (each weighted equally)", fontsize=9)
@@ -87,4 +103,7 @@ def performance_profile(doc: dict, path: Path) -> Path:
 def save_figures(doc: dict, out: Path | str, names: dict[str, str]) -> list[Path]:
     """Both figures into ``out``, named by ``names`` (keys critical_difference, performance_profile)."""
     out = Path(out)
-    return [critical_difference(doc, out / names["critical_difference"]), performance_profile(doc, out / names["performance_profile"])]
+    return [
+        critical_difference(doc, out / names["critical_difference"]),
+        performance_profile(doc, out / names["performance_profile"]),
+    ]

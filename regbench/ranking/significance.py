@@ -24,7 +24,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Friedman", "Nemenyi", "Versus", "average_ranks", "friedman", "holm", "nemenyi", "nemenyi_groups", "wilcoxon_floor", "wilcoxon_holm"]
+__all__ = [
+    "Friedman",
+    "Nemenyi",
+    "Versus",
+    "average_ranks",
+    "friedman",
+    "holm",
+    "nemenyi",
+    "nemenyi_groups",
+    "wilcoxon_floor",
+    "wilcoxon_holm",
+]
 
 
 @dataclass(frozen=True)
@@ -74,14 +85,16 @@ def friedman(means: np.ndarray, better: int) -> Friedman:
     means = np.asarray(means, dtype=float)
     n, k = means.shape
     r = average_ranks(means, better).mean(axis=0)
-    chi2 = float(12 * n / (k * (k + 1)) * (np.sum(r ** 2) - k * (k + 1) ** 2 / 4))
+    chi2 = float(12 * n / (k * (k + 1)) * (np.sum(r**2) - k * (k + 1) ** 2 / 4))
     chi2 = max(chi2, 0.0)  # rounding can leave -1e-15 when every rank is equal
     df_f = (k - 1, (k - 1) * (n - 1))
     denominator = n * (k - 1) - chi2
     f = math.inf if denominator <= 1e-12 else (n - 1) * chi2 / denominator  # every dataset ranks the configs alike
     p_f = 0.0 if math.isinf(f) else float(stats.f.sf(f, *df_f))
-    ties = sum(float(np.sum(counts ** 3 - counts)) for counts in (np.unique(row, return_counts=True)[1] for row in means))
-    correction = 1 - ties / (n * k * (k ** 2 - 1))  # scipy.stats.friedmanchisquare's, which refuses k = 2: the tests check them equal
+    ties = sum(float(np.sum(counts**3 - counts)) for counts in (np.unique(row, return_counts=True)[1] for row in means))
+    correction = 1 - ties / (
+        n * k * (k**2 - 1)
+    )  # scipy.stats.friedmanchisquare's, which refuses k = 2: the tests check them equal
     chi2_ties = chi2 / correction if correction > 1e-12 else 0.0  # every score equal: nothing differs
     p_ties = float(stats.chi2.sf(chi2_ties, k - 1)) if correction > 1e-12 else 1.0
     return Friedman(chi2, float(stats.chi2.sf(chi2, k - 1)), k - 1, f, p_f, df_f, chi2_ties, p_ties)
@@ -106,14 +119,16 @@ def nemenyi_groups(ranks: dict[str, float], critical_difference: float) -> list[
         j = i
         while j + 1 < len(ordered) and ranks[ordered[j + 1]] - ranks[start] < critical_difference:
             j += 1
-        group = ordered[i:j + 1]
+        group = ordered[i : j + 1]
         if len(group) > 1 and not any(set(group) <= set(g) for g in groups):
             groups.append(group)
     return groups
 
 
 def holm(p: list[float] | np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values: reject every hypothesis whose adjusted p is at most alpha (family-wise error <= alpha)."""
+    """Holm's step-down adjusted p-values: reject every hypothesis whose adjusted p is at most alpha (family-wise
+    error <= alpha).
+    """
     p = np.asarray(p, dtype=float)
     m = p.size
     order = np.argsort(p, kind="stable")
@@ -124,7 +139,9 @@ def holm(p: list[float] | np.ndarray) -> np.ndarray:
 
 
 def wilcoxon_holm(differences: list[np.ndarray], better: int) -> list[Versus]:
-    """Each config's per-dataset mean differences from the control: Wilcoxon's signed-rank test, Holm-corrected over all of them."""
+    """Each config's per-dataset mean differences from the control: Wilcoxon's signed-rank test, Holm-corrected over
+    all of them.
+    """
     rows = []
     for d in differences:
         d = np.asarray(d, dtype=float)
@@ -135,11 +152,21 @@ def wilcoxon_holm(differences: list[np.ndarray], better: int) -> list[Versus]:
             statistic, p = float(result.statistic), float(result.pvalue)
         rows.append((d, statistic, p))
     adjusted = holm([p for _, _, p in rows]) if rows else np.array([])
-    return [Versus(datasets=d.size, statistic=statistic, p=p, p_holm=float(q), median_difference=float(np.median(d)),
-                   signed_rank_sum=float(np.sum(np.sign(better * d) * stats.rankdata(np.abs(d)))), wins=int(np.sum(better * d > 0)), losses=int(np.sum(better * d < 0)))
-            for (d, statistic, p), q in zip(rows, adjusted)]
+    return [
+        Versus(
+            datasets=d.size,
+            statistic=statistic,
+            p=p,
+            p_holm=float(q),
+            median_difference=float(np.median(d)),
+            signed_rank_sum=float(np.sum(np.sign(better * d) * stats.rankdata(np.abs(d)))),
+            wins=int(np.sum(better * d > 0)),
+            losses=int(np.sum(better * d < 0)),
+        )
+        for (d, statistic, p), q in zip(rows, adjusted)
+    ]
 
 
 def wilcoxon_floor(n: int) -> float:
     """The smallest two-sided p Wilcoxon's exact test can give on n datasets (every difference one way): 2 / 2^n."""
-    return min(1.0, 2.0 / 2 ** n)
+    return min(1.0, 2.0 / 2**n)

@@ -21,7 +21,17 @@ from regbench.compare.rules import RULES
 from regbench.errors import UsageError
 from regbench.spec import COMPARED
 
-__all__ = ["BETTER", "POOLED", "REQUIRED_COLUMNS", "RankError", "Table", "direction", "read_csv", "read_results", "read_sources"]
+__all__ = [
+    "BETTER",
+    "POOLED",
+    "REQUIRED_COLUMNS",
+    "RankError",
+    "Table",
+    "direction",
+    "read_csv",
+    "read_results",
+    "read_sources",
+]
 
 # What two results files must share to be ranked together: what the gate compares, less the data
 # (the datasets differ by design).
@@ -42,7 +52,9 @@ class Table:
     better: int  # +1: higher is better; -1: lower is better
     scores: dict[str, dict[str, dict[object, float]]]  # dataset -> config -> seed -> score
     sources: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # one line per thing read but not ranked (a failed run, a mismatch allowed)
+    notes: list[str] = field(
+        default_factory=list
+    )  # one line per thing read but not ranked (a failed run, a mismatch allowed)
 
     @property
     def datasets(self) -> list[str]:
@@ -72,7 +84,9 @@ class Table:
                 raise RankError(f"no {kind} {', '.join(map(repr, unknown))} in the input; it has {', '.join(known)}")
         keep_d = datasets or self.datasets
         keep_c = configs or self.configs
-        scores = {d: {c: dict(cells[c]) for c in keep_c if c in cells} for d, cells in self.scores.items() if d in keep_d}
+        scores = {
+            d: {c: dict(cells[c]) for c in keep_c if c in cells} for d, cells in self.scores.items() if d in keep_d
+        }
         return Table(self.metric, self.better, scores, list(self.sources), list(self.notes))
 
 
@@ -85,20 +99,31 @@ def direction(metric: str, better: str | None = None) -> int:
     rule = RULES.get(metric)
     if rule is None or rule.better == 0 or rule.invariant:
         known = ", ".join(m for m, r in RULES.items() if r.better and not r.invariant)
-        raise RankError(f"regbench does not know whether a higher or a lower {metric} is better (it knows {known}); "
-                        "say which with --better higher or --better lower")
+        raise RankError(
+            f"regbench does not know whether a higher or a lower {metric} is better (it knows {known}); "
+            "say which with --better higher or --better lower"
+        )
     return rule.better
 
 
-def read_sources(sources: list, metric: str = "test_accuracy", better: str | None = None, *, allow_settings_mismatch: bool = False) -> Table:
-    """One table from results files, results documents (dicts) or CSV files, pooled; CSVs and results files do not mix."""
+def read_sources(
+    sources: list, metric: str = "test_accuracy", better: str | None = None, *, allow_settings_mismatch: bool = False
+) -> Table:
+    """One table from results files, results documents (dicts) or CSV files, pooled; CSVs and results files do not
+    mix.
+    """
     if not sources:
-        raise RankError("nothing to rank: give one or more results files (or folders holding results.json) or a CSV table")
+        raise RankError(
+            "nothing to rank: give one or more results files (or folders holding results.json) or a CSV table"
+        )
     sign = direction(metric, better)
     tables = [read_csv(Path(s), metric, sign) if _is_csv(s) else None for s in sources]
     if any(t is not None for t in tables):
         if not all(t is not None for t in tables) or len(tables) > 1:
-            raise RankError("rank one CSV table, or results files; pooling a CSV with other inputs is not supported (merge the tables first)")
+            raise RankError(
+                "rank one CSV table, or results files; pooling a CSV with other inputs is not supported (merge the"
+                " tables first)"
+            )
         return tables[0]
     return read_results(sources, metric, sign, allow_settings_mismatch=allow_settings_mismatch)
 
@@ -123,20 +148,35 @@ def read_results(sources: list, metric: str, better: int, *, allow_settings_mism
         else:
             mismatches = _mismatches(first, (name, settings, configs))
             if mismatches and not allow_settings_mismatch:
-                raise RankError(f"{name} was not trained like {first[0]}: {'; '.join(mismatches)}. Rank runs trained alike, or pass "
-                                "--allow-settings-mismatch to pool them anyway")
+                raise RankError(
+                    f"{name} was not trained like {first[0]}: {'; '.join(mismatches)}. Rank runs trained alike, or pass"
+                    " --allow-settings-mismatch to pool them anyway"
+                )
             table.notes += [f"pooled despite a mismatch (--allow-settings-mismatch): {m}" for m in mismatches]
         found = _add_runs(table, doc, name, origin)
         if not found:
-            present = sorted({k for r in doc["runs"] for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} - {"seed"})
-            raise RankError(f"{name} has no {metric!r} in any finished run; metrics there: {', '.join(present) or 'none'} (--metric)")
+            present = sorted(
+                {
+                    k
+                    for r in doc["runs"]
+                    for k, v in r.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                }
+                - {"seed"}
+            )
+            raise RankError(
+                f"{name} has no {metric!r} in any finished run; metrics there: {', '.join(present) or 'none'}"
+                " (--metric)"
+            )
         for pair, why in (doc.get("not_applicable") or {}).items():
             table.notes.append(f"{pair}: not applicable, not trained ({str(why).split(':')[0]})")
     return table
 
 
 def _load(source: object) -> tuple[str, dict]:
-    """(a name for messages, the validated results document) from a path, a folder holding results.json, or a document."""
+    """(a name for messages, the validated results document) from a path, a folder holding results.json, or a
+    document.
+    """
     if isinstance(source, dict):
         return "results document", source
     path = Path(source)
@@ -153,7 +193,9 @@ def _mismatches(first: tuple[str, dict, dict], other: tuple[str, dict, dict]) ->
 
 def _add_runs(table: Table, doc: dict, name: str, origin: dict[tuple, str]) -> int:
     """Add a document's finished runs to the table (noting the unfinished ones); returns how many scores were added."""
-    fallback = next(iter(doc.get("datasets") or {}), None) or str((doc.get("settings") or {}).get("dataset") or "digits")
+    fallback = next(iter(doc.get("datasets") or {}), None) or str(
+        (doc.get("settings") or {}).get("dataset") or "digits"
+    )
     added = 0
     unfinished: dict[tuple[str, str], int] = {}
     for run in doc["runs"]:
@@ -166,19 +208,25 @@ def _add_runs(table: Table, doc: dict, name: str, origin: dict[tuple, str]) -> i
             continue
         seed = run["seed"]
         if (*key, seed) in origin:
-            raise RankError(f"{key[0]}/{key[1]} seed {seed} is in both {origin[(*key, seed)]} and {name}; give each run once")
+            raise RankError(
+                f"{key[0]}/{key[1]} seed {seed} is in both {origin[(*key, seed)]} and {name}; give each run once"
+            )
         origin[(*key, seed)] = name
         table.scores.setdefault(key[0], {}).setdefault(key[1], {})[seed] = value
         added += 1
     for (dataset, config), count in unfinished.items():
         kept = len(table.scores.get(dataset, {}).get(config, {}))
-        table.notes.append(f"{dataset}/{config}: {count} run(s) did not finish; " +
-                           (f"its mean is over the {kept} that did" if kept else "no run finished, so the cell is missing"))
+        table.notes.append(
+            f"{dataset}/{config}: {count} run(s) did not finish; "
+            + (f"its mean is over the {kept} that did" if kept else "no run finished, so the cell is missing")
+        )
     return added
 
 
 def read_csv(path: Path, metric: str, better: int) -> Table:
-    """A table with columns dataset, config, score and optionally seed (other columns are ignored); an empty score is a missing cell."""
+    """A table with columns dataset, config, score and optionally seed (other columns are ignored); an empty score is
+    a missing cell.
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -190,8 +238,10 @@ def read_csv(path: Path, metric: str, better: int) -> Table:
         raise RankError(f"{path}: not a CSV text file ({exc})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise RankError(f"{path}: no column {', '.join(missing)}; a table needs columns {', '.join(REQUIRED_COLUMNS)} (and optionally seed), "
-                        f"it has {', '.join(header) or 'none'}")
+        raise RankError(
+            f"{path}: no column {', '.join(missing)}; a table needs columns {', '.join(REQUIRED_COLUMNS)} (and"
+            f" optionally seed), it has {', '.join(header) or 'none'}"
+        )
     table = Table(metric, better, {}, [str(path)])
     seeded = "seed" in header
     for line, row in enumerate(rows, start=2):
@@ -207,7 +257,9 @@ def read_csv(path: Path, metric: str, better: int) -> Table:
         except ValueError:
             raise RankError(f"{path}: line {line}: score {text!r} is not a number") from None
         if not math.isfinite(score):
-            raise RankError(f"{path}: line {line}: score {text!r} is not finite; leave the cell empty for a missing score")
+            raise RankError(
+                f"{path}: line {line}: score {text!r} is not finite; leave the cell empty for a missing score"
+            )
         cell = table.scores.setdefault(dataset, {}).setdefault(config, {})
         seed = row.get("seed") if seeded else len(cell)
         if seeded and not seed:

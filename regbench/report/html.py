@@ -22,7 +22,9 @@ from regbench.results import CONFIDENCE, by_dataset, summarize
 
 __all__ = ["render_html"]
 
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("regbench", "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("regbench", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
 
 
 def _figure(path: Path) -> dict:
@@ -35,11 +37,19 @@ def _summary_rows(runs: list[dict]) -> list[list[dict]]:
     rows = []
     for row in summarize(runs):
         finished = row["runs"] - row["failed"]
-        cells = [{"shown": row["config"], "value": row["config"], "text": True},
-                 {"shown": f"{finished}" + (f" ({row['failed']} did not finish)" if row["failed"] else ""), "value": finished, "text": False}]
+        cells = [
+            {"shown": row["config"], "value": row["config"], "text": True},
+            {
+                "shown": f"{finished}" + (f" ({row['failed']} did not finish)" if row["failed"] else ""),
+                "value": finished,
+                "text": False,
+            },
+        ]
         for key, _, fmt in SUMMARY_COLUMNS:
             mean = row[key][0]
-            cells.append({"shown": format_cell(row[key], fmt), "value": "" if math.isnan(mean) else repr(mean), "text": False})
+            cells.append(
+                {"shown": format_cell(row[key], fmt), "value": "" if math.isnan(mean) else repr(mean), "text": False}
+            )
         rows.append(cells)
     return rows
 
@@ -50,21 +60,51 @@ def _belongs(figure: Path, dataset: str, several: bool) -> bool:
 
 
 def render_html(results: dict, plots: list[Path], *, ranking: str = "", ranking_plots: list[Path] = ()) -> str:
-    """The page for one results document: ``plots`` are the PNGs written beside it, ``ranking`` a suite's rank.md text."""
+    """The page for one results document: ``plots`` are the PNGs written beside it, ``ranking`` a suite's rank.md
+    text.
+    """
     parts = by_dataset(results)
     several = len(parts) > 1
     described = results.get("datasets") or {}
     sections = []
     for name, part in parts.items():
         d = described.get(name) or {}
-        description = (f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())}, {d.get('classes', '?')} classes, "
-                       f"{d.get('train_size', '?')} train / {d.get('test_size', '?')} test") if d else ""
-        sections.append({"name": name or "results", "title": name or "Results", "description": description,
-                         "rows": _summary_rows(part["runs"]), "paths": path_tables(part),
-                         "figures": [_figure(p) for p in plots if _belongs(p, name, several)]})
-    failed = [{"dataset": r.get("dataset") or "", "config": r["config"], "seed": r["seed"], "status": r["status"],
-               "why": ((r.get("error") or "").strip().splitlines() or [""])[-1]} for r in results["runs"] if r["status"] != "ok"]
+        description = (
+            f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())},"
+            f" {d.get('classes', '?')} classes, {d.get('train_size', '?')} train / {d.get('test_size', '?')} test"
+            if d
+            else ""
+        )
+        sections.append(
+            {
+                "name": name or "results",
+                "title": name or "Results",
+                "description": description,
+                "rows": _summary_rows(part["runs"]),
+                "paths": path_tables(part),
+                "figures": [_figure(p) for p in plots if _belongs(p, name, several)],
+            }
+        )
+    failed = [
+        {
+            "dataset": r.get("dataset") or "",
+            "config": r["config"],
+            "seed": r["seed"],
+            "status": r["status"],
+            "why": ((r.get("error") or "").strip().splitlines() or [""])[-1],
+        }
+        for r in results["runs"]
+        if r["status"] != "ok"
+    ]
     return _TEMPLATES.get_template("report.html").render(
-        title=", ".join(n for n in parts if n), settings=results["settings"], env=results["environment"], confidence=f"{CONFIDENCE:.0%}",
-        columns=["config", "runs"] + [title for _, title, _ in SUMMARY_COLUMNS], sections=sections, failed=failed,
-        not_applicable=results.get("not_applicable") or {}, ranking=ranking, ranking_figures=[_figure(p) for p in ranking_plots])
+        title=", ".join(n for n in parts if n),
+        settings=results["settings"],
+        env=results["environment"],
+        confidence=f"{CONFIDENCE:.0%}",
+        columns=["config", "runs"] + [title for _, title, _ in SUMMARY_COLUMNS],
+        sections=sections,
+        failed=failed,
+        not_applicable=results.get("not_applicable") or {},
+        ranking=ranking,
+        ranking_figures=[_figure(p) for p in ranking_plots],
+    )

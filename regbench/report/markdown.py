@@ -13,13 +13,19 @@ __all__ = ["render_against_reference", "render_paths", "render_report", "render_
 
 
 def render_table(summary: list[dict]) -> str:
-    """A markdown table: one row per config (per dataset and config when there are several), each cell 'mean [95% CI]' across seeds."""
+    """A markdown table: one row per config (per dataset and config when there are several), each cell 'mean [95%
+    CI]' across seeds.
+    """
     several = len({row.get("dataset") for row in summary}) > 1
     header = (["dataset"] if several else []) + ["config", "runs"] + [title for _, title, _ in SUMMARY_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in summary:
         runs = f"{row['runs'] - row['failed']}" + (f" ({row['failed']} diverged)" if row["failed"] else "")
-        cells = ([str(row.get("dataset"))] if several else []) + [row["config"], runs] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS]
+        cells = (
+            ([str(row.get("dataset"))] if several else [])
+            + [row["config"], runs]
+            + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS]
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -28,13 +34,21 @@ def render_paths(results: dict) -> str:
     """Markdown tables of every regularization path: one row per value, the reference (baseline) last."""
     out = []
     for table in path_tables(results):
-        out += ["", f"### {table['title']}", "", "| " + " | ".join(table["columns"]) + " |", "|" + "|".join("---" for _ in table["columns"]) + "|"]
+        out += [
+            "",
+            f"### {table['title']}",
+            "",
+            "| " + " | ".join(table["columns"]) + " |",
+            "|" + "|".join("---" for _ in table["columns"]) + "|",
+        ]
         out += ["| " + " | ".join(row) + " |" for row in table["rows"]]
     return "\n".join(out[1:])
 
 
 def render_against_reference(results: dict, metric: str = "test_accuracy", reference: str = REFERENCE) -> str:
-    """A markdown table, configs by datasets: each config's paired difference from the reference; * where the 95% interval excludes 0."""
+    """A markdown table, configs by datasets: each config's paired difference from the reference; * where the 95%
+    interval excludes 0.
+    """
     differences = against_reference(results["runs"], metric, reference)
     if not differences:
         return ""
@@ -60,10 +74,15 @@ def render_report(results: dict, plots: list[str]) -> str:
     lines = [
         "# regbench report",
         "",
-        f"Data: {settings.get('data_source', '?')}; {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, "
-        f"seeds {settings.get('seeds')}, lr {settings.get('lr')} (Adam, unless a config names another optimizer).",
-        f"Device: {env['device']} ({env['device_name']}); torch {env['torch']}, torchvision {env['torchvision']}; "
-        f"commit {env.get('git_commit') or 'unknown'}; {env['created']}.",
+        (
+            f"Data: {settings.get('data_source', '?')}; {settings.get('epochs')} epochs, batch"
+            f" {settings.get('batch_size')}, seeds {settings.get('seeds')}, lr {settings.get('lr')} (Adam, unless a"
+            " config names another optimizer)."
+        ),
+        (
+            f"Device: {env['device']} ({env['device_name']}); torch {env['torch']}, torchvision {env['torchvision']}; "
+            f"commit {env.get('git_commit') or 'unknown'}; {env['created']}."
+        ),
         "",
         f"Each cell: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].",
         "Accuracies are measured in eval mode on the clean training and test samples; sparsity is the",
@@ -74,20 +93,44 @@ def render_report(results: dict, plots: list[str]) -> str:
     for name, part in parts.items():
         if len(parts) > 1:
             d = described.get(name) or {}
-            lines += ["", f"## {name}", "", f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())}, "
-                      f"{d.get('classes', '?')} classes, {d.get('train_size', '?')} train / {d.get('test_size', '?')} test (content hash {d.get('digest', '?')})."]
+            lines += [
+                "",
+                f"## {name}",
+                "",
+                (
+                    f"{d.get('source', '?')}: {d.get('kind', '?')} {tuple(d.get('sample_shape') or ())},"
+                    f" {d.get('classes', '?')} classes, {d.get('train_size', '?')} train / {d.get('test_size', '?')}"
+                    f" test (content hash {d.get('digest', '?')})."
+                ),
+            ]
         lines += ["", render_table(summarize(part["runs"]))]
         paths = render_paths(part)
         if paths:
-            lines += ["", "### Regularization paths" if len(parts) > 1 else "## Regularization paths", "",
-                      f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].", "", paths]
+            lines += [
+                "",
+                "### Regularization paths" if len(parts) > 1 else "## Regularization paths",
+                "",
+                f"Each row: mean across seeds [{CONFIDENCE:.0%} Student-t confidence interval].",
+                "",
+                paths,
+            ]
     versus = render_against_reference(results) if len(parts) > 1 else ""
     if versus:
-        lines += ["", f"## Against the {REFERENCE}, per dataset", "",
-                  f"Test accuracy minus the {REFERENCE}'s, paired by seed: mean [{CONFIDENCE:.0%} Student-t interval of the paired differences]; "
-                  "* where the interval excludes 0.", "", versus]
+        lines += [
+            "",
+            f"## Against the {REFERENCE}, per dataset",
+            "",
+            (
+                f"Test accuracy minus the {REFERENCE}'s, paired by seed: mean [{CONFIDENCE:.0%} Student-t interval of"
+                " the paired differences]; * where the interval excludes 0."
+            ),
+            "",
+            versus,
+        ]
     if results.get("not_applicable"):
-        lines += ["", "## Not applicable (not trained)", ""] + [f"- {pair}: {why}" for pair, why in results["not_applicable"].items()]
+        lines += ["", "## Not applicable (not trained)", ""] + [
+            f"- {pair}: {why}" for pair, why in results["not_applicable"].items()
+        ]
     configs = results.get("configs") or {}
     if configs:
         lines += ["", "## Configurations", ""] + [_config_line(name, d) for name, d in configs.items()]
@@ -97,14 +140,18 @@ def render_report(results: dict, plots: list[str]) -> str:
         for r in failed:
             detail = (r.get("error") or "").strip().splitlines()
             where = f"{r['dataset']}/" if len(parts) > 1 and r.get("dataset") else ""
-            lines.append(f"- {where}{r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else ""))
+            lines.append(
+                f"- {where}{r['config']} seed {r['seed']}: {r['status']}" + (f": {detail[-1]}" if detail else "")
+            )
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"
 
 
 def _config_line(name: str, described: dict) -> str:
-    """'- **l1** (`3f2a...`): Lasso penalty; loss LassoLoss(l1_lambda=0.0001)': what a config built, from its description."""
+    """'- **l1** (`3f2a...`): Lasso penalty; loss LassoLoss(l1_lambda=0.0001)': what a config built, from its
+    description.
+    """
     parts = []
     for field in FACTORIES:
         part = described.get(field)

@@ -1,4 +1,6 @@
-"""The summary's columns and cells as text, and each regularization path as a table: shared by report.md and report.html."""
+"""The summary's columns and cells as text, and each regularization path as a table: shared by report.md and
+report.html.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ def format_cell(stat: tuple[float, float, float], fmt: str) -> str:
 
 
 def path_tables(results: dict) -> list[dict]:
-    """Every regularization path as a table (title, columns, rows of text): one row per value, the reference (baseline) last."""
+    """Every regularization path as a table (title, columns, rows of text): one row per value, the reference
+    (baseline) last.
+    """
     tables = []
     for path in regularization_paths(results):
         for series in path["series"]:
@@ -38,7 +42,16 @@ def path_tables(results: dict) -> list[dict]:
             points = [(str(value), row) for value, row in series["points"]]
             if path["reference"] is not None:
                 points.append((f"{REFERENCE} (reference)", path["reference"]))
-            rows = [[label, str(row["runs"] - row["failed"])] + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS if key in PATH_METRICS]
-                    for label, row in points]
-            tables.append({"title": f"{path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""), "columns": columns, "rows": rows})
+            rows = [
+                [label, str(row["runs"] - row["failed"])]
+                + [format_cell(row[key], fmt) for key, _, fmt in SUMMARY_COLUMNS if key in PATH_METRICS]
+                for label, row in points
+            ]
+            tables.append(
+                {
+                    "title": f"{path['of']}: {path['argument']}" + (f" ({fixed})" if fixed else ""),
+                    "columns": columns,
+                    "rows": rows,
+                }
+            )
     return tables
