@@ -11,13 +11,11 @@ journal, so no cell is trained twice at once.
 
 from __future__ import annotations
 
-import fcntl
 import os
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
+from regbench import files
 from regbench.configs import Config
 from regbench.describing import stable_hash
 from regbench.datasets import Dataset
@@ -36,17 +34,6 @@ def default_root() -> Path:
     if os.environ.get("REGBENCH_CACHE"):
         return Path(os.environ["REGBENCH_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regbench"
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if absent) for the block: one trainer per folder across processes."""
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def train_cells(
@@ -80,7 +67,7 @@ def train_cells(
             fingerprint(spec, splits)
         )  # one config's code and settings: shared by every comparison
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder / "lock"):
+        with files.locked(folder / "lock"):
             journal = Journal.open(folder, fingerprint(spec, splits), {keyed.name: keyed.hash})
             with flushed_denormals():
                 records, _ = run_matrix(

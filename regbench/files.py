@@ -8,6 +8,7 @@ loads it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["append_line", "atomic_path", "finite_or_none", "write_json"]
+__all__ = ["append_line", "atomic_path", "finite_or_none", "locked", "write_json"]
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: the process's umask, which only os.umask reports (by setting it)
@@ -63,3 +64,15 @@ def append_line(path: Path | str, payload: dict) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextmanager
+def locked(path: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if absent) for the block: one writer at a time across processes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

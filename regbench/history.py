@@ -16,17 +16,14 @@ CI jobs can append to one folder.
 from __future__ import annotations
 
 import base64
-import fcntl
 import io
 import json
 import math
 import re
 import subprocess
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import jinja2
 
@@ -121,18 +118,6 @@ def _instant(date: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-@contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """One writer at a time: two CI jobs appending at once must not lose each other's entry."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def add(
     results_path: Path | str, directory: Path | str, *, commit: str | None = None, cwd: Path | str = "."
 ) -> tuple[Entry, bool]:
@@ -143,7 +128,7 @@ def add(
     doc = load_results(results_path)
     directory = Path(directory)
     sha, date, subject = _describe_commit(commit, doc, Path(cwd))
-    with _locked(directory):
+    with files.locked(directory / ".lock"):  # parallel CI jobs appending must not lose each other's entry
         entries = load_index(directory)
         filed = next((e for e in entries if e.commit == sha), None)
         if filed is not None:
