@@ -62,6 +62,9 @@ EXECUTORS = ("local", "dask")
 # tries for a cell whose local worker dies: in the shared pool, then alone (a cell that kills a pool it has alone is the
 # culprit)
 MAX_ATTEMPTS = 2
+NO_WORKERS_SECONDS = (
+    120.0  # a cluster with no worker this long (every one died, none restarted) is not waited on for ever
+)
 CONNECT_TIMEOUT = "10s"  # how long to try a Dask scheduler address before saying it cannot be reached
 # What regbench's LocalCluster changes in Dask's defaults, each of which costs training time:
 # - the nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which keeps memory low for pandas but
@@ -428,10 +431,31 @@ class DaskExecutor(Executor):
                 resources=resources,
                 key=f"regbench-{batch}-alone-{cell.config.name}-{cell.seed}",
             )
-            self._distributed.wait(future)
+            if not self._settled(future):
+                self.client.cancel([future])
+                yield _crashed(
+                    cell, settings, f"no worker left on the cluster for {NO_WORKERS_SECONDS:.0f} s to retry it alone"
+                )
+                continue
             yield self._record(cell, future, settings) or _crashed(
                 cell, settings, "alone on the cluster, each time the scheduler tried it"
             )
+
+    def _settled(self, future: Any) -> bool:
+        """Wait for a task; False when the cluster has had no worker for NO_WORKERS_SECONDS (it would wait forever)."""
+        idle_since = None
+        while True:
+            try:
+                self._distributed.wait(future, timeout=5)
+                return True
+            except self._distributed.TimeoutError:
+                pass
+            if self.client.scheduler_info().get("workers"):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > NO_WORKERS_SECONDS:
+                return False
 
     def _record(self, cell: Cell, future: Any, settings: Settings) -> Optional[RunRecord]:
         """A finished task's record, an error's record, or None for a task lost with a worker that died."""

@@ -335,3 +335,21 @@ def test_in_this_process_the_fast_engine_trains_on_one_thread_as_a_worker_does(s
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_cell_is_not_waited_on_for_ever_once_the_cluster_has_no_worker(monkeypatch):
+    """Every worker dead, none restarted: the retry alone gives up after NO_WORKERS_SECONDS instead of hanging."""
+    import types
+
+    from regbench import executors
+
+    monkeypatch.setattr(executors, "NO_WORKERS_SECONDS", 0.01)
+
+    def never(future, timeout):
+        time.sleep(0.005)
+        raise TimeoutError
+
+    dask = DaskExecutor.__new__(DaskExecutor)
+    dask._distributed = types.SimpleNamespace(wait=never, TimeoutError=TimeoutError)
+    dask.client = types.SimpleNamespace(scheduler_info=lambda: {"workers": {}})
+    assert dask._settled(object()) is False
