@@ -32,7 +32,7 @@ from regbench.compare import ALPHA, RULES, GateRefused, Measurements, compare, l
 from regbench.compare.rules import rule_of
 from regbench.errors import UsageError
 from regbench.plots import colors, plt
-from regbench.results import CONFIDENCE, geometric_ci, load_results, mean_ci
+from regbench.results import CONFIDENCE, load_results, metric_ci
 
 __all__ = ["Entry", "Step", "add", "history_figure", "load_index", "render_page", "steps", "write_report"]
 
@@ -191,11 +191,6 @@ def steps(measured: list[Measurements], entries: list[Entry]) -> list[Step]:
     return found
 
 
-def _summary(values: list[float], metric: str) -> tuple[float, float, float]:
-    """Mean and interval as the gate judges the metric: geometric for throughput."""
-    return geometric_ci(values) if rule_of(metric).speed else mean_ci(values)
-
-
 def _metrics(measured: list[Measurements]) -> list[str]:
     """Metrics to draw, in the gate's order: every judged one some commit measured."""
     present = {m for meas in measured for _, m in meas.values}
@@ -219,7 +214,7 @@ def history_figure(
     x = list(range(len(entries)))
     color = colors(1)[0]
     for ax, group in zip(axes.flat, groups):
-        stats = [_summary(meas.values.get((group, metric), []), metric) for meas in measured]
+        stats = [metric_ci(metric, meas.values.get((group, metric), [])) for meas in measured]
         mean, low, high = (list(v) for v in zip(*stats))
         ax.plot(x, mean, "o-", color=color, markersize=3)
         ax.fill_between(
@@ -270,7 +265,7 @@ def _cell(values: list[float], metric: str, step: Step | None, group: str) -> di
     """One table cell: the commit's mean [CI], marked when the step into this commit regressed."""
     if not values:
         return {"shown": "", "mark": ""}
-    mean, low, high = _summary(values, metric)
+    mean, low, high = metric_ci(metric, values)
     digits = 0 if rule_of(metric).speed else 4
     shown = f"{mean:,.{digits}f}" + ("" if math.isnan(low) else f" [{low:,.{digits}f}, {high:,.{digits}f}]")
     if step is not None and (group, metric) in step.regressions:

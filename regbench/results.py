@@ -234,9 +234,13 @@ def geometric_ci(values: list[float], confidence: float = CONFIDENCE) -> tuple[f
     return tuple(math.exp(x) if not math.isnan(x) else x for x in mean_ci(list(np.log(arr)), confidence))  # type: ignore[return-value]
 
 
-MULTIPLICATIVE = (
-    "samples_per_second",
-)  # summarized as the gate judges them: geometric mean, interval on the log scale
+# summarized as the gate judges them: geometric mean, interval on the log scale
+MULTIPLICATIVE = ("samples_per_second", "calls_per_second")
+
+
+def metric_ci(metric: str, values: list[float]) -> tuple[float, float, float]:
+    """A metric's summary across seeds, read the same way by report.md, report.html and the history page."""
+    return geometric_ci(values) if metric in MULTIPLICATIVE else mean_ci(values)
 
 
 def summarize(runs: list[dict]) -> list[dict]:
@@ -252,7 +256,7 @@ def summarize(runs: list[dict]) -> list[dict]:
         row = {"dataset": dataset, "config": config, "runs": len(group), "failed": len(group) - len(ok)}
         for metric in SUMMARY_METRICS:
             values = [v for v in (metric_value(r, metric) for r in ok) if v is not None]
-            row[metric] = geometric_ci(values) if metric in MULTIPLICATIVE else mean_ci(values)
+            row[metric] = metric_ci(metric, values)
         summary.append(row)
     return summary
 
